@@ -1,0 +1,90 @@
+"""Tensor types, dtypes and shape helpers shared by the tfm ops.
+
+tfm values are builtin ranked tensors with static shapes, e.g. `tensor<2x16x64xf32>`.
+Floating element types are f32, f16 and bf16; token ids are i64 and masks i1.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from xdsl.dialects.builtin import (
+    BFloat16Type,
+    Float16Type,
+    Float32Type,
+    Float64Type,
+    IntegerType,
+    TensorType,
+)
+from xdsl.ir import Attribute, SSAValue
+from xdsl.utils.exceptions import VerifyException
+
+FLOAT_TYPES = {"f32": Float32Type(), "f16": Float16Type(), "bf16": BFloat16Type(), "f64": Float64Type()}
+INT_TYPES = {"i64": IntegerType(64), "i32": IntegerType(32), "i1": IntegerType(1), "i8": IntegerType(8)}
+ELEMENT_TYPES: dict[str, Attribute] = {**FLOAT_TYPES, **INT_TYPES}
+BYTES_PER_ELEMENT = {"f32": 4, "f16": 2, "bf16": 2, "f64": 8, "i64": 8, "i32": 4, "i1": 1, "i8": 1}
+
+
+def element_name(t: Attribute) -> str:
+    """`f32` for Float32Type, `i64` for IntegerType(64), ..."""
+    for name, ty in ELEMENT_TYPES.items():
+        if t == ty:
+            return name
+    return str(t)
+
+
+def tensor(shape: Sequence[int], dtype: str | Attribute) -> TensorType:
+    """`tensor(( 2, 3), "f32")` is `tensor<2x3xf32>`."""
+    elem = ELEMENT_TYPES[dtype] if isinstance(dtype, str) else dtype
+    return TensorType(elem, list(shape))
+
+
+def ttype(value: SSAValue | Attribute) -> TensorType:
+    t = value.type if isinstance(value, SSAValue) else value
+    if not isinstance(t, TensorType):
+        raise VerifyException(f"expected a ranked tensor, got {t}")
+    return t
+
+
+def shape(value: SSAValue | Attribute) -> tuple[int, ...]:
+    return tuple(ttype(value).get_shape())
+
+
+def dtype(value: SSAValue | Attribute) -> str:
+    return element_name(ttype(value).element_type)
+
+
+def numel(value: SSAValue | Attribute) -> int:
+    n = 1
+    for d in shape(value):
+        n *= d
+    return n
+
+
+def nbytes(value: SSAValue | Attribute) -> int:
+    return numel(value) * BYTES_PER_ELEMENT.get(dtype(value), 4)
+
+
+def is_float(value: SSAValue | Attribute) -> bool:
+    return dtype(value) in FLOAT_TYPES
+
+
+def fmt(s: Sequence[int]) -> str:
+    return "x".join(str(d) for d in s) if s else "scalar"
+
+
+def broadcast_shapes(*shapes: Sequence[int]) -> tuple[int, ...] | None:
+    """Numpy broadcasting; None when the shapes do not broadcast."""
+    rank = max((len(s) for s in shapes), default=0)
+    out = []
+    for i in range(rank):
+        dims = {s[len(s) - rank + i] for s in shapes if len(s) - rank + i >= 0}
+        dims.discard(1)
+        if len(dims) > 1:
+            return None
+        out.append(dims.pop() if dims else 1)
+    return tuple(out)
+
+
+def normalize_dim(dim: int, rank: int) -> int:
+    return dim + rank if dim < 0 else dim
