@@ -1,0 +1,144 @@
+"""Prove that tfm IR means what the model means: run it on the reference interpreter and
+compare with PyTorch eager on the same inputs (outputs; in training also every gradient).
+
+    report = verify_spec(spec, pipeline="pad-shapes{target=toy}")
+    assert report.ok
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import torch
+from xdsl.dialects import func
+from xdsl.dialects.builtin import DictionaryAttr, ModuleOp, StringAttr
+
+from backends.interpreter import entry, run_function
+from ir import tfm
+from tandem.errors import TandemError
+
+
+# A tensor's error is judged against its own largest magnitude, floored at this fraction of the
+# largest magnitude among all compared tensors: gradients that are zero in exact arithmetic
+# (key biases under softmax) then cannot fail on round-off alone.
+FLOOR = 1e-3
+
+
+@dataclass
+class Comparison:
+    name: str
+    max_abs: float  # max |ir - eager|
+    scale: float  # max |eager|
+    max_rel: float = 0.0  # max_abs / max(scale, FLOOR * largest scale)
+
+
+@dataclass
+class VerifyReport:
+    rtol: float
+    comparisons: list[Comparison] = field(default_factory=list)
+
+    @property
+    def max_abs(self) -> float:
+        return max((c.max_abs for c in self.comparisons), default=0.0)
+
+    @property
+    def max_rel(self) -> float:
+        return max((c.max_rel for c in self.comparisons), default=0.0)
+
+    @property
+    def worst(self) -> Comparison | None:
+        return max(self.comparisons, key=lambda c: c.max_rel, default=None)
+
+    @property
+    def ok(self) -> bool:
+        return bool(self.comparisons) and self.max_rel <= self.rtol
+
+
+def compare(name: str, got: torch.Tensor, want: torch.Tensor) -> Comparison:
+    if tuple(got.shape) != tuple(want.shape):
+        raise TandemError(f"{name}: the IR gives shape {tuple(got.shape)}, PyTorch {tuple(want.shape)}")
+    g, w = got.detach().double(), want.detach().double()
+    diff = (g - w).abs().max().item() if g.numel() else 0.0
+    scale = w.abs().max().item() if w.numel() else 0.0
+    return Comparison(name, diff, scale)
+
+
+def judge(comparisons: list[Comparison]) -> None:
+    """Fill in each relative error (see FLOOR)."""
+    top = max((c.scale for c in comparisons), default=0.0)
+    for c in comparisons:
+        denom = max(c.scale, FLOOR * top)
+        c.max_rel = c.max_abs / denom if denom > 0 else c.max_abs
+
+
+def _attr(attrs, key: str) -> str | None:
+    if not isinstance(attrs, DictionaryAttr) or key not in attrs.data:
+        return None
+    value = attrs.data[key]
+    return value.data if isinstance(value, StringAttr) else None
+
+
+def arguments(fn: func.FuncOp, module: torch.nn.Module, inputs: tuple,
+              constants: dict[str, torch.Tensor] | None = None) -> list[torch.Tensor]:
+    """One tensor per function argument, looked up by its tfm.input/param/buffer label."""
+    named = dict(module.named_parameters(remove_duplicate=False))
+    named.update(dict(module.named_buffers(remove_duplicate=False)))
+    named.update(constants or {})
+    attrs = fn.arg_attrs.data if fn.arg_attrs is not None else [None] * len(fn.body.block.args)
+    out = []
+    for i, a in enumerate(attrs):
+        label = _attr(a, tfm.INPUT)
+        if label is not None:
+            out.append(inputs[int(label.removeprefix("in"))])
+            continue
+        name = _attr(a, tfm.PARAM) or _attr(a, tfm.BUFFER)
+        if name is None or name not in named:
+            raise TandemError(f"argument {i} of @{fn.sym_name.data} names no input, parameter or buffer ({name})")
+        out.append(named[name].detach())
+    return out
+
+
+def eager_reference(module: torch.nn.Module, inputs: tuple, training: bool) -> dict[str, torch.Tensor]:
+    """PyTorch's own answers: outputs, or loss plus the gradient of every parameter."""
+    if not training:
+        with torch.no_grad():
+            out = module(*inputs)
+        outs = out if isinstance(out, tuple | list) else [out]
+        return {f"out{i}": o for i, o in enumerate(outs)}
+    module.zero_grad(set_to_none=True)
+    loss = module(*inputs)
+    loss.backward()
+    ref = {"loss": loss.detach()}
+    for name, p in module.named_parameters():
+        if p.grad is not None:
+            ref[name] = p.grad.detach().clone()
+    return ref
+
+
+def verify_module(ir: ModuleOp, module: torch.nn.Module, inputs: tuple, *, training: bool,
+                  constants: dict[str, torch.Tensor] | None = None, rtol: float = 1e-4,
+                  restore: Callable[[str, torch.Tensor], torch.Tensor] | None = None) -> VerifyReport:
+    """Run `ir` on the interpreter and compare each result with eager PyTorch.
+
+    `restore(label, tensor)` maps an IR result back to the model's shape, for passes that
+    change parameter shapes (e.g. padding); the default keeps results as they are.
+    """
+    fn = entry(ir)
+    args = arguments(fn, module, inputs, constants)
+    results = run_function(fn, args)
+    ref = eager_reference(module, inputs, training)
+    report = VerifyReport(rtol)
+    res_attrs = fn.res_attrs.data if fn.res_attrs is not None else [None] * len(results)
+    for i, (value, attrs) in enumerate(zip(results, res_attrs, strict=True)):
+        label = _attr(attrs, tfm.GRAD_OF) or _attr(attrs, tfm.OUTPUT) or f"out{i}"
+        if restore is not None:
+            value = restore(label, value)
+        if label not in ref:
+            raise TandemError(f"result {i} ({label}) has no PyTorch counterpart")
+        report.comparisons.append(compare(label, value, ref[label]))
+    judge(report.comparisons)
+    missing = sorted(set(ref) - {c.name for c in report.comparisons})
+    if missing:
+        raise TandemError(f"the IR computes no value for {', '.join(missing[:3])}{' ...' if len(missing) > 3 else ''}")
+    return report

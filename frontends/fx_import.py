@@ -1,0 +1,237 @@
+"""Translate a captured ATen fx graph into a tfm `func.func`.
+
+    module = import_captured(capture(model, args, training=False))
+
+Each fx node becomes zero or more tfm ops (see `frontends/aten_ops.py` for the table);
+views and copies vanish into value semantics, and an ATen op outside the table becomes a
+`tfm.generic` that names it, so no model is refused for a rare op.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import torch
+from xdsl.dialects import func
+from xdsl.dialects.builtin import DictionaryAttr, IntegerAttr, ModuleOp, StringAttr, TensorType, i64
+from xdsl.ir import Attribute, Block, Operation, Region, SSAValue
+
+from frontends.trace import Captured
+from ir import tfm
+from ir.base import float_attr, int_attr
+from ir.elementwise_ops import ConstantOp, ConvertOp
+from ir.types import ELEMENT_TYPES, dtype, shape, tensor
+from tandem.errors import TandemError
+
+TORCH_DTYPES = {
+    torch.float32: "f32", torch.float16: "f16", torch.bfloat16: "bf16", torch.float64: "f64",
+    torch.int64: "i64", torch.int32: "i32", torch.bool: "i1", torch.int8: "i8", torch.uint8: "i8",
+}
+
+_LAYER_RE = re.compile(r"\.(\d+)\.")
+
+
+def torch_type(t: torch.Tensor) -> TensorType:
+    if t.dtype not in TORCH_DTYPES:
+        raise TandemError(f"unsupported dtype {t.dtype}")
+    return tensor(tuple(int(s) for s in t.shape), TORCH_DTYPES[t.dtype])
+
+
+def layer_of_name(name: str) -> int | None:
+    m = _LAYER_RE.search(name)
+    return int(m.group(1)) if m else None
+
+
+@dataclass
+class Importer:
+    """State of one graph translation: the block being filled and the node -> value map."""
+
+    block: Block
+    values: dict[str, object] = field(default_factory=dict)
+    layers: dict[SSAValue, int] = field(default_factory=dict)
+    node: torch.fx.Node | None = None
+    phase: str = "forward"
+
+    # -- emission ---------------------------------------------------------------------------
+    def emit(self, cls: type[Operation], operands, result_types, props: dict | None = None) -> Operation:
+        op = cls.create(
+            operands=list(operands),
+            result_types=list(result_types),
+            properties={k: v for k, v in (props or {}).items() if v is not None},
+        )
+        layer = self._layer(op.operands)
+        if layer is not None:
+            op.attributes[tfm.LAYER] = IntegerAttr(layer, i64)
+            for r in op.results:
+                self.layers[r] = layer
+        if self.phase == "backward":
+            op.attributes[tfm.PHASE] = StringAttr("backward")
+        self.block.add_op(op)
+        return op
+
+    def _layer(self, operands) -> int | None:
+        known = [self.layers[v] for v in operands if v in self.layers]
+        if not known:
+            return None
+        return min(known) if self.phase == "backward" else max(known)
+
+    def op1(self, cls, operands, result_type, props: dict | None = None) -> SSAValue:
+        return self.emit(cls, operands, [result_type], props).results[0]
+
+    def const(self, value: float | int | bool, like: str, shape_: tuple[int, ...] = ()) -> SSAValue:
+        is_int = like.startswith("i")
+        attr = IntegerAttr(int(value), i64) if is_int else float_attr(float(value))
+        return self.op1(ConstantOp, [], tensor(shape_, like), {"value": attr})
+
+    def convert(self, v: SSAValue, to: str) -> SSAValue:
+        if dtype(v) == to:
+            return v
+        return self.op1(ConvertOp, [v], tensor(shape(v), to))
+
+    # -- fx values ----------------------------------------------------------------------------
+    def value(self, arg) -> SSAValue:
+        if not isinstance(arg, torch.fx.Node):
+            raise self.error(f"expected a tensor argument, got {arg!r}")
+        v = self.values.get(arg.name)
+        if v is None and arg.name in self.values:
+            raise self.error(f"uses {arg.name}, an auxiliary output (statistics, masks) that tfm ops do not expose")
+        if not isinstance(v, SSAValue):
+            raise self.error(f"argument {arg.name} has no single tensor value")
+        return v
+
+    def out_type(self, index: int | None = None) -> TensorType:
+        val = self.node.meta.get("val")
+        if index is not None:
+            val = val[index]
+        if not isinstance(val, torch.Tensor):
+            raise self.error("has no tensor metadata")
+        return torch_type(val)
+
+    def out_dtype(self) -> str:
+        return dtype(self.out_type())
+
+    def error(self, msg: str) -> TandemError:
+        node = self.node
+        where = ""
+        if node is not None:
+            trace = (node.meta.get("stack_trace") or "").strip().splitlines()
+            frames = [t.strip() for t in trace if t.strip().startswith("File ")]
+            where = f" ({frames[-1]})" if frames else ""
+            return TandemError(f"node {node.name} ({node.target}){where}: {msg}")
+        return TandemError(msg)
+
+
+Handler = Callable[[Importer, torch.fx.Node], object]
+
+
+def import_captured(cap: Captured, name: str = "forward") -> ModuleOp:
+    """Build `module { func.func @<name>(inputs, params, buffers) -> outputs }` from a capture."""
+    from frontends.aten_ops import HANDLERS, generic
+
+    arg_nodes = list(cap.graph.find_nodes(op="placeholder"))
+    order = {"input": 0, "param": 1, "buffer": 2}
+    real = [n for n in arg_nodes if cap.inputs[n.name][0] != "tangent"]
+    canon = {n.name: cap.aliases.get(str(cap.inputs[n.name][1]), str(cap.inputs[n.name][1])) for n in real}
+    # One argument per distinct tensor: tied weights share it.
+    seen: dict[tuple[str, str], torch.fx.Node] = {}
+    args: list[torch.fx.Node] = []
+    for n in sorted(real, key=lambda n: order[cap.inputs[n.name][0]]):
+        key = (cap.inputs[n.name][0], canon[n.name] if cap.inputs[n.name][0] != "input" else str(cap.inputs[n.name][1]))
+        if key not in seen:
+            seen[key] = n
+            args.append(n)
+    block = Block(arg_types=[torch_type(n.meta["val"]) for n in args])
+    imp = Importer(block)
+    arg_attrs = []
+    for n, barg in zip(args, block.args, strict=True):
+        kind, what = cap.inputs[n.name]
+        label = f"in{what}" if kind == "input" else canon[n.name]
+        arg_attrs.append(DictionaryAttr({{"input": tfm.INPUT, "param": tfm.PARAM, "buffer": tfm.BUFFER}[kind]: StringAttr(label)}))
+        barg.name_hint = _hint(label)
+        layer = layer_of_name(label) if kind != "input" else None
+        if layer is not None:
+            imp.layers[barg] = layer
+    by_key = {key: block.args[i] for i, key in enumerate(seen)}
+    for n in real:
+        kind = cap.inputs[n.name][0]
+        imp.values[n.name] = by_key[(kind, canon[n.name] if kind != "input" else str(cap.inputs[n.name][1]))]
+    for n in arg_nodes:
+        if cap.inputs[n.name][0] == "tangent":
+            imp.node = n
+            imp.values[n.name] = imp.const(1.0, dtype(torch_type(n.meta["val"])), tuple(n.meta["val"].shape))
+
+    out_node = next(iter(cap.graph.find_nodes(op="output")))
+    for node in cap.graph.nodes:
+        if node.op != "call_function":
+            continue
+        imp.node = node
+        imp.phase = "backward" if node.meta.get("partitioner_tag") == "is_backward" else "forward"
+        handler = HANDLERS.get(str(node.target), generic)
+        try:
+            result = handler(imp, node)
+        except TandemError:
+            raise
+        except Exception as exc:
+            raise imp.error(f"could not import: {type(exc).__name__}: {exc}") from exc
+        imp.values[node.name] = result
+
+    results, res_attrs = _outputs(imp, cap, out_node)
+    block.add_op(func.ReturnOp(*results))
+    _dce(block)
+    fn = func.FuncOp(name, (block.arg_types, [r.type for r in results]), Region(block))
+    fn.arg_attrs = _array(arg_attrs)
+    fn.res_attrs = _array(res_attrs)
+    return ModuleOp([fn])
+
+
+def _outputs(imp: Importer, cap: Captured, out_node: torch.fx.Node):
+    flat = out_node.args[0]
+    flat = list(flat) if isinstance(flat, list | tuple) else [flat]
+    results: list[SSAValue] = []
+    attrs: list[DictionaryAttr] = []
+    grads: dict[str, int] = {}
+    imp.node = out_node
+    for (kind, what), arg in zip(cap.outputs, flat, strict=True):
+        if kind == "drop" or arg is None:
+            continue
+        v = imp.value(arg)
+        if kind == "grad":
+            canon = cap.aliases.get(str(what), str(what))
+            if canon in grads:  # tied weights: their gradients add up
+                i = grads[canon]
+                imp.phase = "backward"
+                results[i] = imp.op1(tfm.BINARY_OPS[0], [results[i], v], results[i].type)
+                continue
+            grads[canon] = len(results)
+            attrs.append(DictionaryAttr({tfm.GRAD_OF: StringAttr(canon)}))
+        else:
+            attrs.append(DictionaryAttr({tfm.OUTPUT: StringAttr("loss" if kind == "loss" else f"out{what}")}))
+        results.append(v)
+    return results, attrs
+
+
+def _array(dicts: list[DictionaryAttr]) -> Attribute:
+    from xdsl.dialects.builtin import ArrayAttr
+
+    return ArrayAttr(dicts)
+
+
+def _hint(label: str) -> str | None:
+    hint = re.sub(r"[^A-Za-z0-9_]", "_", label)
+    return hint if re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", hint) else None
+
+
+def _dce(block: Block) -> None:
+    """Drop pure ops whose results are unused (views of dead values, unused statistics)."""
+    for op in reversed(list(block.ops)):
+        if op.results and all(not r.uses for r in op.results) and op.name.startswith("tfm."):
+            block.erase_op(op)
+
+
+def int_list(x) -> list[int]:
+    return [int(v) for v in x]
+
+
+__all__ = ["import_captured", "Importer", "torch_type", "int_attr", "ELEMENT_TYPES"]

@@ -1,0 +1,179 @@
+"""Capture a model as an ATen-level torch.fx graph: forward through torch.export, and
+forward + loss + backward through AOTAutograd's joint graph (PyTorch's own autograd).
+
+The result is a `Captured` graph whose placeholders and outputs are labelled: user input,
+parameter, buffer, gradient-seed; loss, output, gradient of a parameter.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import torch
+import torch.compiler
+from torch._decomp import core_aten_decompositions
+
+from tandem.errors import TandemError
+
+aten = torch.ops.aten
+
+# Ops tfm keeps whole instead of letting PyTorch decompose them.
+KEEP = [
+    aten.native_layer_norm.default,
+    aten.native_layer_norm_backward.default,
+    aten.layer_norm.default,
+    aten._softmax.default,
+    aten._log_softmax.default,
+    aten._softmax_backward_data.default,
+    aten._log_softmax_backward_data.default,
+    aten.gelu.default,
+    aten.gelu_backward.default,
+    aten.silu.default,
+    aten.silu_backward.default,
+    aten.embedding.default,
+    aten.embedding_dense_backward.default,
+    aten.nll_loss_forward.default,
+    aten.nll_loss_backward.default,
+    aten.scaled_dot_product_attention.default,
+    aten._scaled_dot_product_flash_attention_for_cpu.default,
+    aten._scaled_dot_product_flash_attention_for_cpu_backward.default,
+    aten._scaled_dot_product_efficient_attention.default,
+    aten._scaled_dot_product_efficient_attention_backward.default,
+    aten.rms_norm.default,
+    aten.linear.default,
+    aten.addmm.default,
+    aten.matmul.default,
+]
+
+
+def decomposition_table() -> dict:
+    table = core_aten_decompositions()
+    for op in KEEP:
+        table.pop(op, None)
+    return dict(table)
+
+
+@dataclass
+class Captured:
+    """An fx graph plus what each placeholder and output means."""
+
+    graph: torch.fx.Graph
+    # placeholder name -> ("input", index) | ("param", fqn) | ("buffer", fqn) | ("tangent", "")
+    inputs: dict[str, tuple[str, str | int]]
+    # one entry per output position: ("output", i) | ("loss", 0) | ("grad", fqn) | ("drop", "")
+    outputs: list[tuple[str, str | int]]
+    training: bool
+    # parameter fqn -> canonical fqn (tied weights share one argument)
+    aliases: dict[str, str] = field(default_factory=dict)
+    constants: dict[str, torch.Tensor] = field(default_factory=dict)
+
+
+@contextlib.contextmanager
+def _compiling() -> Iterator[None]:
+    """Tell libraries we are tracing, as torch.compile does, so they skip data-dependent checks."""
+    old = torch.compiler._is_compiling_flag
+    torch.compiler._is_compiling_flag = True
+    try:
+        yield
+    finally:
+        torch.compiler._is_compiling_flag = old
+
+
+def tied_aliases(module: torch.nn.Module) -> dict[str, str]:
+    """Map every parameter/buffer name to the first name of the same tensor object."""
+    first: dict[int, str] = {}
+    out: dict[str, str] = {}
+    named = list(module.named_parameters(remove_duplicate=False)) + list(module.named_buffers(remove_duplicate=False))
+    for name, t in named:
+        out[name] = first.setdefault(id(t), name)
+    return out
+
+
+def _fail(stage: str, exc: Exception) -> TandemError:
+    msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return TandemError(f"{stage} failed: {type(exc).__name__}: {msg}")
+
+
+def capture_inference(module: torch.nn.Module, args: tuple) -> Captured:
+    """torch.export the forward pass and decompose it to the ATen ops tfm understands."""
+    try:
+        with torch.no_grad():
+            ep = torch.export.export(module, args, strict=False)
+            ep = ep.run_decompositions(decomposition_table())
+    except TandemError:
+        raise
+    except Exception as exc:  # torch raises many types; the user needs one line
+        raise _fail("torch.export of the model", exc) from exc
+    kinds = {
+        torch.export.graph_signature.InputKind.PARAMETER: "param",
+        torch.export.graph_signature.InputKind.BUFFER: "buffer",
+        torch.export.graph_signature.InputKind.CONSTANT_TENSOR: "buffer",
+    }
+    inputs: dict[str, tuple[str, str | int]] = {}
+    constants: dict[str, torch.Tensor] = {}
+    user = 0
+    for spec in ep.graph_signature.input_specs:
+        name = spec.arg.name
+        if spec.kind == torch.export.graph_signature.InputKind.USER_INPUT:
+            inputs[name] = ("input", user)
+            user += 1
+        elif spec.kind in kinds:
+            inputs[name] = (kinds[spec.kind], spec.target)
+            if spec.kind == torch.export.graph_signature.InputKind.CONSTANT_TENSOR:
+                constants[spec.target] = ep.constants[spec.target]
+        else:
+            raise TandemError(f"unsupported exported input {name} of kind {spec.kind.name}")
+    outputs: list[tuple[str, str | int]] = []
+    for i, spec in enumerate(ep.graph_signature.output_specs):
+        if spec.kind != torch.export.graph_signature.OutputKind.USER_OUTPUT:
+            raise TandemError(f"the model mutates its state ({spec.kind.name} {spec.target}); tfm is value-semantic")
+        outputs.append(("output", i))
+    return Captured(ep.graph, inputs, outputs, False, tied_aliases(module), constants)
+
+
+def capture_training(module: torch.nn.Module, args: tuple) -> Captured:
+    """Joint forward+backward graph of a module whose forward returns a scalar loss."""
+    from torch._functorch._aot_autograd import descriptors as d
+    from torch._functorch.aot_autograd import aot_export_joint_with_descriptors
+
+    try:
+        with _compiling(), contextlib.ExitStack() as stack:
+            joint = aot_export_joint_with_descriptors(stack, module, args, decompositions=decomposition_table())
+            graph = joint.graph_module.graph
+    except TandemError:
+        raise
+    except Exception as exc:
+        raise _fail("tracing the training graph (AOTAutograd)", exc) from exc
+    inputs: dict[str, tuple[str, str | int]] = {}
+    for node in graph.find_nodes(op="placeholder"):
+        desc = node.meta.get("desc")
+        if isinstance(desc, d.ParamAOTInput):
+            inputs[node.name] = ("param", desc.target)
+        elif isinstance(desc, d.BufferAOTInput):
+            inputs[node.name] = ("buffer", desc.target)
+        elif isinstance(desc, d.PlainAOTInput):
+            inputs[node.name] = ("input", desc.idx)
+        elif isinstance(desc, d.TangentAOTInput):
+            inputs[node.name] = ("tangent", "")
+        else:
+            raise TandemError(f"unsupported joint-graph input {node.name}: {desc}")
+    out_node = next(iter(graph.find_nodes(op="output")))
+    outputs: list[tuple[str, str | int]] = []
+    for desc in out_node.meta.get("desc", []):
+        if isinstance(desc, d.PlainAOTOutput):
+            outputs.append(("loss", desc.idx))
+        elif isinstance(desc, d.GradAOTOutput) and isinstance(desc.grad_of, d.ParamAOTInput):
+            outputs.append(("grad", desc.grad_of.target))
+        else:
+            outputs.append(("drop", ""))
+    if not any(kind == "loss" for kind, _ in outputs):
+        raise TandemError("training needs a module whose forward returns the loss")
+    return Captured(graph, inputs, outputs, True, tied_aliases(module))
+
+
+def capture(module: torch.nn.Module, args: tuple, training: bool) -> Captured:
+    if training:
+        return capture_training(module, args)
+    return capture_inference(module, args)
