@@ -18,7 +18,6 @@ from backends.interpreter import entry, run_function
 from ir import tfm
 from tandem.errors import TandemError
 
-
 # A tensor's error is judged against its own largest magnitude, floored at this fraction of the
 # largest magnitude among all compared tensors: gradients that are zero in exact arithmetic
 # (key biases under softmax) then cannot fail on round-off alone.
@@ -95,8 +94,31 @@ def arguments(fn: func.FuncOp, module: torch.nn.Module, inputs: tuple,
         name = _attr(a, tfm.PARAM) or _attr(a, tfm.BUFFER)
         if name is None or name not in named:
             raise TandemError(f"argument {i} of @{fn.sym_name.data} names no input, parameter or buffer ({name})")
-        out.append(named[name].detach())
+        out.append(pad_parameter(named[name].detach(), param_padding(a)))
     return out
+
+
+def param_padding(attrs) -> tuple[int, ...]:
+    """High-side zero padding a pass applied to a parameter (`tfm.param_pad`), or ()."""
+    if not isinstance(attrs, DictionaryAttr) or tfm.PARAM_PAD not in attrs.data:
+        return ()
+    return tuple(attrs.data[tfm.PARAM_PAD].get_values())
+
+
+def pad_parameter(t: torch.Tensor, pad: tuple[int, ...]) -> torch.Tensor:
+    """Apply a recorded parameter transformation (zero rows/columns appended) to a checkpoint tensor."""
+    if not any(pad):
+        return t
+    spec: list[int] = []
+    for hi in reversed(pad):
+        spec += [0, hi]
+    return torch.nn.functional.pad(t, spec)
+
+
+def unpad_gradient(t: torch.Tensor, pad: tuple[int, ...]) -> torch.Tensor:
+    if not any(pad):
+        return t
+    return t[tuple(slice(0, s - p) for s, p in zip(t.shape, pad, strict=True))]
 
 
 def eager_reference(module: torch.nn.Module, inputs: tuple, training: bool) -> dict[str, torch.Tensor]:
@@ -130,8 +152,14 @@ def verify_module(ir: ModuleOp, module: torch.nn.Module, inputs: tuple, *, train
     ref = eager_reference(module, inputs, training)
     report = VerifyReport(rtol)
     res_attrs = fn.res_attrs.data if fn.res_attrs is not None else [None] * len(results)
+    pads = {}
+    for a in fn.arg_attrs.data if fn.arg_attrs is not None else []:
+        if _attr(a, tfm.PARAM) is not None:
+            pads[_attr(a, tfm.PARAM)] = param_padding(a)
     for i, (value, attrs) in enumerate(zip(results, res_attrs, strict=True)):
         label = _attr(attrs, tfm.GRAD_OF) or _attr(attrs, tfm.OUTPUT) or f"out{i}"
+        if _attr(attrs, tfm.GRAD_OF) is not None:
+            value = unpad_gradient(value, pads.get(label, ()))
         if restore is not None:
             value = restore(label, value)
         if label not in ref:

@@ -48,10 +48,25 @@ KEEP = [
 ]
 
 
-def decomposition_table() -> dict:
+def _fused_attention(query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False, scale=None,
+                     enable_gqa=False):
+    """Route every SDPA call to one fused kernel whatever the tracing device, so the joint graph
+    holds fused attention and its fused backward (on `meta` PyTorch would pick the math path)."""
+    if enable_gqa and key.shape[-3] != query.shape[-3]:
+        group = query.shape[-3] // key.shape[-3]
+        key = key.repeat_interleave(group, dim=-3)
+        value = value.repeat_interleave(group, dim=-3)
+    out, _ = aten._scaled_dot_product_flash_attention_for_cpu.default(
+        query, key, value, dropout_p, is_causal, attn_mask=attn_mask, scale=scale)
+    return out
+
+
+def decomposition_table(training: bool = False) -> dict:
     table = core_aten_decompositions()
     for op in KEEP:
         table.pop(op, None)
+    if training:
+        table[aten.scaled_dot_product_attention.default] = _fused_attention
     return dict(table)
 
 
@@ -133,14 +148,48 @@ def capture_inference(module: torch.nn.Module, args: tuple) -> Captured:
     return Captured(ep.graph, inputs, outputs, False, tied_aliases(module), constants)
 
 
+def _on_meta(module: torch.nn.Module, args: tuple) -> bool:
+    tensors = [*module.parameters(), *module.buffers(), *(a for a in args if isinstance(a, torch.Tensor))]
+    return any(t.device.type == "meta" for t in tensors)
+
+
+def fake_cpu_copy(module: torch.nn.Module, args: tuple):
+    """Swap meta tensors for fake CPU tensors (no memory), so tracing takes PyTorch's CPU code
+    paths (fused attention, cross-entropy autograd) instead of the meta device's fallbacks."""
+    from torch._subclasses.fake_tensor import FakeTensorMode
+
+    mode = FakeTensorMode(allow_non_fake_inputs=True)
+    memo: dict[int, torch.Tensor] = {}
+
+    def fake(t: torch.Tensor) -> torch.Tensor:
+        if id(t) not in memo:
+            with mode:
+                f = torch.empty(t.shape, dtype=t.dtype, device="cpu")
+            memo[id(t)] = torch.nn.Parameter(f, requires_grad=t.requires_grad) if isinstance(t, torch.nn.Parameter) else f
+        return memo[id(t)]
+
+    for sub in module.modules():
+        for name, p in list(sub._parameters.items()):
+            if p is not None:
+                sub._parameters[name] = fake(p)
+        for name, b in list(sub._buffers.items()):
+            if b is not None:
+                sub._buffers[name] = fake(b)
+    with mode:
+        new_args = tuple(torch.zeros(a.shape, dtype=a.dtype, device="cpu") if isinstance(a, torch.Tensor) else a for a in args)
+    return module, new_args
+
+
 def capture_training(module: torch.nn.Module, args: tuple) -> Captured:
     """Joint forward+backward graph of a module whose forward returns a scalar loss."""
     from torch._functorch._aot_autograd import descriptors as d
     from torch._functorch.aot_autograd import aot_export_joint_with_descriptors
 
+    if _on_meta(module, args):
+        module, args = fake_cpu_copy(module, args)
     try:
         with _compiling(), contextlib.ExitStack() as stack:
-            joint = aot_export_joint_with_descriptors(stack, module, args, decompositions=decomposition_table())
+            joint = aot_export_joint_with_descriptors(stack, module, args, decompositions=decomposition_table(True))
             graph = joint.graph_module.graph
     except TandemError:
         raise

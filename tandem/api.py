@@ -1,0 +1,54 @@
+"""Tandem's public Python API.
+
+    import tandem.api as tandem
+    ir = tandem.import_model("gpt2-tiny", training=True)
+    tandem.run_pipeline(ir, "fold-transposes")
+    report = tandem.verify(tandem.model("gpt2-tiny"), pipeline="fold-transposes")
+"""
+
+from __future__ import annotations
+
+import torch
+from xdsl.dialects.builtin import ModuleOp
+
+from frontends.zoo import ModelSpec, Overrides
+from tandem.pipeline import run_pipeline
+
+__all__ = ["Overrides", "ModelSpec", "model", "import_model", "run_pipeline", "verify"]
+
+
+def model(name: str, overrides: Overrides = Overrides(), *, training: bool = False,
+          device: str = "cpu") -> ModelSpec:
+    """A zoo model or a user's `file.py:factory`, with its example inputs."""
+    from frontends.user_model import resolve_model
+
+    return resolve_model(name, overrides, training=training, device=device)
+
+
+def import_model(name_or_spec: str | ModelSpec, overrides: Overrides = Overrides(), *,
+                 training: bool = False, device: str = "meta") -> ModuleOp:
+    """tfm IR of a model (by default built on the meta device: shapes only)."""
+    from frontends.importer import import_model as _import
+
+    spec = name_or_spec if isinstance(name_or_spec, ModelSpec) else model(name_or_spec, overrides, training=training, device=device)
+    return _import(spec)
+
+
+def import_torch(module: torch.nn.Module, example_inputs: tuple, *, training: bool = False) -> ModuleOp:
+    """tfm IR of any nn.Module (training: its forward must return the scalar loss)."""
+    from frontends.importer import import_module
+
+    return import_module(module, example_inputs, training=training)
+
+
+def verify(spec: ModelSpec, *, pipeline: str = "", rtol: float | None = None):
+    """Import `spec`, apply `pipeline`, run the reference interpreter, compare with PyTorch eager."""
+    from backends.verify import verify_module
+    from frontends.importer import trace_and_import
+
+    if rtol is None:
+        rtol = 1e-4 if spec.config.get("dtype", "f32") in ("f32", torch.float32) else 2e-2
+    imported = trace_and_import(spec.module, spec.example_inputs, training=spec.training)
+    run_pipeline(imported.ir, pipeline)
+    return verify_module(imported.ir, spec.module, spec.example_inputs, training=spec.training,
+                         constants=imported.constants, rtol=rtol)

@@ -1,0 +1,1 @@
+"""One module per `tandem` command; see `tandem.cli.COMMANDS`."""

@@ -1,0 +1,82 @@
+"""Arguments and helpers shared by commands that take a model."""
+
+from __future__ import annotations
+
+import argparse
+import warnings
+from pathlib import Path
+
+from xdsl.dialects.builtin import ModuleOp
+
+from frontends.zoo import ModelSpec, Overrides
+from tandem.errors import TandemError
+
+OVERRIDES = ["layers", "hidden", "heads", "kv_heads", "ffn", "vocab", "seq", "batch"]
+
+
+def add_model_arguments(p: argparse.ArgumentParser, *, mlir: bool = False) -> None:
+    what = "MODEL (zoo name, path/to/file.py:factory" + (", or a .mlir file)" if mlir else ")")
+    p.add_argument("model", metavar="MODEL", help=what)
+    p.add_argument("--training", action="store_true", help="forward + loss + backward instead of forward only")
+    for name in OVERRIDES:
+        p.add_argument(f"--{name.replace('_', '-')}", type=_positive, dest=name, metavar="N")
+    p.add_argument("--dtype", choices=["f32", "f16", "bf16"], help="parameter dtype")
+    p.add_argument("--meta", action="store_true", help="build the model on the meta device (shapes only)")
+
+
+def _positive(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if v <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {v}")
+    return v
+
+
+def overrides_from(args: argparse.Namespace) -> Overrides:
+    return Overrides(**{k: getattr(args, k, None) for k in OVERRIDES}, dtype=getattr(args, "dtype", None))
+
+
+def is_mlir(model: str) -> bool:
+    return model.endswith(".mlir")
+
+
+def load_spec(args: argparse.Namespace, *, device: str | None = None) -> ModelSpec:
+    from frontends.user_model import resolve_model
+
+    quiet()
+    dev = device or ("meta" if getattr(args, "meta", False) else "cpu")
+    return resolve_model(args.model, overrides_from(args), training=args.training, device=dev)
+
+
+def load_ir(args: argparse.Namespace, *, device: str | None = None) -> ModuleOp:
+    """The model as tfm IR: parsed from a .mlir file, or imported from a model."""
+    if is_mlir(args.model):
+        from tandem.mlir_io import read_module
+
+        if any(getattr(args, k, None) for k in OVERRIDES + ["dtype"]):
+            raise TandemError("shape overrides apply to models, not to .mlir files")
+        return read_module(args.model)
+    from frontends.importer import import_model
+
+    return import_model(load_spec(args, device=device or "meta"))
+
+
+def quiet() -> None:
+    """Silence library chatter (transformers, torch deprecations) on the terminal."""
+    import logging
+
+    warnings.filterwarnings("ignore")
+    logging.getLogger("transformers").setLevel(logging.ERROR)
+    try:
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.set_verbosity_error()
+    except ImportError:
+        pass
+
+
+def check_output_path(path: str | None) -> None:
+    if path and path != "-" and not Path(path).parent.exists():
+        raise TandemError(f"{path}: directory {Path(path).parent} does not exist")

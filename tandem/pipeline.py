@@ -1,0 +1,37 @@
+"""Run a textual pass pipeline (`'pad-shapes{target=a100-sxm4-40gb},fold-transposes'`)."""
+
+from __future__ import annotations
+
+from xdsl.dialects.builtin import ModuleOp
+from xdsl.passes import PassPipeline
+
+from ir.tfm import make_context
+from passes import get_all_passes
+from tandem.errors import TandemError
+from tandem.mlir_io import verify_module
+
+
+def build_pipeline(spec: str) -> PassPipeline:
+    try:
+        return PassPipeline.parse_spec(get_all_passes(), spec)
+    except TandemError:
+        raise
+    except Exception as exc:  # xDSL raises ValueError/Exception subclasses for bad specs
+        raise TandemError(f"bad pass pipeline {spec!r}: {exc}") from exc
+
+
+def run_pipeline(module: ModuleOp, spec: str) -> ModuleOp:
+    """Apply the passes in `spec` to `module` in place and verify the result."""
+    if not spec.strip():
+        return module
+    pipeline = build_pipeline(spec)
+    ctx = make_context()
+    for p in pipeline.passes:
+        try:
+            p.apply(ctx, module)
+        except TandemError:
+            raise
+        except Exception as exc:
+            raise TandemError(f"pass {p.name} failed: {type(exc).__name__}: {exc}") from exc
+        verify_module(module, f"after {p.name}")
+    return module
