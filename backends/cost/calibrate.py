@@ -210,6 +210,22 @@ def _unsupported(p: GemmParams, names: list[tuple[str, int]], rows: GemmRows,
     return out
 
 
+def initial_params(p: GemmParams) -> tuple[GemmParams, dict[str, float]]:
+    """Fixed starting point of the fit (so re-running it reproduces the same constants):
+    hand estimates from the vocab sweeps (odd dims ~0.29, 2/4-mod ~0.55-0.67) and a ~82%
+    plateau of large aligned GEMMs."""
+    n = len(p.tile_shapes)
+    tiles = tuple(1.0 if tm * tn >= 32768 else 0.95 if tm * tn >= 16384 else 0.85
+                  if tm * tn >= 8192 else 0.7 for tm, tn in p.tile_shapes)[:n]
+    start = dataclasses.replace(
+        p, gemm_max=0.84, tile_eff=tiles, k_overhead=64.0,
+        align_k=(0.29, 0.29, 0.54, 0.54, 0.89, 0.985, 1.0),
+        align_n=(0.28, 0.28, 0.67, 0.67, 1.0, 1.0, 1.0),
+        align_m=(1.0,) * 7, gemm_memory=0.8, split_k_overhead=3e-6)
+    meas = {"wall_overhead_s": 20e-6, "timing_factor_max": 1.0, "timing_factor_min": 1.0}
+    return start, meas
+
+
 def fit_gemm(target: GpuTarget, rows: GemmRows, sweeps: int = 6, verbose: bool = False
              ) -> tuple[GemmParams, dict[str, float]]:
     """Coordinate descent on mean |log(pred/meas)| over the non-cliff rows."""
@@ -218,17 +234,18 @@ def fit_gemm(target: GpuTarget, rows: GemmRows, sweeps: int = 6, verbose: bool =
     _, inv, counts = np.unique(fit_rows.source, return_inverse=True, return_counts=True)
     w = 1.0 / counts[inv].astype(float)
     w /= w.sum()
-    names, x = _flatten(target.gemm, _meas_from(target))
+    start, meas0 = initial_params(target.gemm)
+    names, x = _flatten(start, meas0)
     peak, bw = target.peak_flops("f16"), target.hbm_bandwidth
 
     def loss(xv: np.ndarray) -> float:
-        p, meas = _unflatten(target.gemm, names, xv)
+        p, meas = _unflatten(start, names, xv)
         r = gemm_model_arrays(p, peak, bw, fit_rows.batch, fit_rows.m, fit_rows.n,
                               fit_rows.k, 2)
         pred = as_measured(r["kernel"], fit_rows.timing, meas)
         return float(np.sum(w * np.abs(np.log(pred / fit_rows.seconds))))
 
-    frozen = _unsupported(target.gemm, names, fit_rows)
+    frozen = _unsupported(start, names, fit_rows)
     best = loss(x)
     step = 0.2
     for sweep in range(sweeps):
@@ -248,7 +265,7 @@ def fit_gemm(target: GpuTarget, rows: GemmRows, sweeps: int = 6, verbose: bool =
         if verbose:
             print(f"  sweep {sweep + 1}: loss {best:.4f}")
         step *= 0.6
-    return _unflatten(target.gemm, names, x)
+    return _unflatten(start, names, x)
 
 
 # ----------------------------------------------------------------------------------------
@@ -304,6 +321,45 @@ def fit_memory_ops(target: GpuTarget, rows: list[tuple[str, float, float]]
     # generic elementwise ops (no specific data): a plain fp16 read+write stream
     eff["elementwise"] = eff.get("gelu", eff.get("elementwise", 0.75))
     return eff
+
+
+# ----------------------------------------------------------------------------------------
+# Published facts (Anthony et al. 2024) the model must reproduce in direction
+
+
+def published_checks(target: GpuTarget) -> dict[str, float]:
+    """Predicted numbers for the published A100 facts (fp16).
+
+    * large aligned GEMM (8192^3) ~250-257 TFLOP/s;
+    * GPT-3 2.7B attention bmm (b=4, s=2048, h=2560): a=20 (h/a=128) faster than a=32
+      (h/a=80); ``attn_bmm_time_ratio_80_over_128`` > 1 means 128 is faster;
+    * logits GEMM (m=b*s=8192, n=v, k=h=2560) and its two backward GEMMs (v as the reduction
+      dim for dW, as output for dX): v=50304 faster than 50257.
+    """
+    from backends.cost.gemm import gpu_gemm_cost
+
+    out: dict[str, float] = {}
+    out["large_aligned_tflops"] = gpu_gemm_cost(target, 1, 8192, 8192, 8192).tflops
+    out["large_aligned_16k_tflops"] = gpu_gemm_cost(target, 1, 16384, 16384, 16384).tflops
+    b, s, h = 4, 2048, 2560
+    times = {}
+    for a in (20, 32):
+        d = h // a
+        t = (gpu_gemm_cost(target, b * a, s, s, d).seconds
+             + gpu_gemm_cost(target, b * a, s, d, s).seconds)
+        times[d] = t
+        out[f"attn_bmm_tflops_head_dim_{d}"] = 2 * 2.0 * b * a * s * s * d / t / 1e12
+    out["attn_bmm_time_ratio_80_over_128"] = times[80] / times[128]
+    bs = 8192
+    for v in (50257, 50304):
+        fwd = gpu_gemm_cost(target, 1, bs, v, h)        # logits = X W^T
+        dx = gpu_gemm_cost(target, 1, bs, h, v)         # dX = dY W   (reduction over v)
+        dw = gpu_gemm_cost(target, 1, v, h, bs)         # dW = dY^T X (v rows)
+        out[f"vocab_{v}_fwd_tflops"] = fwd.tflops
+        out[f"vocab_{v}_dgrad_tflops"] = dx.tflops
+        out[f"vocab_{v}_wgrad_tflops"] = dw.tflops
+        out[f"vocab_{v}_total_seconds"] = fwd.seconds + dx.seconds + dw.seconds
+    return out
 
 
 # ----------------------------------------------------------------------------------------
