@@ -54,7 +54,7 @@ def drop(imp: Importer, node):
     return None
 
 
-@handles("aten._to_copy.default", "aten.to.dtype", "aten._to_dtype.default", "aten.to.dtype_layout")
+@handles("aten._to_copy.default", "aten.to.dtype", "aten._to_dtype.default", "aten.to.dtype_layout", "aten.to.device")
 def to_copy(imp: Importer, node):
     return imp.convert(imp.value(node.args[0]), imp.out_dtype())
 
@@ -187,7 +187,7 @@ def pad(imp: Importer, node):
 
 def _getitem(imp: Importer, node):
     src, index = node.args
-    value = imp.values.get(src.name)
+    value = imp.values.get(src)
     if isinstance(value, tuple):
         return value[index]  # None for statistics tfm recomputes; using one is an error
     raise imp.error(f"cannot index the result of {src.target}")
@@ -303,8 +303,9 @@ for _names, _cls in [
     (("aten.pow.Tensor_Scalar", "aten.pow.Tensor_Tensor", "aten.pow.Scalar"), ew.PowOp),
     (("aten.maximum.default", "aten.clamp_min.default"), ew.MaxOp),
     (("aten.minimum.default", "aten.clamp_max.default"), ew.MinOp),
-    (("aten.bitwise_and.Tensor", "aten.logical_and.default", "aten.bitwise_and.Scalar"), ew.AndOp),
-    (("aten.bitwise_or.Tensor", "aten.logical_or.default", "aten.bitwise_or.Scalar"), ew.OrOp),
+    (("aten.bitwise_and.Tensor", "aten.logical_and.default", "aten.bitwise_and.Scalar", "aten.__and__.Tensor"),
+     ew.AndOp),
+    (("aten.bitwise_or.Tensor", "aten.logical_or.default", "aten.bitwise_or.Scalar", "aten.__or__.Tensor"), ew.OrOp),
     (("aten.eq.Tensor", "aten.eq.Scalar"), ew.EqOp),
     (("aten.ne.Tensor", "aten.ne.Scalar"), ew.NeOp),
     (("aten.lt.Tensor", "aten.lt.Scalar"), ew.LtOp),
@@ -653,11 +654,32 @@ def dropout(imp: Importer, node):
     return (imp.op1(misc.DropoutOp, [x], x.type, {"p": float_attr(p)}), None)
 
 
+# ---- higher-order ops ------------------------------------------------------------------------------
+
+@handles("wrap_with_set_grad_enabled", "wrap_with_autocast")
+def inline_submodule(imp: Importer, node):
+    """Inline the submodule a higher-order op wraps (grad-mode and autocast regions)."""
+    from frontends.fx_import import translate_nodes
+
+    first = 1 if str(node.target) == "wrap_with_set_grad_enabled" else 4
+    sub_node = node.args[first]
+    sub = getattr(node.graph.owning_module, sub_node.target)
+    places = list(sub.graph.find_nodes(op="placeholder"))
+    for p, a in zip(places, node.args[first + 1:], strict=True):
+        imp.values[p] = imp.values[a] if isinstance(a, torch.fx.Node) else a
+    outer = imp.node
+    translate_nodes(imp, sub.graph)
+    imp.node = outer
+    out = next(iter(sub.graph.find_nodes(op="output"))).args[0]
+    outs = out if isinstance(out, list | tuple) else (out,)
+    return tuple(imp.values.get(o) if isinstance(o, torch.fx.Node) else None for o in outs)
+
+
 # ---- fallback -------------------------------------------------------------------------------------
 
 def _encode(a, operands: list, imp: Importer) -> str:
     if isinstance(a, torch.fx.Node):
-        v = imp.values.get(a.name)
+        v = imp.values.get(a)
         if not isinstance(v, SSAValue):
             raise imp.error(f"argument {a.name} is not a single tensor")
         operands.append(v)

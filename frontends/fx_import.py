@@ -49,7 +49,7 @@ class Importer:
     """State of one graph translation: the block being filled and the node -> value map."""
 
     block: Block
-    values: dict[str, object] = field(default_factory=dict)
+    values: dict[torch.fx.Node, object] = field(default_factory=dict)
     layers: dict[SSAValue, int] = field(default_factory=dict)
     node: torch.fx.Node | None = None
     phase: str = "forward"
@@ -94,8 +94,8 @@ class Importer:
     def value(self, arg) -> SSAValue:
         if not isinstance(arg, torch.fx.Node):
             raise self.error(f"expected a tensor argument, got {arg!r}")
-        v = self.values.get(arg.name)
-        if v is None and arg.name in self.values:
+        v = self.values.get(arg)
+        if v is None and arg in self.values:
             raise self.error(f"uses {arg.name}, an auxiliary output (statistics, masks) that tfm ops do not expose")
         if not isinstance(v, SSAValue):
             raise self.error(f"argument {arg.name} has no single tensor value")
@@ -128,8 +128,6 @@ Handler = Callable[[Importer, torch.fx.Node], object]
 
 def import_captured(cap: Captured, name: str = "forward") -> ModuleOp:
     """Build `module { func.func @<name>(inputs, params, buffers) -> outputs }` from a capture."""
-    from frontends.aten_ops import HANDLERS, generic
-
     arg_nodes = list(cap.graph.find_nodes(op="placeholder"))
     order = {"input": 0, "param": 1, "buffer": 2}
     real = [n for n in arg_nodes if cap.inputs[n.name][0] != "tangent"]
@@ -156,14 +154,28 @@ def import_captured(cap: Captured, name: str = "forward") -> ModuleOp:
     by_key = {key: block.args[i] for i, key in enumerate(seen)}
     for n in real:
         kind = cap.inputs[n.name][0]
-        imp.values[n.name] = by_key[(kind, canon[n.name] if kind != "input" else str(cap.inputs[n.name][1]))]
+        imp.values[n] = by_key[(kind, canon[n.name] if kind != "input" else str(cap.inputs[n.name][1]))]
     for n in arg_nodes:
         if cap.inputs[n.name][0] == "tangent":
             imp.node = n
-            imp.values[n.name] = imp.const(1.0, dtype(torch_type(n.meta["val"])), tuple(n.meta["val"].shape))
+            imp.values[n] = imp.const(1.0, dtype(torch_type(n.meta["val"])), tuple(n.meta["val"].shape))
 
     out_node = next(iter(cap.graph.find_nodes(op="output")))
-    for node in cap.graph.nodes:
+    translate_nodes(imp, cap.graph)
+    results, res_attrs = _outputs(imp, cap, out_node)
+    block.add_op(func.ReturnOp(*results))
+    _dce(block)
+    fn = func.FuncOp(name, (block.arg_types, [r.type for r in results]), Region(block))
+    fn.arg_attrs = _array(arg_attrs)
+    fn.res_attrs = _array(res_attrs)
+    return ModuleOp([fn])
+
+
+def translate_nodes(imp: Importer, graph: torch.fx.Graph) -> None:
+    """Translate every call node of `graph` in order (placeholders must already have values)."""
+    from frontends.aten_ops import HANDLERS, generic
+
+    for node in graph.nodes:
         if node.op != "call_function":
             continue
         imp.node = node
@@ -175,15 +187,7 @@ def import_captured(cap: Captured, name: str = "forward") -> ModuleOp:
             raise
         except Exception as exc:
             raise imp.error(f"could not import: {type(exc).__name__}: {exc}") from exc
-        imp.values[node.name] = result
-
-    results, res_attrs = _outputs(imp, cap, out_node)
-    block.add_op(func.ReturnOp(*results))
-    _dce(block)
-    fn = func.FuncOp(name, (block.arg_types, [r.type for r in results]), Region(block))
-    fn.arg_attrs = _array(arg_attrs)
-    fn.res_attrs = _array(res_attrs)
-    return ModuleOp([fn])
+        imp.values[node] = result
 
 
 def _outputs(imp: Importer, cap: Captured, out_node: torch.fx.Node):

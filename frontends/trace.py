@@ -70,6 +70,30 @@ def decomposition_table(training: bool = False) -> dict:
     return dict(table)
 
 
+# ATen ops tfm keeps as `tfm.generic` without decomposing (index arithmetic of attention masks).
+GENERIC_OK = {
+    "aten.cumsum.default", "aten.diff.default", "aten.index.Tensor", "aten.gather.default",
+    "aten.wrap_with_set_grad_enabled", "wrap_with_set_grad_enabled", "wrap_with_autocast",
+}
+
+
+def needs_decomposition(gm: torch.fx.GraphModule) -> bool:
+    """Whether the exported graph holds ops the importer does not map directly.
+
+    torch.export's graph is already ATen; re-tracing it through the decomposition table costs
+    as much as the export itself, so it is skipped when every op is known.
+    """
+    from frontends.aten_ops import HANDLERS
+
+    for mod in gm.modules():
+        if not isinstance(mod, torch.fx.GraphModule):
+            continue
+        for node in mod.graph.nodes:
+            if node.op == "call_function" and str(node.target) not in HANDLERS and str(node.target) not in GENERIC_OK:
+                return True
+    return False
+
+
 @dataclass
 class Captured:
     """An fx graph plus what each placeholder and output means."""
@@ -116,7 +140,8 @@ def capture_inference(module: torch.nn.Module, args: tuple) -> Captured:
     try:
         with torch.no_grad():
             ep = torch.export.export(module, args, strict=False)
-            ep = ep.run_decompositions(decomposition_table())
+            if needs_decomposition(ep.graph_module):
+                ep = ep.run_decompositions(decomposition_table())
     except TandemError:
         raise
     except Exception as exc:  # torch raises many types; the user needs one line
