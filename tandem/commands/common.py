@@ -21,7 +21,6 @@ def add_model_arguments(p: argparse.ArgumentParser, *, mlir: bool = False) -> No
     for name in OVERRIDES:
         p.add_argument(f"--{name.replace('_', '-')}", type=_positive, dest=name, metavar="N")
     p.add_argument("--dtype", choices=["f32", "f16", "bf16"], help="parameter dtype")
-    p.add_argument("--meta", action="store_true", help="build the model on the meta device (shapes only)")
 
 
 def _positive(text: str) -> int:
@@ -42,15 +41,15 @@ def is_mlir(model: str) -> bool:
     return model.endswith(".mlir")
 
 
-def load_spec(args: argparse.Namespace, *, device: str | None = None) -> ModelSpec:
+def load_spec(args: argparse.Namespace, *, device: str = "meta") -> ModelSpec:
+    """The model of the command line; on `meta` (shapes only) unless real weights are needed."""
     from frontends.user_model import resolve_model
 
     quiet()
-    dev = device or ("meta" if getattr(args, "meta", False) else "cpu")
-    return resolve_model(args.model, overrides_from(args), training=args.training, device=dev)
+    return resolve_model(args.model, overrides_from(args), training=args.training, device=device)
 
 
-def load_ir(args: argparse.Namespace, *, device: str | None = None) -> ModuleOp:
+def load_ir(args: argparse.Namespace, *, device: str = "meta") -> ModuleOp:
     """The model as tfm IR: parsed from a .mlir file, or imported from a model."""
     if is_mlir(args.model):
         from tandem.mlir_io import read_module
@@ -60,7 +59,7 @@ def load_ir(args: argparse.Namespace, *, device: str | None = None) -> ModuleOp:
         return read_module(args.model)
     from frontends.importer import import_model
 
-    return import_model(load_spec(args, device=device or "meta"))
+    return import_model(load_spec(args, device=device))
 
 
 def quiet() -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 
 from tandem.commands.common import add_model_arguments, load_spec
-from tandem.errors import TandemError
 
 HELP = "import (and optionally transform) a model, run it on the reference interpreter, compare with PyTorch"
 
@@ -20,9 +19,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from tandem.api import verify
 
-    if args.meta:
-        raise TandemError("verify runs real weights; drop --meta")
-    spec = load_spec(args)
+    spec = load_spec(args, device="cpu")
     report = verify(spec, pipeline=args.passes, rtol=args.rtol)
     if args.json:
         import json
