@@ -5,13 +5,21 @@ from __future__ import annotations
 import argparse
 import warnings
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from xdsl.dialects.builtin import ModuleOp
-
-from frontends.zoo import ModelSpec, Overrides
 from tandem.errors import TandemError
 
+if TYPE_CHECKING:
+    from xdsl.dialects.builtin import ModuleOp
+
+    from frontends.zoo import ModelSpec, Overrides
+
 OVERRIDES = ["layers", "hidden", "heads", "kv_heads", "ffn", "vocab", "seq", "batch"]
+OVERRIDE_HELP = {
+    "layers": "number of transformer blocks", "hidden": "hidden size h", "heads": "attention heads a",
+    "kv_heads": "key/value heads (grouped-query attention)", "ffn": "FFN (MLP) width",
+    "vocab": "vocabulary size v", "seq": "sequence length s", "batch": "batch (microbatch) size b",
+}
 
 
 def add_model_arguments(p: argparse.ArgumentParser, *, mlir: bool = False) -> None:
@@ -19,7 +27,7 @@ def add_model_arguments(p: argparse.ArgumentParser, *, mlir: bool = False) -> No
     p.add_argument("model", metavar="MODEL", help=what)
     p.add_argument("--training", action="store_true", help="forward + loss + backward instead of forward only")
     for name in OVERRIDES:
-        p.add_argument(f"--{name.replace('_', '-')}", type=_positive, dest=name, metavar="N")
+        p.add_argument(f"--{name.replace('_', '-')}", type=_positive, dest=name, metavar="N", help=OVERRIDE_HELP[name])
     p.add_argument("--dtype", choices=["f32", "f16", "bf16"], help="parameter dtype")
 
 
@@ -34,6 +42,8 @@ def _positive(text: str) -> int:
 
 
 def overrides_from(args: argparse.Namespace) -> Overrides:
+    from frontends.zoo import Overrides
+
     return Overrides(**{k: getattr(args, k, None) for k in OVERRIDES}, dtype=getattr(args, "dtype", None))
 
 
