@@ -51,6 +51,8 @@ class Importer:
     block: Block
     values: dict[torch.fx.Node, object] = field(default_factory=dict)
     layers: dict[SSAValue, int] = field(default_factory=dict)
+    # parameter/buffer arguments -> their block index (None for embeddings, final norm, head)
+    param_layers: dict[SSAValue, int | None] = field(default_factory=dict)
     node: torch.fx.Node | None = None
     phase: str = "forward"
 
@@ -72,6 +74,13 @@ class Importer:
         return op
 
     def _layer(self, operands) -> int | None:
+        """An op using parameters belongs to their block (none for embedding/head parameters);
+        other ops inherit from their operands: the latest block in the forward pass, the
+        earliest in the backward pass (gradients flow from block i+1 to block i)."""
+        params = [self.param_layers[v] for v in operands if v in self.param_layers]
+        if params:
+            known = [p for p in params if p is not None]
+            return (min(known) if self.phase == "backward" else max(known)) if known else None
         known = [self.layers[v] for v in operands if v in self.layers]
         if not known:
             return None
@@ -148,9 +157,8 @@ def import_captured(cap: Captured, name: str = "forward") -> ModuleOp:
         label = f"in{what}" if kind == "input" else canon[n.name]
         arg_attrs.append(DictionaryAttr({{"input": tfm.INPUT, "param": tfm.PARAM, "buffer": tfm.BUFFER}[kind]: StringAttr(label)}))
         barg.name_hint = _hint(label)
-        layer = layer_of_name(label) if kind != "input" else None
-        if layer is not None:
-            imp.layers[barg] = layer
+        if kind != "input":
+            imp.param_layers[barg] = layer_of_name(label)
     by_key = {key: block.args[i] for i, key in enumerate(seen)}
     for n in real:
         kind = cap.inputs[n.name][0]
