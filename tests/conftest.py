@@ -1,0 +1,69 @@
+"""Shared fixtures: tiny zoo models built and imported once per test session.
+
+Importing a tiny model takes about a second, so every test file that needs one asks the
+session-scoped `models` cache instead of importing it again:
+
+    def test_x(models):
+        spec, imported = models.get("gpt2-tiny", training=True)
+"""
+
+from __future__ import annotations
+
+import copy
+import shutil
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+TINY = ("gpt2-tiny", "bert-tiny", "llama-tiny", "opt-tiny")
+
+
+@dataclass
+class ModelCache:
+    """(spec, Imported) per (model name, training), built on the CPU with seeded weights."""
+
+    cache: dict = field(default_factory=dict)
+
+    def get(self, name: str, *, training: bool = False):
+        key = (name, training)
+        if key not in self.cache:
+            from frontends.importer import trace_and_import
+            from frontends.user_model import resolve_model
+
+            warnings.filterwarnings("ignore")
+            spec = resolve_model(name, training=training, device="cpu")
+            imported = trace_and_import(spec.module, spec.example_inputs, training=training)
+            self.cache[key] = (spec, imported)
+        return self.cache[key]
+
+    def ir_copy(self, name: str, *, training: bool = False):
+        """A private copy of the imported IR that a test may mutate."""
+        _, imported = self.get(name, training=training)
+        return imported.ir.clone()
+
+    def spec_copy(self, name: str, *, training: bool = False):
+        spec, _ = self.get(name, training=training)
+        return copy.deepcopy(spec)
+
+
+@pytest.fixture(scope="session")
+def models() -> ModelCache:
+    return ModelCache()
+
+
+@pytest.fixture(scope="session")
+def torch_mlir_opt() -> str:
+    """Path of the torch-mlir wheel's `torch-mlir-opt`; skips the test when it is missing."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("torch_mlir")
+    if spec is not None and spec.submodule_search_locations:
+        path = Path(list(spec.submodule_search_locations)[0]) / "_mlir_libs" / "torch-mlir-opt"
+        if path.exists():
+            return str(path)
+    found = shutil.which("torch-mlir-opt")
+    if found is None:
+        pytest.skip("torch-mlir-opt is not installed")
+    return found
