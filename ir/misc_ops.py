@@ -15,7 +15,7 @@ from xdsl.irdl import (
 )
 from xdsl.traits import Pure
 
-from ir.base import I64Array, TfmOp, get_float, get_int, get_ints, get_str
+from ir.base import I64Array, TfmOp, get_float, get_ints, get_str
 from ir.types import dtype, fmt, normalize_dim, shape
 
 
