@@ -132,34 +132,45 @@ def shape_from_config(config: dict, *, tp: int = 1, batch: int | None = None,
 
 
 def shape_from_ir(module, *, tp: int = 1, params: int | None = None) -> ModelShape:
-    """Infer the shape of a user model from its tfm IR (forward attention ops and matmuls)."""
-    from collections import Counter
+    """Infer the shape of a user model from its tfm IR.
 
+    Heads, sequence and batch come from the first forward `tfm.attention`; in the first layer,
+    the first GEMM reading the hidden state is the Q (or fused QKV) projection, the next two
+    (when Q is separate) are K and V, and the GEMMs reading it after attention other than the
+    output projection are the FFN's up (and gate) GEMMs; the last forward GEMM is the logits.
+    """
+    from ir.base import get_int
     from ir.linalg_ops import AttentionOp, MatmulOp
     from ir.types import shape as shp
 
-    attn = [op for op in module.walk() if isinstance(op, AttentionOp)]
+    ops = list(module.walk())
+    attn = [op for op in ops if isinstance(op, AttentionOp)]
     if not attn:
         raise TandemError("cannot infer the model shape: the IR has no tfm.attention op")
     b, a, s, d = shp(attn[0].q)
-    kvh = shp(attn[0].k)[1]
     h = a * d
-    forward = [op for op in module.walk()
-               if isinstance(op, MatmulOp) and op.attributes.get("phase") is None]
-    if len(forward) < 2:
-        raise TandemError("cannot infer the model shape: the IR has fewer than two forward matmuls")
+    forward = [op for op in ops if isinstance(op, MatmulOp) and "phase" not in op.attributes]
+    if len(forward) < 3:
+        raise TandemError("cannot infer the model shape: the IR has fewer than three forward matmuls")
     vocab = forward[-1].dims()[2]  # the last forward GEMM computes the logits
-    widths: Counter[int] = Counter()
-    for op in forward[:-1]:
-        _, _, n, k = op.dims()
-        if k == h and n not in (h, 3 * h, h + 2 * kvh * d, kvh * d):
-            widths[n] += 1
-    if not widths:
-        raise TandemError("cannot infer the FFN width from the IR (no h -> ffn matmul)")
-    ffn, count = widths.most_common(1)[0]
-    gated = count >= 2 * len(attn)
-    shape = ModelShape(layers=len(attn), hidden=h, heads=a, kv_heads=kvh, ffn=ffn, vocab=vocab,
-                       seq=s, batch=b, tp=tp, gated=gated, tied=True, family="user", params=params)
+    first = attn[0].attributes.get("layer")
+    same_layer = [op for op in forward[:-1] if first is None
+                  or get_int(op.attributes.get("layer"), -1) == get_int(first)]
+    at = ops.index(attn[0])
+    reads_h = [op for op in same_layer if op.dims()[3] == h]
+    before = [op.dims()[2] for op in reads_h if ops.index(op) < at]
+    after = [op.dims()[2] for op in reads_h if ops.index(op) > at and op.dims()[2] != h]
+    if not before or not after:
+        raise TandemError("cannot infer the model shape: no QKV or FFN matmul reads the hidden state")
+    if before[0] > h and (before[0] - h) % (2 * d) == 0:
+        kvh = (before[0] - h) // (2 * d)  # fused QKV
+    elif len(before) >= 3 and before[1] == before[2] and before[1] % d == 0:
+        kvh = before[1] // d
+    else:
+        kvh = a
+    shape = ModelShape(layers=len(attn), hidden=h, heads=a, kv_heads=kvh, ffn=after[0], vocab=vocab,
+                       seq=s, batch=b, tp=tp, gated=len(after) >= 2, tied=True, family="user",
+                       params=params)
     shape.check()
     return shape
 

@@ -796,7 +796,7 @@ class PadShapes(ModulePass):
     name = "pad-shapes"
 
     target: str = "a100-sxm4-40gb"
-    min_gain: float = 0.02
+    min_gain: float | int = 0.02  # int too, so that `min-gain=0` parses
     verbose: bool = False
     multiple: int = 0
     attention: bool = True
@@ -806,7 +806,7 @@ class PadShapes(ModulePass):
         if self.multiple < 0:
             raise TandemError(f"pad-shapes: multiple must be >= 0, got {self.multiple}")
         costs = Costs(self.target, self.fused_attention)
-        planner = Planner(costs, Options(self.min_gain, self.multiple))
+        planner = Planner(costs, Options(float(self.min_gain), self.multiple))
         decisions: list[Decision] = []
         all_params: dict[str, Shape] = {}
         for fn in [o for o in op.walk() if isinstance(o, func.FuncOp) and not o.is_declaration]:
