@@ -33,6 +33,8 @@ Options:
   verbose: print a per-group summary table to stderr.
   multiple: if > 0, force every GEMM dim and head dim up to a multiple of this, whatever the
     cost model says (for tests and experiments; the gain attributes still show the prediction).
+    Another way to force padding on: `target="tests/data/pad-everything.toml"`, a made-up GPU
+    on which every dim that is not a multiple of 256 bytes runs at 1% of peak.
   attention: also pad attention head dims (default true).
   fused-attention: cost attention as one fused (flash) kernel, else as two GEMMs and a softmax.
 
