@@ -1,0 +1,1 @@
+"""Pieces of the simulator (``backends/simulator.py``): memory lifetimes and terminal text."""

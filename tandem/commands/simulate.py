@@ -1,0 +1,96 @@
+"""`tandem simulate in.mlir|MODEL --target T [--json] [--trace t.json] [--plot r.png] [--top N]`.
+
+Prints the simulated latency, FLOP/s, memory (and energy/area on accelerators) with the top
+ops, per-layer and per-kind tables; ``--json`` prints the report as JSON instead
+(docs/report-schema.md). TARGET is a built-in name (``tandem targets``) or a .toml path.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import TYPE_CHECKING
+
+from tandem.commands.common import add_model_arguments, check_output_path, load_ir
+
+if TYPE_CHECKING:
+    from backends.simulator import SimReport
+
+HELP = "simulate a model or .mlir file on a hardware target (latency, FLOP/s, memory, energy)"
+
+
+def add_sim_arguments(p: argparse.ArgumentParser) -> None:
+    """Target and output options shared by `simulate` and `compile`."""
+    p.add_argument("--target", "-t", required=True, metavar="TARGET",
+                   help="built-in target name (see `tandem targets`) or path to a .toml file")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.add_argument("--trace", metavar="OUT.json", help="write a Chrome/Perfetto trace")
+    p.add_argument("--plot", metavar="OUT.png", help="write a roofline plot (PNG)")
+    p.add_argument("--top", type=int, default=10, metavar="N",
+                   help="show the N most expensive distinct ops (default 10)")
+    p.add_argument("--unfused-attention", action="store_true",
+                   help="materialise attention scores on GPUs (default: flash-style fused)")
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    add_model_arguments(p, mlir=True)
+    add_sim_arguments(p)
+
+
+def prepare(args: argparse.Namespace):
+    """Load the target and check the output paths before any slow work."""
+    from backends.target import load_target
+
+    target = load_target(args.target)
+    for path in (args.trace, args.plot):
+        check_output_path(path)
+    return target
+
+
+def emit(report: SimReport, args: argparse.Namespace, *, extra: dict | None = None,
+         header: str = "", footer: str = "",
+         files: list[tuple[str, str | bytes]] | None = None) -> None:
+    """Render every output first, then write the files (atomically), then print."""
+    from backends.sim.text import render
+
+    files = list(files or [])
+    if args.trace:
+        from backends.chrome_trace import trace_text
+
+        files.append((args.trace, trace_text(report)))
+    if args.plot:
+        from backends.roofline_plot import roofline_png
+
+        files.append((args.plot, roofline_png(report)))
+    text = json.dumps({**report.to_json(), **(extra or {})}, indent=1) + "\n" if args.json \
+        else header + render(report, top=max(0, args.top)) + footer
+    for path, data in files:
+        _write(path, data)
+    print(text, end="")
+
+
+def _write(path: str, data: str | bytes) -> None:
+    if isinstance(data, bytes):
+        from backends.roofline_plot import write_bytes
+
+        write_bytes(path, data)
+        return
+    from tandem.mlir_io import write_text
+
+    write_text(path, data)
+
+
+def run(args: argparse.Namespace) -> int:
+    import time
+
+    from backends.simulator import simulate
+
+    target = prepare(args)
+    t0 = time.perf_counter()
+    module = load_ir(args)
+    t1 = time.perf_counter()
+    report = simulate(module, target, fused_attention=not args.unfused_attention,
+                      name=args.model)
+    footer = f"\n(load {t1 - t0:.2f} s, simulate {report.sim_seconds:.2f} s)\n"
+    emit(report, args, footer=footer)
+    return 0
