@@ -50,7 +50,7 @@ class FoldTransposeIntoMatmul(RewritePattern):
         props = {name: UnitAttr() for name, on in zip(("transpose_lhs", "transpose_rhs"), flags, strict=True) if on}
         new = MatmulOp.create(operands=operands, result_types=[op.result.type], properties=props,
                               attributes=dict(op.attributes))
-        rewriter.replace_op(op, new)
+        rewriter.replace(op, new)
 
 
 @dataclass(frozen=True)

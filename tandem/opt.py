@@ -13,10 +13,10 @@ import sys
 from collections.abc import Sequence
 
 from xdsl.dialects import get_all_dialects
-from xdsl.utils.exceptions import DiagnosticException, ParseError
+from xdsl.utils.exceptions import ArgSpecParseError, DiagnosticException, ParseError
 from xdsl.xdsl_opt_main import xDSLOptMain
 
-from tandem.errors import TandemError
+from tandem.errors import TandemError, one_line
 
 
 class TandemOptMain(xDSLOptMain):
@@ -55,14 +55,11 @@ def _describe(exc: BaseException, path: str) -> str:
         from tandem.mlir_io import parse_error_line
 
         return parse_error_line(path, exc)
-    text = str(exc)
-    lines = [ln.strip() for ln in text.splitlines() if ln.strip() and not set(ln.strip()) <= set("^-|")]
-    detail = next((ln for ln in lines if "does not verify" in ln or ln.startswith("| ")), None)
-    first = lines[0] if lines else type(exc).__name__
     if isinstance(exc, DiagnosticException):
-        msgs = [ln.lstrip("| ").strip() for ln in text.splitlines() if ln.strip().startswith("|")]
-        return f"{path}: {msgs[0] if msgs else first}"
-    return f"{path}: {detail or first}"
+        boxed = [ln.strip().lstrip("|").strip() for ln in str(exc).splitlines() if ln.strip().startswith("|")]
+        if boxed:
+            return f"{path}: {boxed[0].removeprefix('Operation does not verify: ')}"
+    return f"{path}: {one_line(exc)}"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -78,7 +75,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         tool.run()
     except SystemExit:
         raise
-    except (ParseError, DiagnosticException, TandemError, Exception) as exc:  # noqa: BLE001
+    except (ParseError, DiagnosticException, TandemError, Exception, ArgSpecParseError) as exc:  # noqa: BLE001
         if getattr(tool if "tool" in locals() else None, "args", None) is not None and (
             tool.args.verify_diagnostics or tool.args.parsing_diagnostics
         ):

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from xdsl.dialects.builtin import ModuleOp
 from xdsl.passes import PassPipeline
+from xdsl.utils.exceptions import ArgSpecParseError
 
 from ir.tfm import make_context
 from passes import get_all_passes
-from tandem.errors import TandemError
+from tandem.errors import TandemError, one_line
 from tandem.mlir_io import verify_module
 
 
@@ -16,8 +17,9 @@ def build_pipeline(spec: str) -> PassPipeline:
         return PassPipeline.parse_spec(get_all_passes(), spec)
     except TandemError:
         raise
-    except Exception as exc:  # xDSL raises ValueError/Exception subclasses for bad specs
-        raise TandemError(f"bad pass pipeline {spec!r}: {exc}") from exc
+    except (Exception, ArgSpecParseError) as exc:  # xDSL's spec errors; ArgSpecParseError is a BaseException
+        hint = " (quote option values with spaces or slashes: target=\"path/to.toml\")" if isinstance(exc, ArgSpecParseError) else ""
+        raise TandemError(f"bad pass pipeline {spec!r}: {one_line(exc)}{hint}") from exc
 
 
 def run_pipeline(module: ModuleOp, spec: str) -> ModuleOp:
