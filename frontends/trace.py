@@ -244,6 +244,11 @@ def capture_training(module: torch.nn.Module, args: tuple) -> Captured:
             outputs.append(("drop", ""))
     if not any(kind == "loss" for kind, _ in outputs):
         raise TandemError("training needs a module whose forward returns the loss")
+    for (kind, _), value in zip(outputs, out_node.args[0], strict=True):
+        val = value.meta.get("val") if isinstance(value, torch.fx.Node) else None
+        if kind == "loss" and isinstance(val, torch.Tensor) and val.dim() != 0:
+            raise TandemError(f"training needs a module whose forward returns the scalar loss, "
+                              f"got a tensor of shape {list(val.shape)}")
     return Captured(graph, inputs, outputs, True, tied_aliases(module))
 
 
