@@ -136,7 +136,7 @@ def test_compile_tiny(capsys, tmp_path):
                         "-o", str(out_ir), "--json")
     assert rc == 0, err
     data = json.loads(out)
-    assert data["compile"]["pipeline"] == DEFAULT_PIPELINE
+    assert data["compile"]["pipeline"] == DEFAULT_PIPELINE.format(target="toy")
     assert data["compile"]["config"]["layers"] == 2
     assert data["model"]["training"] is True
     assert set(data["compile"]["timings"]) == {"import_s", "passes_s", "simulate_s"}

@@ -5,6 +5,8 @@ The main job: import a model (shapes only, on the meta device), run a pass pipel
 (model summary, totals, top ops, per-layer and per-kind tables).
 
     tandem compile gpt2 --target a100-sxm4-40gb
+
+Models are compiled in bf16 (f16 where the target lacks bf16) unless --dtype says otherwise.
     tandem compile llama-7b --training --seq 4096 --target h100-sxm --trace step.json
 """
 
@@ -18,8 +20,8 @@ from tandem.commands.simulate import add_sim_arguments, emit, prepare
 
 HELP = "import a model, run a pass pipeline and simulate it on a target (the main job)"
 
-# Passes every compile runs unless -p says otherwise; later passes join this list.
-DEFAULT_PIPELINE = "fold-transposes"
+# Passes every compile runs unless -p says otherwise; `{target}` becomes the --target value.
+DEFAULT_PIPELINE = 'fold-transposes,pad-shapes{{target="{target}"}}'
 
 _SUMMARY_KEYS = ("arch", "layers", "hidden", "heads", "kv_heads", "ffn", "vocab", "seq", "batch",
                  "dtype")
@@ -27,8 +29,8 @@ _SUMMARY_KEYS = ("arch", "layers", "hidden", "heads", "kv_heads", "ffn", "vocab"
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     add_model_arguments(p, mlir=True)
-    p.add_argument("-p", "--pipeline", default=DEFAULT_PIPELINE, metavar="PIPELINE",
-                   help=f"pass pipeline (default: {DEFAULT_PIPELINE!r}; '' for none)")
+    p.add_argument("-p", "--pipeline", default=None, metavar="PIPELINE",
+                   help="pass pipeline (default: fold-transposes,pad-shapes{target=TARGET}; '' for none)")
     p.add_argument("-o", "--output", metavar="OUT.mlir", help="also write the compiled IR")
     add_sim_arguments(p)
 
@@ -46,12 +48,23 @@ def model_summary(name: str, config: dict | None, training: bool) -> str:
     return f"{name} ({what}): " + ", ".join(parts)
 
 
+def default_dtype(target) -> str:
+    """Mixed precision, as models are trained and served: bf16 where the target has it, else f16."""
+    try:
+        target.peak_flops("bf16")
+    except Exception:  # noqa: BLE001 - a target without bf16 (V100) raises
+        return "f16"
+    return "bf16"
+
+
 def run(args: argparse.Namespace) -> int:
     from backends.simulator import simulate
     from tandem.mlir_io import print_module, read_module
     from tandem.pipeline import build_pipeline, run_pipeline
 
     target = prepare(args)
+    if args.pipeline is None:
+        args.pipeline = DEFAULT_PIPELINE.format(target=args.target)
     check_output_path(args.output)
     if args.pipeline.strip():
         build_pipeline(args.pipeline)  # a bad pipeline fails before the slow import
@@ -63,6 +76,8 @@ def run(args: argparse.Namespace) -> int:
         from frontends.importer import import_model
         from tandem.commands.common import load_spec
 
+        if args.dtype is None:
+            args.dtype = default_dtype(target)
         spec = load_spec(args)
         config = spec.config
         module = import_model(spec)
