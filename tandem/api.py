@@ -4,6 +4,8 @@
     ir = tandem.import_model("gpt2-tiny", training=True)
     tandem.run_pipeline(ir, "fold-transposes")
     report = tandem.verify(tandem.model("gpt2-tiny"), pipeline="fold-transposes")
+    sim = tandem.simulate(ir, "a100-sxm4-40gb")
+    print(sim.latency_s)
 """
 
 from __future__ import annotations
@@ -14,7 +16,8 @@ from xdsl.dialects.builtin import ModuleOp
 from frontends.zoo import ModelSpec, Overrides
 from tandem.pipeline import run_pipeline
 
-__all__ = ["Overrides", "ModelSpec", "model", "import_model", "run_pipeline", "verify"]
+__all__ = ["Overrides", "ModelSpec", "model", "import_model", "import_torch", "run_pipeline", "verify",
+           "simulate", "load_target"]
 
 
 def model(name: str, overrides: Overrides = Overrides(), *, training: bool = False,
@@ -52,3 +55,19 @@ def verify(spec: ModelSpec, *, pipeline: str = "", rtol: float | None = None):
     run_pipeline(imported.ir, pipeline)
     return verify_module(imported.ir, spec.module, spec.example_inputs, training=spec.training,
                          constants=imported.constants, rtol=rtol)
+
+
+def load_target(name_or_path: str):
+    """A built-in target (`a100-sxm4-40gb`, `acceltran-edge`, ...) or a TOML file."""
+    from backends.target import load_target as _load
+
+    return _load(name_or_path)
+
+
+def simulate(module: ModuleOp, target, *, fused_attention: bool = True):
+    """Run `module` on `target` (a name, a TOML path or a loaded target): a SimReport."""
+    from backends.simulator import simulate as _simulate
+
+    if isinstance(target, str):
+        target = load_target(target)
+    return _simulate(module, target, fused_attention=fused_attention)
