@@ -8,6 +8,7 @@ parameter, buffer, gradient-seed; loss, output, gradient of a parameter.
 from __future__ import annotations
 
 import contextlib
+import io
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -138,7 +139,8 @@ def _fail(stage: str, exc: Exception) -> TandemError:
 def capture_inference(module: torch.nn.Module, args: tuple) -> Captured:
     """torch.export the forward pass and decompose it to the ATen ops tfm understands."""
     try:
-        with torch.no_grad():
+        # on failure torch.export prints the partial graph to stderr; the error says what failed
+        with torch.no_grad(), contextlib.redirect_stderr(io.StringIO()):
             ep = torch.export.export(module, args, strict=False)
             if needs_decomposition(ep.graph_module):
                 ep = ep.run_decompositions(decomposition_table())
