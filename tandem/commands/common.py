@@ -78,6 +78,8 @@ def quiet() -> None:
 
     warnings.filterwarnings("ignore")
     logging.getLogger("transformers").setLevel(logging.ERROR)
+    # torch.export logs failed guards (with graph dumps) itself; our one error line says it
+    logging.getLogger("torch").setLevel(logging.CRITICAL)
     try:
         from transformers.utils import logging as hf_logging
 
