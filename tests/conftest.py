@@ -53,6 +53,28 @@ def models() -> ModelCache:
     return ModelCache()
 
 
+def _rss_mib() -> float:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+@pytest.fixture(scope="session")
+def gpt2_meta():
+    """GPT-2 (124M parameters, 500 MiB of f32 weights) built and imported on the meta device:
+    (spec, ir, MiB the process grew by while doing it)."""
+    from frontends.importer import import_module
+    from frontends.user_model import resolve_model
+
+    warnings.filterwarnings("ignore")
+    before = _rss_mib()
+    spec = resolve_model("gpt2", device="meta")
+    ir = import_module(spec.module, spec.example_inputs)
+    return spec, ir, _rss_mib() - before
+
+
 @pytest.fixture(scope="session")
 def torch_mlir_opt() -> str:
     """Path of the torch-mlir wheel's `torch-mlir-opt`; skips the test when it is missing."""

@@ -278,23 +278,6 @@ def test_import_is_deterministic(models) -> None:
 
 # ---- meta device -------------------------------------------------------------------------------
 
-def _rss_mib() -> float:
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return 0.0
-
-
-@pytest.fixture(scope="module")
-def gpt2_meta():
-    """GPT-2 (124M parameters, 500 MB of f32 weights) built and imported on meta."""
-    before = _rss_mib()
-    spec = resolve_model("gpt2", device="meta")
-    ir = import_module(spec.module, spec.example_inputs)
-    return spec, ir, _rss_mib() - before
-
-
 def test_meta_import_allocates_no_weights(gpt2_meta) -> None:
     spec, ir, grown = gpt2_meta
     assert all(p.is_meta for p in spec.module.parameters())
