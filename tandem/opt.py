@@ -8,6 +8,7 @@ file is written only when everything succeeded.
 
 from __future__ import annotations
 
+import argparse
 import io
 import sys
 from collections.abc import Sequence
@@ -63,12 +64,11 @@ def _describe(exc: BaseException, path: str) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    output = None
-    if "-o" in argv:
-        i = argv.index("-o")
-        output = argv[i + 1] if i + 1 < len(argv) else None
-        del argv[i:i + 2]
+    # the output file is ours to write (atomically, at the end): take every spelling of it
+    pre = argparse.ArgumentParser(prog="tandem-opt", add_help=False)
+    pre.add_argument("-o", "--output-file", dest="output")
+    known, argv = pre.parse_known_args(list(sys.argv[1:] if argv is None else argv))
+    output = known.output
     path = next((a for a in argv if not a.startswith("-") and (a.endswith(".mlir") or a == "-")), "<stdin>")
     try:
         tool = TandemOptMain(args=argv)
