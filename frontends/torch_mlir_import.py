@@ -62,7 +62,7 @@ def import_via_torch_mlir(module: torch.nn.Module, example_inputs: tuple, *, tra
     return Imported(tr.ir, exported.constants)
 
 
-def verify_torch_mlir(spec: ModelSpec, *, rtol: float | None = None) -> VerifyReport:
+def verify_torch_mlir(spec: ModelSpec, *, rtol: float | None = None, pipeline: str = "") -> VerifyReport:
     """Import `spec` through torch-mlir, run the reference interpreter on its own weights
     (state_dict tensors by parameter name), and compare with PyTorch eager."""
     from backends.verify import verify_module
@@ -72,5 +72,9 @@ def verify_torch_mlir(spec: ModelSpec, *, rtol: float | None = None) -> VerifyRe
     if rtol is None:
         rtol = 1e-4 if spec.config.get("dtype", "f32") in ("f32", torch.float32) else 2e-2
     imported = import_via_torch_mlir(spec.module, spec.example_inputs)
+    if pipeline.strip():
+        from tandem.pipeline import run_pipeline
+
+        run_pipeline(imported.ir, pipeline)
     return verify_module(imported.ir, spec.module, spec.example_inputs, training=False,
                          constants=imported.constants, rtol=rtol)

@@ -1,4 +1,4 @@
-"""`tandem verify MODEL [--training] [-p PIPELINE]`: the IR computes what PyTorch computes."""
+"""`tandem verify MODEL [--training] [-p PIPELINE] [--via torch-mlir]`: the IR computes what PyTorch computes."""
 
 from __future__ import annotations
 
@@ -14,13 +14,20 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("-p", "--passes", default="", help="pass pipeline to apply before comparing")
     p.add_argument("--rtol", type=float, default=None, help="tolerance on the relative error (default 1e-4 f32, 2e-2 f16/bf16)")
     p.add_argument("--json", action="store_true", help="print the comparison as JSON")
+    p.add_argument("--via", choices=["torch.export", "torch-mlir"], default="torch.export",
+                   help="import route (torch-mlir: forward graphs only)")
 
 
 def run(args: argparse.Namespace) -> int:
-    from tandem.api import verify
-
     spec = load_spec(args, device="cpu")
-    report = verify(spec, pipeline=args.passes, rtol=args.rtol)
+    if args.via == "torch-mlir":
+        from frontends.torch_mlir_import import verify_torch_mlir
+
+        report = verify_torch_mlir(spec, rtol=args.rtol, pipeline=args.passes)
+    else:
+        from tandem.api import verify
+
+        report = verify(spec, pipeline=args.passes, rtol=args.rtol)
     if args.json:
         import json
 
