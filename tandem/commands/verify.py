@@ -14,7 +14,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("-p", "--passes", default="", help="pass pipeline to apply before comparing")
     p.add_argument("--rtol", type=float, default=None, help="tolerance on the relative error (default 1e-4 f32, 2e-2 f16/bf16)")
     p.add_argument("--json", action="store_true", help="print the comparison as JSON")
-    p.add_argument("--via", choices=["torch.export", "torch-mlir"], default="torch.export",
+    p.add_argument("--via", choices=["torch-export", "torch-mlir"], default="torch-export",
                    help="import route (torch-mlir: forward graphs only)")
 
 
