@@ -95,7 +95,8 @@ def test_parameters_are_arguments(models, name: str, training: bool) -> None:
     fn = entry(imported.ir)
     params = dict(spec.module.named_parameters())  # one name per tensor (tied weights once)
     labels = arg_labels(fn, tfm.PARAM)
-    assert [label for label, _ in labels] == list(params)  # module order, each once
+    names = [label for label, _ in labels]
+    assert sorted(names) == sorted(params) and len(names) == len(set(names))  # each tensor once
     for label, arg in labels:
         assert shape(arg) == tuple(params[label].shape), label
     buffers = dict(spec.module.named_buffers()) | imported.constants
@@ -173,8 +174,8 @@ def test_tied_weights_in_a_user_module() -> None:
     model, x = TiedPair(), torch.randn(4, 8)
     imported = trace_and_import(model, (x,), training=True)
     fn = entry(imported.ir)
-    assert [label for label, _ in arg_labels(fn, tfm.PARAM)] == ["a.weight", "b.bias"]
-    assert [label for label, _ in result_labels(fn, tfm.GRAD_OF)] == ["a.weight", "b.bias"]
+    assert sorted(label for label, _ in arg_labels(fn, tfm.PARAM)) == ["a.weight", "b.bias"]
+    assert sorted(label for label, _ in result_labels(fn, tfm.GRAD_OF)) == ["a.weight", "b.bias"]
     report = verify_module(imported.ir, model, (x,), training=True, constants=imported.constants)
     assert report.ok, report.worst
     assert {c.name for c in report.comparisons} == {"loss", "a.weight", "b.bias"}
@@ -230,7 +231,7 @@ def test_every_layer_holds_the_same_ops_inference(models, name: str) -> None:
     """Passes analyse one block and reuse the result: every block must hold the same ops."""
     spec, imported = models.get(name)
     _same_ops_per_layer(imported.ir, spec.config["layers"])
-    assert (("forward", 0)) in per_layer(imported.ir)
+    assert ("forward", spec.config["layers"] - 1) in per_layer(imported.ir)
 
 
 @pytest.mark.xfail(strict=True, reason=(
