@@ -64,7 +64,8 @@ def attention_reference(q, k, v, mask, scale: float, causal: bool):
     group = q.shape[1] // k.shape[1]
     k = k.repeat_interleave(group, dim=1)
     v = v.repeat_interleave(group, dim=1)
-    scores = torch.matmul(q, k.transpose(-1, -2)).float() * scale
+    acc = torch.promote_types(q.dtype, torch.float32)  # low precision accumulates in f32, f64 stays f64
+    scores = torch.matmul(q, k.transpose(-1, -2)).to(acc) * scale
     sq, sk = scores.shape[-2], scores.shape[-1]
     if causal:
         keep = torch.ones(sq, sk, dtype=torch.bool).tril()

@@ -22,6 +22,7 @@ from frontends.trace import Captured
 from ir import tfm
 from ir.base import float_attr, int_attr
 from ir.elementwise_ops import ConstantOp, ConvertOp
+from ir.shape_ops import BroadcastOp, PermuteOp, ReshapeOp, SliceOp
 from ir.types import ELEMENT_TYPES, dtype, shape, tensor
 from tandem.errors import TandemError
 
@@ -31,6 +32,7 @@ TORCH_DTYPES = {
 }
 
 _LAYER_RE = re.compile(r"\.(\d+)\.")
+VIEW_LIKE = (ReshapeOp, PermuteOp, BroadcastOp, SliceOp, ConvertOp)
 
 
 def torch_type(t: torch.Tensor) -> TensorType:
@@ -53,6 +55,11 @@ class Importer:
     layers: dict[SSAValue, int] = field(default_factory=dict)
     # parameter/buffer arguments -> their block index (None for embeddings, final norm, head)
     param_layers: dict[SSAValue, int | None] = field(default_factory=dict)
+    # autograd sequence number of a forward node -> its block; backward nodes share it
+    seq_layers: dict[object, int | None] = field(default_factory=dict)
+    # set while translating a backward node whose forward node is known: its block
+    forced_layer: tuple[int | None] | None = None
+    last_layer: int | None = None
     node: torch.fx.Node | None = None
     phase: str = "forward"
 
@@ -63,20 +70,24 @@ class Importer:
             result_types=list(result_types),
             properties={k: v for k, v in (props or {}).items() if v is not None},
         )
-        layer = self._layer(op.operands)
+        layer = self.forced_layer[0] if self.forced_layer is not None else self._layer(op.operands)
+        self.last_layer = layer
         if layer is not None:
             op.attributes[tfm.LAYER] = IntegerAttr(layer, i64)
             for r in op.results:
                 self.layers[r] = layer
+        if isinstance(op, VIEW_LIKE) and op.operands[0] in self.param_layers:
+            self.param_layers[op.results[0]] = self.param_layers[op.operands[0]]  # a view of a weight
         if self.phase == "backward":
             op.attributes[tfm.PHASE] = StringAttr("backward")
         self.block.add_op(op)
         return op
 
     def _layer(self, operands) -> int | None:
-        """An op using parameters belongs to their block (none for embedding/head parameters);
-        other ops inherit from their operands: the latest block in the forward pass, the
-        earliest in the backward pass (gradients flow from block i+1 to block i)."""
+        """An op using parameters (or views of them) belongs to their block (none for
+        embedding/head parameters); other ops inherit from their operands: the latest block in
+        the forward pass, the earliest in the backward pass. Backward ops whose forward op is
+        known take its block instead (see `translate_nodes`)."""
         params = [self.param_layers[v] for v in operands if v in self.param_layers]
         if params:
             known = [p for p in params if p is not None]
@@ -173,6 +184,7 @@ def import_captured(cap: Captured, name: str = "forward") -> ModuleOp:
     results, res_attrs = _outputs(imp, cap, out_node)
     block.add_op(func.ReturnOp(*results))
     _dce(block)
+    _views_follow_users(block)
     fn = func.FuncOp(name, (block.arg_types, [r.type for r in results]), Region(block))
     fn.arg_attrs = _array(arg_attrs)
     fn.res_attrs = _array(res_attrs)
@@ -188,6 +200,10 @@ def translate_nodes(imp: Importer, graph: torch.fx.Graph) -> None:
             continue
         imp.node = node
         imp.phase = "backward" if node.meta.get("partitioner_tag") == "is_backward" else "forward"
+        seq = node.meta.get("seq_nr")
+        backward = imp.phase == "backward"
+        imp.forced_layer = (imp.seq_layers[seq],) if backward and seq in imp.seq_layers else None
+        imp.last_layer = None
         handler = HANDLERS.get(str(node.target), generic)
         try:
             result = handler(imp, node)
@@ -195,7 +211,19 @@ def translate_nodes(imp: Importer, graph: torch.fx.Graph) -> None:
             raise
         except Exception as exc:
             raise imp.error(f"could not import: {type(exc).__name__}: {exc}") from exc
+        finally:
+            imp.forced_layer = None
         imp.values[node] = result
+        if not backward and seq is not None and imp.seq_layers.get(seq) is None:
+            imp.seq_layers[seq] = _node_layer(imp, result)
+
+
+def _node_layer(imp: Importer, result) -> int | None:
+    """The block of a translated forward node: of its result, else of the last op it emitted."""
+    first = result[0] if isinstance(result, tuple) and result else result
+    if isinstance(first, SSAValue) and first in imp.layers:
+        return imp.layers[first]
+    return imp.last_layer
 
 
 def _outputs(imp: Importer, cap: Captured, out_node: torch.fx.Node):
@@ -233,6 +261,17 @@ def _array(dicts: list[DictionaryAttr]) -> Attribute:
 def _hint(label: str) -> str | None:
     hint = re.sub(r"[^A-Za-z0-9_]", "_", label)
     return hint if re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", hint) else None
+
+
+def _views_follow_users(block: Block) -> None:
+    """A view (free op) belongs to the block of its users when they agree: the flattening of a
+    block's input is part of that block, not of the block that produced the input."""
+    for op in reversed(list(block.ops)):
+        if not isinstance(op, VIEW_LIKE) or not op.results[0].uses:
+            continue
+        layers = {u.operation.attributes.get(tfm.LAYER) for u in op.results[0].uses}
+        if len(layers) == 1 and None not in layers:
+            op.attributes[tfm.LAYER] = layers.pop()
 
 
 def _dce(block: Block) -> None:

@@ -208,10 +208,15 @@ def test_layer_attributes_on_block_ops(models) -> None:
     assert set(layer for _, layer in seen) == {None, *range(layers)}
 
 
+# Views move no data; which block a view at a block boundary belongs to is a convention (HF
+# OPT reshapes a block's input only from block 1 on), so the per-block comparison is of real work.
+FREE = {"tfm.reshape", "tfm.permute", "tfm.broadcast", "tfm.slice"}
+
+
 def per_layer(ir) -> dict[tuple[str, int], list[str]]:
     out = defaultdict(list)
     for op in tfm_ops(ir):
-        if layer_of(op) is not None:
+        if layer_of(op) is not None and op.name not in FREE:
             out[(phase_of(op), layer_of(op))].append(op.name)
     return out
 
@@ -234,12 +239,6 @@ def test_every_layer_holds_the_same_ops_inference(models, name: str) -> None:
     assert ("forward", spec.config["layers"] - 1) in per_layer(imported.ir)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "importer bug: layer attribution of the training graph. A weight used through a transpose "
-    "(training graphs use permute + matmul) loses its 'no block' status, so bert's head matmul "
-    "lands in the last block; backward ops take min() over saved forward activations, so weight "
-    "gradients whose input comes from the previous block (post-LN bert, llama's decomposed "
-    "rms_norm backward) and embedding_backward land in block 0"))
 @pytest.mark.parametrize("name", TINY)
 def test_every_layer_holds_the_same_ops_training(models, name: str) -> None:
     spec, imported = models.get(name, training=True)

@@ -1,5 +1,6 @@
 """lit configuration: FileCheck tests of the tfm dialect, the passes and the tools."""
 
+import importlib.util
 import os
 import shutil
 import sys
@@ -23,8 +24,6 @@ config.substitutions.append(("%python", sys.executable))  # noqa: F821
 config.substitutions.append(("%inputs", os.path.join(os.path.dirname(__file__), "Inputs")))  # noqa: F821
 
 # The torch-mlir wheel ships a real `torch-mlir-opt`: tests that use it say `REQUIRES: torch-mlir-opt`.
-import importlib.util
-
 _spec = importlib.util.find_spec("torch_mlir")
 opt = shutil.which("torch-mlir-opt")
 if _spec is not None and _spec.submodule_search_locations:
