@@ -10,12 +10,9 @@ an accelerator) or no FLOPs cannot be placed and are counted in the legend title
 from __future__ import annotations
 
 import io
-import os
-import tempfile
 from pathlib import Path
 
 from backends.simulator import SimReport
-from tandem.errors import TandemError
 
 
 def roofline_png(report: SimReport) -> bytes:
@@ -75,21 +72,7 @@ def roofline_png(report: SimReport) -> bytes:
     return buf.getvalue()
 
 
-def write_bytes(path: str | Path, data: bytes) -> None:
-    """Write ``data`` atomically (temp file + rename): nothing half-written on failure."""
-    p = Path(path)
-    folder = p.parent if str(p.parent) else Path(".")
-    if not folder.is_dir():
-        raise TandemError(f"{p}: directory {folder} does not exist")
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{p.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, p)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def write_roofline(report: SimReport, path: str | Path) -> None:
-    write_bytes(path, roofline_png(report))
+    from tandem.mlir_io import write_text
+
+    write_text(path, roofline_png(report))

@@ -108,35 +108,7 @@ class _LossOp(TfmOp):
         self.expect(shape(result) == want, f"result must be {fmt(want)}, got {fmt(shape(result))}")
 
 
-@irdl_op_definition
-class CrossEntropyOp(_LossOp):
-    """Softmax cross-entropy of logits [N, C] against integer labels [N]; labels equal to
-    `ignore_index` are skipped (and excluded from the mean).
-
-        %loss = tfm.cross_entropy %logits, %labels {ignore_index = -100 : i64, reduction = "mean"} : (tensor<32x128xf32>, tensor<32xi64>) -> tensor<f32>
-    """
-
-    name = "tfm.cross_entropy"
-    logits = operand_def(TensorType)
-    labels = operand_def(TensorType)
-    result = result_def(TensorType)
-    ignore_index = prop_def(IntegerAttr)
-    reduction = prop_def(StringAttr)
-    traits = traits_def(Pure())
-    assembly_format = "$logits `,` $labels attr-dict `:` functional-type(operands, results)"
-
-    def check(self) -> None:
-        self.check_loss(self.logits, self.labels, self.result)
-
-
-@irdl_op_definition
-class NllLossOp(_LossOp):
-    """Negative log-likelihood of log-probabilities [N, C] at integer labels [N].
-
-        %loss = tfm.nll_loss %logp, %labels {ignore_index = -100 : i64, reduction = "sum"} : (tensor<32x128xf32>, tensor<32xi64>) -> tensor<f32>
-    """
-
-    name = "tfm.nll_loss"
+class _Loss(_LossOp):
     input = operand_def(TensorType)
     labels = operand_def(TensorType)
     result = result_def(TensorType)
@@ -147,6 +119,27 @@ class NllLossOp(_LossOp):
 
     def check(self) -> None:
         self.check_loss(self.input, self.labels, self.result)
+
+
+@irdl_op_definition
+class CrossEntropyOp(_Loss):
+    """Softmax cross-entropy of logits [N, C] against integer labels [N]; labels equal to
+    `ignore_index` are skipped (and excluded from the mean).
+
+        %loss = tfm.cross_entropy %logits, %labels {ignore_index = -100 : i64, reduction = "mean"} : (tensor<32x128xf32>, tensor<32xi64>) -> tensor<f32>
+    """
+
+    name = "tfm.cross_entropy"
+
+
+@irdl_op_definition
+class NllLossOp(_Loss):
+    """Negative log-likelihood of log-probabilities [N, C] at integer labels [N].
+
+        %loss = tfm.nll_loss %logp, %labels {ignore_index = -100 : i64, reduction = "sum"} : (tensor<32x128xf32>, tensor<32xi64>) -> tensor<f32>
+    """
+
+    name = "tfm.nll_loss"
 
 
 @irdl_op_definition

@@ -25,42 +25,36 @@ class _DimOp(TfmOp):
         self.expect(-rank <= d < max(rank, 1), f"dim {d} out of range for rank {rank}")
 
 
+class _Softmax(_DimOp):
+    input = operand_def(TensorType)
+    result = result_def(TensorType)
+    dim = prop_def(IntegerAttr)
+    traits = traits_def(Pure())
+    assembly_format = "$input attr-dict `:` functional-type(operands, results)"
+
+    def check(self) -> None:
+        self.check_dim(self.input)
+        self.expect(self.input.type == self.result.type, "result type must equal the input type")
+
+
 @irdl_op_definition
-class SoftmaxOp(_DimOp):
+class SoftmaxOp(_Softmax):
     """Softmax along `dim`.
 
         %p = tfm.softmax %s {dim = -1 : i64} : (tensor<2x4x16x16xf32>) -> tensor<2x4x16x16xf32>
     """
 
     name = "tfm.softmax"
-    input = operand_def(TensorType)
-    result = result_def(TensorType)
-    dim = prop_def(IntegerAttr)
-    traits = traits_def(Pure())
-    assembly_format = "$input attr-dict `:` functional-type(operands, results)"
-
-    def check(self) -> None:
-        self.check_dim(self.input)
-        self.expect(self.input.type == self.result.type, "result type must equal the input type")
 
 
 @irdl_op_definition
-class LogSoftmaxOp(_DimOp):
+class LogSoftmaxOp(_Softmax):
     """log(softmax(x)) along `dim`.
 
         %l = tfm.log_softmax %x {dim = -1 : i64} : (tensor<32x128xf32>) -> tensor<32x128xf32>
     """
 
     name = "tfm.log_softmax"
-    input = operand_def(TensorType)
-    result = result_def(TensorType)
-    dim = prop_def(IntegerAttr)
-    traits = traits_def(Pure())
-    assembly_format = "$input attr-dict `:` functional-type(operands, results)"
-
-    def check(self) -> None:
-        self.check_dim(self.input)
-        self.expect(self.input.type == self.result.type, "result type must equal the input type")
 
 
 class _SoftmaxBackward(_DimOp):

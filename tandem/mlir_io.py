@@ -59,18 +59,20 @@ def print_module(module: ModuleOp, generic: bool = False) -> str:
     return out.getvalue()
 
 
-def write_text(path: str | Path | None, text: str) -> None:
-    """Write `text` to `path` atomically (temp file + rename), or to stdout when path is None or '-'."""
+def write_text(path: str | Path | None, data: str | bytes) -> None:
+    """Write `data` (text or bytes) to `path` atomically (temp file + rename), so a failure
+    leaves nothing half-written; text goes to stdout when path is None or '-'."""
     if path is None or str(path) == "-":
-        print(text, end="")
+        print(data if isinstance(data, str) else data.decode(), end="")
         return
     p = Path(path)
-    if p.parent and not p.parent.exists():
-        raise TandemError(f"{p}: directory {p.parent} does not exist")
-    fd, tmp = tempfile.mkstemp(dir=p.parent or ".", prefix=f".{p.name}.", suffix=".tmp")
+    folder = p.parent if str(p.parent) else Path(".")
+    if not folder.is_dir():
+        raise TandemError(f"{p}: directory {folder} does not exist")
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{p.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
+        with os.fdopen(fd, "wb" if isinstance(data, bytes) else "w") as f:
+            f.write(data)
         os.replace(tmp, p)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

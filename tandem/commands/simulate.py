@@ -64,20 +64,11 @@ def emit(report: SimReport, args: argparse.Namespace, *, extra: dict | None = No
         files.append((args.plot, roofline_png(report)))
     text = json.dumps({**report.to_json(), **(extra or {})}, indent=1) + "\n" if args.json \
         else header + render(report, top=max(0, args.top)) + footer
-    for path, data in files:
-        _write(path, data)
-    print(text, end="")
-
-
-def _write(path: str, data: str | bytes) -> None:
-    if isinstance(data, bytes):
-        from backends.roofline_plot import write_bytes
-
-        write_bytes(path, data)
-        return
     from tandem.mlir_io import write_text
 
-    write_text(path, data)
+    for path, data in files:
+        write_text(path, data)
+    print(text, end="")
 
 
 def run(args: argparse.Namespace) -> int:
