@@ -70,6 +70,9 @@ def write_text(path: str | Path | None, data: str | bytes) -> None:
     if not folder.is_dir():
         raise TandemError(f"{p}: directory {folder} does not exist")
     fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{p.name}.", suffix=".tmp")
+    umask = os.umask(0)
+    os.umask(umask)
+    os.fchmod(fd, 0o666 & ~umask)  # mkstemp creates 0600; a written file gets the usual mode
     try:
         with os.fdopen(fd, "wb" if isinstance(data, bytes) else "w") as f:
             f.write(data)

@@ -3,6 +3,8 @@ match the analytic GEMM count of REFERENCE.md (24bsh^2 + 4bs^2h per layer, 2bshv
 
 from __future__ import annotations
 
+import json
+
 import pytest
 import torch
 from torch.utils.flop_counter import FlopCounterMode, sdpa_backward_flop_count, sdpa_flop_count
@@ -129,3 +131,13 @@ def test_views_are_free() -> None:
     counts = [count_op(op) for op in module.walk() if op.name.startswith("tfm.")]
     assert all(c.kind == "view" and c.flops == 0 and c.bytes == 0 for c in counts[:5])
     assert counts[5].kind == "elementwise" and counts[5].flops == 24 and counts[5].bytes == 2 * 24 * 4
+
+
+@pytest.mark.parametrize("argv", [["gpt2-tiny", "--training"], ["llama-tiny"], ["gpt2", "--layers", "2"]])
+def test_cli_compare_torch_agrees(capsys, argv) -> None:
+    """`tandem flops --compare-torch` runs FlopCounterMode on fake tensors (any size) and agrees."""
+    from tandem.cli import main
+
+    assert main(["flops", *argv, "--compare-torch", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["torch_flop_counter_flops"] == data["flop_counter_flops"] > 0

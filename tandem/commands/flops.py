@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 
-from tandem.commands.common import add_model_arguments, load_ir
+from tandem.commands.common import add_model_arguments, is_mlir, load_ir, load_spec
+from tandem.errors import TandemError
 
 HELP = "count FLOPs and bytes by op kind (matmul/attention figures comparable with torch's FlopCounterMode)"
 
@@ -13,6 +14,8 @@ HELP = "count FLOPs and bytes by op kind (matmul/attention figures comparable wi
 def add_arguments(p: argparse.ArgumentParser) -> None:
     add_model_arguments(p, mlir=True)
     p.add_argument("--json", action="store_true", help="print JSON")
+    p.add_argument("--compare-torch", action="store_true",
+                   help="also run torch's FlopCounterMode on the model (shapes only) and compare")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -20,11 +23,27 @@ def run(args: argparse.Namespace) -> int:
     from tandem.report import si, table
 
     totals = count_module(load_ir(args))
+    torch_total = None
+    if args.compare_torch:
+        if is_mlir(args.model):
+            raise TandemError("--compare-torch needs a model, not a .mlir file")
+        from backends.flops import torch_flop_count
+
+        spec = load_spec(args)
+        torch_total = torch_flop_count(spec.module, spec.example_inputs, spec.training)
     if args.json:
-        print(json.dumps(totals.to_json(), indent=2))
-        return 0
+        data = totals.to_json()
+        if torch_total is not None:
+            data["torch_flop_counter_flops"] = torch_total
+        print(json.dumps(data, indent=2))
+        return 0 if torch_total in (None, totals.mm_flops) else 1
     rows = [[kind, str(v["ops"]), si(v["flops"], "FLOP"), si(v["bytes"], "B")] for kind, v in sorted(totals.by_kind.items())]
     rows.append(["total", str(totals.ops), si(totals.flops, "FLOP"), si(totals.bytes, "B")])
     print(table(["op kind", "ops", "FLOPs", "bytes"], rows))
     print(f"matmul + attention FLOPs (FlopCounterMode's accounting): {totals.mm_flops:,}")
-    return 0
+    if torch_total is None:
+        return 0
+    same = torch_total == totals.mm_flops
+    print(f"torch FlopCounterMode on the model:                      {torch_total:,}  "
+          f"({'equal' if same else 'DIFFERENT'})")
+    return 0 if same else 1
