@@ -30,8 +30,16 @@ def _load(module: str):
     return importlib.import_module(f"tandem.commands.{module}")
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse with a one-line error: `error: tandem import: unrecognized arguments: --x`."""
+
+    def error(self, message: str):  # type: ignore[override]
+        print(f"error: {self.prog}: {message} (see '{self.prog} --help')", file=sys.stderr)
+        sys.exit(2)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="tandem", description="Co-design Transformers with hardware.")
+    parser = Parser(prog="tandem", description="Co-design Transformers with hardware.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     for name, module in COMMANDS.items():
