@@ -111,8 +111,9 @@ class CompareOp(BinaryOp):
         return "i1"
 
 
-def _binary(op_name: str, doc: str, compares: bool = False) -> type[BinaryOp]:
-    example = f"%z = {op_name} %x, %y : (tensor<2x16xf32>, tensor<16xf32>) -> tensor<2x16x{'i1' if compares else 'f32'}>"
+def _binary(op_name: str, doc: str, compares: bool = False, elem: str = "f32") -> type[BinaryOp]:
+    out = "i1" if compares else elem
+    example = f"%z = {op_name} %x, %y : (tensor<2x16x{elem}>, tensor<16x{elem}>) -> tensor<2x16x{out}>"
     cls = type(op_name.split(".")[1].title().replace("_", "") + "Op", (CompareOp if compares else BinaryOp,),
                {"name": op_name, "__doc__": f"{doc}\n\n    {example}\n"})
     return irdl_op_definition(cls)
@@ -125,8 +126,8 @@ DivOp = _binary("tfm.div", "Elementwise true division.")
 PowOp = _binary("tfm.pow", "Elementwise power.")
 MaxOp = _binary("tfm.max", "Elementwise maximum.")
 MinOp = _binary("tfm.min", "Elementwise minimum.")
-AndOp = _binary("tfm.and", "Logical (i1) or bitwise (integer) and.")
-OrOp = _binary("tfm.or", "Logical (i1) or bitwise (integer) or.")
+AndOp = _binary("tfm.and", "Logical (i1) or bitwise (integer) and.", elem="i1")
+OrOp = _binary("tfm.or", "Logical (i1) or bitwise (integer) or.", elem="i1")
 EqOp = _binary("tfm.eq", "x == y, i1 result.", True)
 NeOp = _binary("tfm.ne", "x != y, i1 result.", True)
 LtOp = _binary("tfm.lt", "x < y, i1 result.", True)
