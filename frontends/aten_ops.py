@@ -19,7 +19,7 @@ from ir import misc_ops as misc
 from ir import norm_ops as nm
 from ir import shape_ops as sh
 from ir.base import float_attr, int_attr, ints_attr
-from ir.types import dtype, normalize_dim, shape, tensor
+from ir.types import broadcast_shapes, dtype, normalize_dim, shape, tensor
 
 H: dict[str, object] = {}
 
@@ -255,8 +255,6 @@ def operand(imp: Importer, a, like: str) -> SSAValue:
 def binary_value(imp: Importer, cls, a: SSAValue, b: SSAValue, out: str | None = None) -> SSAValue:
     common = dtype(a) if dtype(a) == dtype(b) else _promote(dtype(a), dtype(b))
     a, b = imp.convert(a, common), imp.convert(b, common)
-    from ir.types import broadcast_shapes
-
     s = broadcast_shapes(shape(a), shape(b))
     if s is None:
         raise imp.error(f"shapes {shape(a)} and {shape(b)} do not broadcast")
@@ -286,10 +284,8 @@ def _binary_handler(cls):
         alpha = node.kwargs.get("alpha", 1)
         if alpha != 1:
             b = binary_value(imp, ew.MulOp, b, imp.const(alpha, dtype(b)))
-        if not issubclass(cls, ew.CompareOp) and isinstance(a_node, torch.fx.Node) and dtype(a) != out:
-            a = imp.convert(a, out)
-        if not issubclass(cls, ew.CompareOp) and isinstance(b_node, torch.fx.Node) and dtype(b) != out:
-            b = imp.convert(b, out)
+        if not issubclass(cls, ew.CompareOp):  # compute in the result dtype (i64 / i64 -> f32 divides in f32)
+            a, b = imp.convert(a, out), imp.convert(b, out)
         return binary_value(imp, cls, a, b, out)
 
     return handle
@@ -379,8 +375,6 @@ def where(imp: Importer, node):
         c = binary_value(imp, ew.NeOp, c, imp.const(0, dtype(c)))
     a = imp.convert(operand(imp, node.args[1], out), out)
     b = imp.convert(operand(imp, node.args[2], out), out)
-    from ir.types import broadcast_shapes
-
     return imp.op1(ew.WhereOp, [c, a, b], tensor(broadcast_shapes(shape(c), shape(a), shape(b)), out))
 
 
@@ -509,8 +503,8 @@ def layer_norm(imp: Importer, node):
     return (y, None, None)
 
 
-def _source(node, index: int):
-    """The fx node that produced output `index` of a getitem chain (for saved statistics)."""
+def _getitem_source(node):
+    """The multi-output fx node a getitem reads from (where saved statistics come from)."""
     return node.args[0] if str(node.target) == "<built-in function getitem>" else None
 
 
@@ -518,7 +512,7 @@ def _source(node, index: int):
 def layer_norm_backward(imp: Importer, node):
     g, x = imp.value(node.args[0]), imp.value(node.args[1])
     ndim = len(node.args[2])
-    fwd = _source(node.args[3], 1)
+    fwd = _getitem_source(node.args[3])
     if fwd is None or "layer_norm" not in str(fwd.target):
         raise imp.error("layer-norm statistics do not come from a layer_norm op")
     eps = arg(fwd, 4, "eps", 1e-5)

@@ -15,15 +15,23 @@ from dataclasses import dataclass, field
 
 import torch
 from xdsl.dialects import func
-from xdsl.dialects.builtin import DictionaryAttr, IntegerAttr, ModuleOp, StringAttr, TensorType, i64
-from xdsl.ir import Attribute, Block, Operation, Region, SSAValue
+from xdsl.dialects.builtin import (
+    ArrayAttr,
+    DictionaryAttr,
+    IntegerAttr,
+    ModuleOp,
+    StringAttr,
+    TensorType,
+    i64,
+)
+from xdsl.ir import Block, Operation, Region, SSAValue
 
 from frontends.trace import Captured
 from ir import tfm
-from ir.base import float_attr, int_attr
+from ir.base import float_attr
 from ir.elementwise_ops import ConstantOp, ConvertOp
 from ir.shape_ops import BroadcastOp, PermuteOp, ReshapeOp, SliceOp
-from ir.types import ELEMENT_TYPES, dtype, shape, tensor
+from ir.types import dtype, shape, tensor
 from tandem.errors import TandemError
 
 TORCH_DTYPES = {
@@ -186,8 +194,8 @@ def import_captured(cap: Captured, name: str = "forward") -> ModuleOp:
     _dce(block)
     _views_follow_users(block)
     fn = func.FuncOp(name, (block.arg_types, [r.type for r in results]), Region(block))
-    fn.arg_attrs = _array(arg_attrs)
-    fn.res_attrs = _array(res_attrs)
+    fn.arg_attrs = ArrayAttr(arg_attrs)
+    fn.res_attrs = ArrayAttr(res_attrs)
     return ModuleOp([fn])
 
 
@@ -252,12 +260,6 @@ def _outputs(imp: Importer, cap: Captured, out_node: torch.fx.Node):
     return results, attrs
 
 
-def _array(dicts: list[DictionaryAttr]) -> Attribute:
-    from xdsl.dialects.builtin import ArrayAttr
-
-    return ArrayAttr(dicts)
-
-
 def _hint(label: str) -> str | None:
     hint = re.sub(r"[^A-Za-z0-9_]", "_", label)
     return hint if re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", hint) else None
@@ -280,9 +282,3 @@ def _dce(block: Block) -> None:
         if op.results and all(not r.uses for r in op.results) and op.name.startswith("tfm."):
             block.erase_op(op)
 
-
-def int_list(x) -> list[int]:
-    return [int(v) for v in x]
-
-
-__all__ = ["import_captured", "Importer", "torch_type", "int_attr", "ELEMENT_TYPES"]
