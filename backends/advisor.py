@@ -36,8 +36,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from backends.cost import attention_cost, gemm_cost, memory_op_cost, vector_op_cost
-from backends.target import Target, dtype_bytes
-from tandem.errors import TandemError
+from backends.target import Target
+from ir.dtypes import nbytes_of
+from ir.errors import TandemError
 
 ATTENTION_MODES = ("megatron", "unfused", "flash")
 MICROBATCHES = (1, 2, 4, 8, 16, 32, 64)
@@ -229,7 +230,7 @@ class Estimator:
         if attention not in ATTENTION_MODES:
             raise TandemError(f"attention must be one of {list(ATTENTION_MODES)}, got {attention!r}")
         self.target, self.dtype, self.training, self.attention = target, dtype, training, attention
-        self.eb = dtype_bytes(dtype)
+        self.eb = nbytes_of(dtype)
         self._cache: dict[tuple, Estimate] = {}
 
     def gemm(self, g: Gemm) -> float:
@@ -405,7 +406,7 @@ class Report:
                 "advice": [a.to_json() for a in self.advice]}
 
     def table(self) -> str:
-        from tandem.report import si, table
+        from ir.text import si, table
 
         s, b = self.shape, self.baseline
         mode = "training step" if self.settings["training"] else "forward"

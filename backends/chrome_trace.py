@@ -12,11 +12,9 @@ them. Each event is named after its op and carries FLOPs, bytes, layer, phase an
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 from backends.simulator import SimReport
-from tandem.mlir_io import write_text
 
 US = 1e6  # seconds -> microseconds
 
@@ -66,7 +64,3 @@ def chrome_trace(report: SimReport) -> dict[str, Any]:
 def trace_text(report: SimReport) -> str:
     return json.dumps(chrome_trace(report), separators=(",", ":")) + "\n"
 
-
-def write_chrome_trace(report: SimReport, path: str | Path) -> None:
-    """Write the trace atomically."""
-    write_text(path, trace_text(report))

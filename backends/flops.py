@@ -153,32 +153,3 @@ def count_module(module: ModuleOp) -> Totals:
         if op.name.startswith("tfm."):
             totals.add(count_op(op))
     return totals
-
-
-def torch_flop_count(module, example_inputs: tuple, training: bool) -> int:
-    """`torch.utils.flop_counter.FlopCounterMode`'s total for the same model and inputs.
-
-    The model runs on fake CPU tensors (shapes only, so meta-device models of any size work),
-    forward or forward + `loss.backward()`. FlopCounterMode has no formula for PyTorch's CPU
-    attention kernels, so its own SDPA formulas are registered for them.
-    """
-    import torch
-    from torch.utils.flop_counter import FlopCounterMode, sdpa_backward_flop_count, sdpa_flop_count
-
-    from frontends.trace import fake_cpu_copy
-
-    aten = torch.ops.aten
-    mapping = {
-        aten._scaled_dot_product_flash_attention_for_cpu: lambda q, k, v, *a, out_shape=None, **kw: sdpa_flop_count(q, k, v),
-        aten._scaled_dot_product_flash_attention_for_cpu_backward:
-            lambda g, q, k, v, *a, out_shape=None, **kw: sdpa_backward_flop_count(g, q, k, v),
-    }
-    module, args = fake_cpu_copy(module, tuple(example_inputs))
-    counter = FlopCounterMode(display=False, custom_mapping=mapping)
-    with counter:
-        if training:
-            module(*args).backward()
-        else:
-            with torch.no_grad():
-                module(*args)
-    return int(counter.get_total_flops())

@@ -24,11 +24,9 @@ from ir import misc_ops as misc
 from ir import norm_ops as nm
 from ir import shape_ops as sh
 from ir.base import get_float, get_int, get_ints, get_str
+from ir.dtypes import torch_dtype as ir_torch_dtype
+from ir.errors import TandemError
 from ir.types import dtype, shape
-from tandem.errors import TandemError
-
-DTYPES = {"f32": torch.float32, "f16": torch.float16, "bf16": torch.bfloat16, "f64": torch.float64,
-          "i64": torch.int64, "i32": torch.int32, "i1": torch.bool, "i8": torch.int8}
 
 Runner = Callable[[Operation, list[torch.Tensor]], Sequence[torch.Tensor]]
 RUNNERS: dict[type[Operation], Runner] = {}
@@ -44,7 +42,7 @@ def runs(*classes: type[Operation]):
 
 
 def torch_dtype(value: SSAValue) -> torch.dtype:
-    return DTYPES[dtype(value)]
+    return ir_torch_dtype(dtype(value))
 
 
 # ---- linear algebra --------------------------------------------------------------------------

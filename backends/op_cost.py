@@ -36,10 +36,9 @@ from ir import linalg_ops as la
 from ir import misc_ops as misc
 from ir import norm_ops as nm
 from ir import shape_ops as sh
+from ir.attrs import SPARSITY
+from ir.errors import TandemError
 from ir.types import dtype, numel, shape
-from tandem.errors import TandemError
-
-SPARSITY = "sparsity"
 
 # tfm op -> kind of memory-bound op in the cost models' vocabulary (efficiency on GPUs,
 # unit and cycles per element on accelerators); absent ops are "elementwise". The vocabulary

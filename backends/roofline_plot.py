@@ -10,7 +10,6 @@ an accelerator) or no FLOPs cannot be placed and are counted in the legend title
 from __future__ import annotations
 
 import io
-from pathlib import Path
 
 from backends.simulator import SimReport
 
@@ -71,8 +70,3 @@ def roofline_png(report: SimReport) -> bytes:
     plt.close(fig)
     return buf.getvalue()
 
-
-def write_roofline(report: SimReport, path: str | Path) -> None:
-    from tandem.mlir_io import write_text
-
-    write_text(path, roofline_png(report))

@@ -58,14 +58,11 @@ from backends.flops import KINDS, count_op
 from backends.op_cost import compute_dtype, is_view, op_cost, op_gemm, signature
 from backends.sim.memory import Allocation, peak_memory
 from ir import linalg_ops as la
-from ir.tfm import BUFFER, INPUT, PARAM
+from ir.attrs import BUFFER, INPUT, PARAM, PLACEMENT, SCHED_START, SCHED_UNIT
+from ir.errors import TandemError
 from ir.types import dtype, fmt, nbytes, numel, shape
-from tandem.errors import TandemError
 
 SCHEMA_VERSION = 1
-SCHED_UNIT = "sched.unit"
-SCHED_START = "sched.start"
-PLACEMENT = "placement"
 EMBED_HEAD = "embed/head"
 _UNIT_RE = re.compile(r"^([A-Za-z_]+?)(\d*)$")
 

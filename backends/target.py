@@ -19,33 +19,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tandem.errors import TandemError
+from ir.dtypes import parse_dtype
+from ir.errors import TandemError
 
 TARGETS_DIR = Path(__file__).parent / "targets"
 CLUSTERS_DIR = Path(__file__).parent / "clusters"
-
-_DTYPE_ALIASES = {
-    "f32": "f32", "fp32": "f32", "float32": "f32", "float": "f32",
-    "tf32": "tf32",
-    "f16": "f16", "fp16": "f16", "float16": "f16", "half": "f16",
-    "bf16": "bf16", "bfloat16": "bf16",
-    "f8": "f8", "fp8": "f8", "int8": "i8", "i8": "i8",
-}
-_DTYPE_BYTES = {"f32": 4, "tf32": 4, "f16": 2, "bf16": 2, "f8": 1, "i8": 1}
-
-
-def normalize_dtype(dtype: str) -> str:
-    """Canonical dtype name ("f32", "tf32", "f16", "bf16", "f8", "i8")."""
-    key = str(dtype).lower().removeprefix("torch.")
-    if key not in _DTYPE_ALIASES:
-        raise TandemError(f"unknown dtype {dtype!r}; expected one of {sorted(_DTYPE_BYTES)}")
-    return _DTYPE_ALIASES[key]
-
-
-def dtype_bytes(dtype: str) -> int:
-    """Bytes per element of a dtype (tf32 is stored as 4 bytes)."""
-    return _DTYPE_BYTES[normalize_dtype(dtype)]
-
 
 # ----------------------------------------------------------------------------------------
 # A tiny schema language: each spec validates one value and returns the converted value.
@@ -357,7 +335,7 @@ class GpuTarget:
 
     def peak_flops(self, dtype: str = "f16") -> float:
         """Dense peak FLOP/s for a dtype (tensor cores for f16/bf16/tf32)."""
-        d = normalize_dtype(dtype)
+        d = parse_dtype(dtype)
         if d not in self.peak_flops_by_dtype:
             raise TandemError(f"{self.name}: no peak_flops for dtype {d} "
                               f"(has {sorted(self.peak_flops_by_dtype)})")
@@ -421,7 +399,7 @@ class AccelTranTarget:
 
     def peak_flops(self, dtype: str = "f16") -> float:
         """2 FLOPs per MAC per cycle over all lanes (dtype-independent fixed-point MACs)."""
-        normalize_dtype(dtype)
+        parse_dtype(dtype)
         return 2.0 * self.total_lanes * self.macs_per_lane * self.clock_hz
 
     @property
@@ -460,7 +438,7 @@ class PhazeTarget:
 
     def peak_flops(self, dtype: str = "f16") -> float:
         """All tensor cores, 2 FLOPs per MAC per cycle."""
-        normalize_dtype(dtype)
+        parse_dtype(dtype)
         return 2.0 * self.tensor_cores * self.tc_width * self.tc_depth * self.clock_hz
 
     @property

@@ -15,8 +15,8 @@ from xdsl.dialects import func
 from xdsl.dialects.builtin import DictionaryAttr, ModuleOp, StringAttr
 
 from backends.interpreter import entry, run_function
-from ir import tfm
-from tandem.errors import TandemError
+from ir import attrs
+from ir.errors import TandemError
 
 # A tensor's error is judged against its own largest magnitude, floored at this fraction of the
 # largest magnitude among all compared tensors: gradients that are zero in exact arithmetic
@@ -84,25 +84,25 @@ def arguments(fn: func.FuncOp, module: torch.nn.Module, inputs: tuple,
     named = dict(module.named_parameters(remove_duplicate=False))
     named.update(dict(module.named_buffers(remove_duplicate=False)))
     named.update(constants or {})
-    attrs = fn.arg_attrs.data if fn.arg_attrs is not None else [None] * len(fn.body.block.args)
+    arg_entries = fn.arg_attrs.data if fn.arg_attrs is not None else [None] * len(fn.body.block.args)
     out = []
-    for i, a in enumerate(attrs):
-        label = _attr(a, tfm.INPUT)
+    for i, a in enumerate(arg_entries):
+        label = _attr(a, attrs.INPUT)
         if label is not None:
             out.append(inputs[int(label.removeprefix("in"))])
             continue
-        name = _attr(a, tfm.PARAM) or _attr(a, tfm.BUFFER)
+        name = _attr(a, attrs.PARAM) or _attr(a, attrs.BUFFER)
         if name is None or name not in named:
             raise TandemError(f"argument {i} of @{fn.sym_name.data} names no input, parameter or buffer ({name})")
         out.append(pad_parameter(named[name].detach(), param_padding(a)))
     return out
 
 
-def param_padding(attrs) -> tuple[int, ...]:
+def param_padding(entry) -> tuple[int, ...]:
     """High-side zero padding a pass applied to a parameter (`tfm.param_pad`), or ()."""
-    if not isinstance(attrs, DictionaryAttr) or tfm.PARAM_PAD not in attrs.data:
+    if not isinstance(entry, DictionaryAttr) or attrs.PARAM_PAD not in entry.data:
         return ()
-    return tuple(attrs.data[tfm.PARAM_PAD].get_values())
+    return tuple(entry.data[attrs.PARAM_PAD].get_values())
 
 
 def pad_parameter(t: torch.Tensor, pad: tuple[int, ...]) -> torch.Tensor:
@@ -154,11 +154,11 @@ def verify_module(ir: ModuleOp, module: torch.nn.Module, inputs: tuple, *, train
     res_attrs = fn.res_attrs.data if fn.res_attrs is not None else [None] * len(results)
     pads = {}
     for a in fn.arg_attrs.data if fn.arg_attrs is not None else []:
-        if _attr(a, tfm.PARAM) is not None:
-            pads[_attr(a, tfm.PARAM)] = param_padding(a)
-    for i, (value, attrs) in enumerate(zip(results, res_attrs, strict=True)):
-        label = _attr(attrs, tfm.GRAD_OF) or _attr(attrs, tfm.OUTPUT) or f"out{i}"
-        if _attr(attrs, tfm.GRAD_OF) is not None:
+        if _attr(a, attrs.PARAM) is not None:
+            pads[_attr(a, attrs.PARAM)] = param_padding(a)
+    for i, (value, res) in enumerate(zip(results, res_attrs, strict=True)):
+        label = _attr(res, attrs.GRAD_OF) or _attr(res, attrs.OUTPUT) or f"out{i}"
+        if _attr(res, attrs.GRAD_OF) is not None:
             value = unpad_gradient(value, pads.get(label, ()))
         if restore is not None:
             value = restore(label, value)

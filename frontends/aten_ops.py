@@ -19,6 +19,7 @@ from ir import misc_ops as misc
 from ir import norm_ops as nm
 from ir import shape_ops as sh
 from ir.base import float_attr, int_attr, ints_attr
+from ir.dtypes import promote
 from ir.types import broadcast_shapes, dtype, normalize_dim, shape, tensor
 
 H: dict[str, object] = {}
@@ -253,7 +254,7 @@ def operand(imp: Importer, a, like: str) -> SSAValue:
 
 
 def binary_value(imp: Importer, cls, a: SSAValue, b: SSAValue, out: str | None = None) -> SSAValue:
-    common = dtype(a) if dtype(a) == dtype(b) else _promote(dtype(a), dtype(b))
+    common = promote(dtype(a), dtype(b))
     a, b = imp.convert(a, common), imp.convert(b, common)
     s = broadcast_shapes(shape(a), shape(b))
     if s is None:
@@ -261,15 +262,6 @@ def binary_value(imp: Importer, cls, a: SSAValue, b: SSAValue, out: str | None =
     res = "i1" if issubclass(cls, ew.CompareOp) else common
     y = imp.op1(cls, [a, b], tensor(s, res))
     return y if out is None else imp.convert(y, out)
-
-
-_RANK = {"i1": 0, "i8": 1, "i32": 2, "i64": 3, "bf16": 4, "f16": 4, "f32": 5, "f64": 6}
-
-
-def _promote(a: str, b: str) -> str:
-    if {a, b} == {"bf16", "f16"}:
-        return "f32"
-    return a if _RANK.get(a, 0) >= _RANK.get(b, 0) else b
 
 
 def _binary_handler(cls):

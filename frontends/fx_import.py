@@ -27,26 +27,20 @@ from xdsl.dialects.builtin import (
 from xdsl.ir import Block, Operation, Region, SSAValue
 
 from frontends.trace import Captured
-from ir import tfm
+from ir import attrs, tfm
 from ir.base import float_attr
+from ir.dtypes import from_torch
 from ir.elementwise_ops import ConstantOp, ConvertOp
+from ir.errors import TandemError
 from ir.shape_ops import BroadcastOp, PermuteOp, ReshapeOp, SliceOp
 from ir.types import dtype, shape, tensor
-from tandem.errors import TandemError
-
-TORCH_DTYPES = {
-    torch.float32: "f32", torch.float16: "f16", torch.bfloat16: "bf16", torch.float64: "f64",
-    torch.int64: "i64", torch.int32: "i32", torch.bool: "i1", torch.int8: "i8", torch.uint8: "i8",
-}
 
 _LAYER_RE = re.compile(r"\.(\d+)\.")
 VIEW_LIKE = (ReshapeOp, PermuteOp, BroadcastOp, SliceOp, ConvertOp)
 
 
 def torch_type(t: torch.Tensor) -> TensorType:
-    if t.dtype not in TORCH_DTYPES:
-        raise TandemError(f"unsupported dtype {t.dtype}")
-    return tensor(tuple(int(s) for s in t.shape), TORCH_DTYPES[t.dtype])
+    return tensor(tuple(int(s) for s in t.shape), from_torch(t.dtype))
 
 
 def layer_of_name(name: str) -> int | None:
@@ -81,13 +75,13 @@ class Importer:
         layer = self.forced_layer[0] if self.forced_layer is not None else self._layer(op.operands)
         self.last_layer = layer
         if layer is not None:
-            op.attributes[tfm.LAYER] = IntegerAttr(layer, i64)
+            op.attributes[attrs.LAYER] = IntegerAttr(layer, i64)
             for r in op.results:
                 self.layers[r] = layer
         if isinstance(op, VIEW_LIKE) and op.operands[0] in self.param_layers:
             self.param_layers[op.results[0]] = self.param_layers[op.operands[0]]  # a view of a weight
         if self.phase == "backward":
-            op.attributes[tfm.PHASE] = StringAttr("backward")
+            op.attributes[attrs.PHASE] = StringAttr("backward")
         self.block.add_op(op)
         return op
 
@@ -174,7 +168,7 @@ def import_captured(cap: Captured, name: str = "forward") -> ModuleOp:
     for n, barg in zip(args, block.args, strict=True):
         kind, what = cap.inputs[n.name]
         label = f"in{what}" if kind == "input" else canon[n.name]
-        arg_attrs.append(DictionaryAttr({{"input": tfm.INPUT, "param": tfm.PARAM, "buffer": tfm.BUFFER}[kind]: StringAttr(label)}))
+        arg_attrs.append(DictionaryAttr({{"input": attrs.INPUT, "param": attrs.PARAM, "buffer": attrs.BUFFER}[kind]: StringAttr(label)}))
         barg.name_hint = _hint(label)
         if kind != "input":
             imp.param_layers[barg] = layer_of_name(label)
@@ -238,7 +232,7 @@ def _outputs(imp: Importer, cap: Captured, out_node: torch.fx.Node):
     flat = out_node.args[0]
     flat = list(flat) if isinstance(flat, list | tuple) else [flat]
     results: list[SSAValue] = []
-    attrs: list[DictionaryAttr] = []
+    labels: list[DictionaryAttr] = []
     grads: dict[str, int] = {}
     imp.node = out_node
     for (kind, what), arg in zip(cap.outputs, flat, strict=True):
@@ -253,11 +247,11 @@ def _outputs(imp: Importer, cap: Captured, out_node: torch.fx.Node):
                 results[i] = imp.op1(tfm.BINARY_OPS[0], [results[i], v], results[i].type)
                 continue
             grads[canon] = len(results)
-            attrs.append(DictionaryAttr({tfm.GRAD_OF: StringAttr(canon)}))
+            labels.append(DictionaryAttr({attrs.GRAD_OF: StringAttr(canon)}))
         else:
-            attrs.append(DictionaryAttr({tfm.OUTPUT: StringAttr("loss" if kind == "loss" else f"out{what}")}))
+            labels.append(DictionaryAttr({attrs.OUTPUT: StringAttr("loss" if kind == "loss" else f"out{what}")}))
         results.append(v)
-    return results, attrs
+    return results, labels
 
 
 def _hint(label: str) -> str | None:
@@ -271,9 +265,9 @@ def _views_follow_users(block: Block) -> None:
     for op in reversed(list(block.ops)):
         if not isinstance(op, VIEW_LIKE) or not op.results[0].uses:
             continue
-        layers = {u.operation.attributes.get(tfm.LAYER) for u in op.results[0].uses}
+        layers = {u.operation.attributes.get(attrs.LAYER) for u in op.results[0].uses}
         if len(layers) == 1 and None not in layers:
-            op.attributes[tfm.LAYER] = layers.pop()
+            op.attributes[attrs.LAYER] = layers.pop()
 
 
 def _dce(block: Block) -> None:

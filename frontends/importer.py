@@ -15,7 +15,7 @@ from xdsl.utils.exceptions import VerifyException
 from frontends.fx_import import import_captured
 from frontends.trace import capture
 from frontends.zoo import ModelSpec
-from tandem.errors import TandemError
+from ir.errors import TandemError
 
 
 @dataclass

@@ -4,7 +4,6 @@ imports models through torch-mlir's fx importer instead of Tandem's torch.export
     tr = read_torch_mlir("model.mlir")          # what torch_mlir.fx.export_and_import(..., output_type="torch") gives
     tr.ir, tr.weights                           # tfm IR; weights the file holds, by parameter name
     imported = import_via_torch_mlir(module, example_inputs)   # model -> torch-mlir -> tfm
-    report = verify_torch_mlir(spec)            # ... on the reference interpreter vs PyTorch eager
 
 Weights that torch-mlir freezes into `torch.vtensor.literal` (dense_resource or non-splat
 dense) become function parameters (`tfm.param`), named after the resource key; through
@@ -19,18 +18,16 @@ from pathlib import Path
 
 import torch
 
-from backends.verify import VerifyReport
 from frontends.importer import Imported
 from frontends.torch_mlir.parse import TORCH_PREFIX, parse_torch_text
 from frontends.torch_mlir.translate import TorchTranslation, translate
-from frontends.zoo import ModelSpec
-from tandem.errors import TandemError
+from ir.errors import TandemError
 
 TRAINING_UNSUPPORTED = ("torch-mlir's fx importer exports forward (inference) graphs only; "
                         "import training graphs with --via torch-export (the default)")
 
 __all__ = ["import_torch_mlir", "read_torch_mlir", "is_torch_dialect", "import_via_torch_mlir",
-           "verify_torch_mlir", "TorchTranslation", "TRAINING_UNSUPPORTED"]
+           "TorchTranslation", "TRAINING_UNSUPPORTED"]
 
 
 def is_torch_dialect(text: str) -> bool:
@@ -60,21 +57,3 @@ def import_via_torch_mlir(module: torch.nn.Module, example_inputs: tuple, *, tra
     exported = export_torch_mlir(module, tuple(example_inputs))
     tr = import_torch_mlir(exported.text, "<torch-mlir>", names=exported.names, buffers=exported.buffers)
     return Imported(tr.ir, exported.constants)
-
-
-def verify_torch_mlir(spec: ModelSpec, *, rtol: float | None = None, pipeline: str = "") -> VerifyReport:
-    """Import `spec` through torch-mlir, run the reference interpreter on its own weights
-    (state_dict tensors by parameter name), and compare with PyTorch eager."""
-    from backends.verify import verify_module
-
-    if spec.training:
-        raise TandemError(TRAINING_UNSUPPORTED)
-    if rtol is None:
-        rtol = 1e-4 if spec.config.get("dtype", "f32") in ("f32", torch.float32) else 2e-2
-    imported = import_via_torch_mlir(spec.module, spec.example_inputs)
-    if pipeline.strip():
-        from tandem.pipeline import run_pipeline
-
-        run_pipeline(imported.ir, pipeline)
-    return verify_module(imported.ir, spec.module, spec.example_inputs, training=False,
-                         constants=imported.constants, rtol=rtol)

@@ -16,7 +16,7 @@ import torch
 import torch.compiler
 from torch._decomp import core_aten_decompositions
 
-from tandem.errors import TandemError
+from ir.errors import TandemError
 
 aten = torch.ops.aten
 

@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 from frontends.zoo import ModelSpec, Overrides, build_model, count_params
-from tandem.errors import TandemError
+from ir.errors import TandemError
 
 __all__ = ["is_user_spec", "load_user_model", "resolve_model"]
 

@@ -15,7 +15,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from tandem.errors import TandemError
+from ir import dtypes
+from ir.errors import TandemError
 
 __all__ = [
     "LogitsWrapper",
@@ -66,36 +67,26 @@ class ModelSpec:
 
 # ---------------------------------------------------------------------------- dtypes
 
-_DTYPE_ALIASES: dict[str, torch.dtype] = {
-    "f32": torch.float32,
-    "fp32": torch.float32,
-    "float32": torch.float32,
-    "float": torch.float32,
-    "f16": torch.float16,
-    "fp16": torch.float16,
-    "float16": torch.float16,
-    "half": torch.float16,
-    "bf16": torch.bfloat16,
-    "bfloat16": torch.bfloat16,
-}
-_DTYPE_NAMES: dict[torch.dtype, str] = {
-    torch.float32: "f32",
-    torch.float16: "f16",
-    torch.bfloat16: "bf16",
-}
+MODEL_DTYPES = ("f32", "f16", "bf16")
 
 
 def parse_dtype(s: str) -> torch.dtype:
     """Parse "f32"/"fp32"/"float32", "f16"/"fp16"/"half", "bf16"/"bfloat16"."""
-    key = s.strip().lower() if isinstance(s, str) else None
-    if key not in _DTYPE_ALIASES:
+    try:
+        name = dtypes.parse_dtype(s.strip()) if isinstance(s, str) else None
+    except TandemError:
+        name = None
+    if name not in MODEL_DTYPES:
         raise TandemError(f"unknown dtype {s!r}; valid: f32 (fp32, float32), f16 (fp16, half), bf16 (bfloat16)")
-    return _DTYPE_ALIASES[key]
+    return dtypes.torch_dtype(name)
 
 
 def dtype_name(dtype: torch.dtype) -> str:
     """Canonical short name ("f32", "f16", "bf16") of a floating dtype."""
-    return _DTYPE_NAMES.get(dtype, str(dtype).removeprefix("torch."))
+    try:
+        return dtypes.from_torch(dtype)
+    except TandemError:
+        return str(dtype).removeprefix("torch.")
 
 
 # ---------------------------------------------------------------------------- the zoo

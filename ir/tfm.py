@@ -40,19 +40,6 @@ from ir.norm_ops import (
 )
 from ir.shape_ops import BroadcastOp, ConcatOp, PadOp, PermuteOp, ReshapeOp, SliceOp
 
-# Argument and result attributes.
-PARAM = "tfm.param"
-BUFFER = "tfm.buffer"
-# A parameter zero-padded by a pass: array<i64: ...> of rows/cols appended per dim. Apply the
-# same padding to a checkpoint tensor (backends.verify.pad_parameter) to run the padded IR.
-PARAM_PAD = "tfm.param_pad"
-INPUT = "tfm.input"
-OUTPUT = "tfm.output"
-GRAD_OF = "tfm.grad_of"
-# Discardable op attributes.
-LAYER = "layer"
-PHASE = "phase"
-
 SHAPE_OPS = [ReshapeOp, PermuteOp, BroadcastOp, SliceOp, ConcatOp, PadOp]
 
 TFM = Dialect(

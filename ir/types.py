@@ -8,34 +8,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from xdsl.dialects.builtin import (
-    BFloat16Type,
-    Float16Type,
-    Float32Type,
-    Float64Type,
-    IntegerType,
-    TensorType,
-)
+from xdsl.dialects.builtin import TensorType
 from xdsl.ir import Attribute, SSAValue
 from xdsl.utils.exceptions import VerifyException
 
-FLOAT_TYPES = {"f32": Float32Type(), "f16": Float16Type(), "bf16": BFloat16Type(), "f64": Float64Type()}
-INT_TYPES = {"i64": IntegerType(64), "i32": IntegerType(32), "i1": IntegerType(1), "i8": IntegerType(8)}
-ELEMENT_TYPES: dict[str, Attribute] = {**FLOAT_TYPES, **INT_TYPES}
-BYTES_PER_ELEMENT = {"f32": 4, "f16": 2, "bf16": 2, "f64": 8, "i64": 8, "i32": 4, "i1": 1, "i8": 1}
-
-
-def element_name(t: Attribute) -> str:
-    """`f32` for Float32Type, `i64` for IntegerType(64), ..."""
-    for name, ty in ELEMENT_TYPES.items():
-        if t == ty:
-            return name
-    return str(t)
+from ir.dtypes import element_name, element_type, nbytes_of
 
 
 def tensor(shape: Sequence[int], dtype: str | Attribute) -> TensorType:
     """`tensor(( 2, 3), "f32")` is `tensor<2x3xf32>`."""
-    elem = ELEMENT_TYPES[dtype] if isinstance(dtype, str) else dtype
+    elem = element_type(dtype) if isinstance(dtype, str) else dtype
     return TensorType(elem, list(shape))
 
 
@@ -62,11 +44,7 @@ def numel(value: SSAValue | Attribute) -> int:
 
 
 def nbytes(value: SSAValue | Attribute) -> int:
-    return numel(value) * BYTES_PER_ELEMENT.get(dtype(value), 4)
-
-
-def is_float(value: SSAValue | Attribute) -> bool:
-    return dtype(value) in FLOAT_TYPES
+    return numel(value) * nbytes_of(dtype(value))
 
 
 def fmt(s: Sequence[int]) -> str:

@@ -69,20 +69,18 @@ from xdsl.pattern_rewriter import (
 )
 from xdsl.rewriter import InsertPoint
 
-from ir import tfm
+from ir import attrs
 from ir.base import float_attr, get_float, get_int, get_ints, int_attr, ints_attr
+from ir.dtypes import nbytes_of
 from ir.elementwise_ops import ConvertOp
+from ir.errors import TandemError
 from ir.linalg_ops import AttentionBackwardOp, AttentionOp, MatmulOp
 from ir.shape_ops import PadOp, PermuteOp, SliceOp
-from ir.types import BYTES_PER_ELEMENT, dtype, shape, tensor
-from tandem.errors import TandemError
+from ir.types import dtype, shape, tensor
 
-GAIN = "pad.gain"
-MODULE_GAIN = "pad.gain"
-MODULE_PARAMS = "pad.params"
 MULTIPLES = (8, 16, 32, 64, 128)
 # Discardable attributes copied from a rewritten op onto the pads and slices around it.
-CARRIED = (tfm.LAYER, tfm.PHASE)
+CARRIED = (attrs.LAYER, attrs.PHASE)
 
 Shape = tuple[int, ...]
 
@@ -143,7 +141,7 @@ class Costs:
         if key not in self._copy:
             from backends.cost import memory_op_cost
 
-            eb = BYTES_PER_ELEMENT.get(dt, 4)
+            eb = nbytes_of(dt)
             nbytes = float(eb) * (math.prod(src) + math.prod(dst))
             self._copy[key] = memory_op_cost(self.target, nbytes, 0.0, _cost_dtype(dt),
                                              "copy").seconds
@@ -162,10 +160,10 @@ def _param_name(arg: BlockArgument) -> str | None:
     fn = arg.block.parent_op()
     if not isinstance(fn, func.FuncOp) or fn.arg_attrs is None:
         return None
-    attrs = fn.arg_attrs.data[arg.index]
-    if not isinstance(attrs, DictionaryAttr) or tfm.PARAM not in attrs.data:
+    entry = fn.arg_attrs.data[arg.index]
+    if not isinstance(entry, DictionaryAttr) or attrs.PARAM not in entry.data:
         return None
-    name = attrs.data[tfm.PARAM]
+    name = entry.data[attrs.PARAM]
     return name.data if isinstance(name, StringAttr) else None
 
 
@@ -210,8 +208,8 @@ def _trace_grad(value: SSAValue, params: dict[str, BlockArgument]
             fn = user.parent_op()
             if not isinstance(fn, func.FuncOp) or fn.res_attrs is None:
                 return None
-            attrs = fn.res_attrs.data[index]
-            label = attrs.data.get(tfm.GRAD_OF) if isinstance(attrs, DictionaryAttr) else None
+            entry = fn.res_attrs.data[index]
+            label = entry.data.get(attrs.GRAD_OF) if isinstance(entry, DictionaryAttr) else None
             if not isinstance(label, StringAttr) or label.data not in params:
                 return None
             return params[label.data], (dims[0], dims[1]), direct
@@ -688,7 +686,7 @@ class PadMatmul(RewritePattern):
         out = shape(op.result)
         new = MatmulOp.create(operands=[lhs, rhs], result_types=[tensor((*out[:-2], m, n), dtype(op.result))],
                               properties=dict(op.properties), attributes=dict(op.attributes))
-        new.attributes[GAIN] = float_attr(round(self.plan.gains[op], 6))
+        new.attributes[attrs.PAD_GAIN] = float_attr(round(self.plan.gains[op], 6))
         slices, result = slice_to(new.result, out, op)
         rewriter.replace(op, [new, *slices], [result])
 
@@ -713,7 +711,7 @@ class PadAttention(RewritePattern):
         types = [tensor((*shape(r)[:-1], d), dtype(r)) for r in op.results]
         new = type(op).create(operands=operands, result_types=types,
                               properties=dict(op.properties), attributes=dict(op.attributes))
-        new.attributes[GAIN] = float_attr(round(self.plan.gains[op], 6))
+        new.attributes[attrs.PAD_GAIN] = float_attr(round(self.plan.gains[op], 6))
         ops: list[Operation] = [new]
         results = []
         for old, r in zip(op.results, new.results, strict=True):
@@ -739,8 +737,8 @@ class PadGradients(RewritePattern):
         padder.rewriter = rewriter
         changed = False
         operands = list(op.operands)
-        for i, attrs in enumerate(fn.res_attrs.data):
-            label = attrs.data.get(tfm.GRAD_OF) if isinstance(attrs, DictionaryAttr) else None
+        for i, res in enumerate(fn.res_attrs.data):
+            label = res.data.get(attrs.GRAD_OF) if isinstance(res, DictionaryAttr) else None
             if not isinstance(label, StringAttr) or label.data not in self.padded:
                 continue
             value = operands[i]
@@ -755,7 +753,7 @@ class PadGradients(RewritePattern):
 def _pad_params(fn: func.FuncOp, padded: dict[BlockArgument, Shape], padder: Padder,
                 rewriter: PatternRewriter) -> None:
     """Give each padded parameter its padded type; old uses read a slice of it."""
-    attrs = list(fn.arg_attrs.data) if fn.arg_attrs is not None else [DictionaryAttr({})] * len(fn.args)
+    arg_entries = list(fn.arg_attrs.data) if fn.arg_attrs is not None else [DictionaryAttr({})] * len(fn.args)
     for arg, want in padded.items():
         have = shape(arg)
         new_arg = rewriter.replace_value_with_new_type(arg, tensor(want, dtype(arg)))
@@ -765,11 +763,11 @@ def _pad_params(fn: func.FuncOp, padded: dict[BlockArgument, Shape], padder: Pad
         first = slices[0]
         new_arg.replace_uses_with_if(orig, lambda use, first=first: use.operation is not first)
         pads = [w - h for w, h in zip(want, have, strict=True)]
-        entry = dict(attrs[new_arg.index].data)
-        entry[tfm.PARAM_PAD] = ints_attr(pads)
-        attrs[new_arg.index] = DictionaryAttr(entry)
+        entry = dict(arg_entries[new_arg.index].data)
+        entry[attrs.PARAM_PAD] = ints_attr(pads)
+        arg_entries[new_arg.index] = DictionaryAttr(entry)
         padder.param_extent[new_arg] = have
-    fn.arg_attrs = ArrayAttr(attrs)
+    fn.arg_attrs = ArrayAttr(arg_entries)
     fn.update_function_type()
 
 
@@ -867,14 +865,14 @@ def _annotate_module(module: ModuleOp, decisions: Sequence[Decision], params: di
         return
     before = sum(d.before for d in decisions)
     after = sum(d.after if d.applied else d.before for d in decisions)
-    module.attributes[MODULE_GAIN] = float_attr(round((before - after) / before, 6) if before else 0.0)
+    module.attributes[attrs.PAD_GAIN] = float_attr(round((before - after) / before, 6) if before else 0.0)
     if params:
-        module.attributes[MODULE_PARAMS] = DictionaryAttr({n: ints_attr(p) for n, p in sorted(params.items())})
+        module.attributes[attrs.PAD_PARAMS] = DictionaryAttr({n: ints_attr(p) for n, p in sorted(params.items())})
 
 
 def summary_table(decisions: Sequence[Decision], target: str) -> str:
     """One row per distinct (group name pattern, shape) with the count of identical groups."""
-    from tandem.report import seconds, table
+    from ir.text import seconds, table
 
     rows: dict[tuple, list] = {}
     for d in decisions:

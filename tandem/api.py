@@ -14,6 +14,7 @@ import torch
 from xdsl.dialects.builtin import ModuleOp
 
 from frontends.zoo import ModelSpec, Overrides
+from ir.errors import TandemError
 from tandem.pipeline import run_pipeline
 
 __all__ = ["Overrides", "ModelSpec", "model", "import_model", "import_torch", "run_pipeline", "verify",
@@ -44,14 +45,27 @@ def import_torch(module: torch.nn.Module, example_inputs: tuple, *, training: bo
     return import_module(module, example_inputs, training=training)
 
 
-def verify(spec: ModelSpec, *, pipeline: str = "", rtol: float | None = None):
-    """Import `spec`, apply `pipeline`, run the reference interpreter, compare with PyTorch eager."""
+def verify(spec: ModelSpec, *, pipeline: str = "", rtol: float | None = None,
+           via: str = "torch-export"):
+    """Import `spec`, apply `pipeline`, run the reference interpreter, compare with PyTorch eager.
+
+    `via="torch-mlir"` imports through torch-mlir's fx importer (forward graphs only) and runs
+    the interpreter on the weights that route names.
+    """
     from backends.verify import verify_module
     from frontends.importer import trace_and_import
+    from frontends.torch_mlir_import import TRAINING_UNSUPPORTED, import_via_torch_mlir
 
     if rtol is None:
         rtol = 1e-4 if spec.config.get("dtype", "f32") in ("f32", torch.float32) else 2e-2
-    imported = trace_and_import(spec.module, spec.example_inputs, training=spec.training)
+    if via == "torch-mlir":
+        if spec.training:
+            raise TandemError(TRAINING_UNSUPPORTED)
+        imported = import_via_torch_mlir(spec.module, spec.example_inputs)
+    elif via == "torch-export":
+        imported = trace_and_import(spec.module, spec.example_inputs, training=spec.training)
+    else:
+        raise TandemError(f"unknown import route {via!r}; expected torch-export or torch-mlir")
     run_pipeline(imported.ir, pipeline)
     return verify_module(imported.ir, spec.module, spec.example_inputs, training=spec.training,
                          constants=imported.constants, rtol=rtol)

@@ -11,7 +11,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from tandem.errors import TandemError
+from ir.errors import TandemError
 
 # command name -> module under tandem.commands exposing `HELP`, `add_arguments(p)` and `run(args) -> int`
 COMMANDS = {

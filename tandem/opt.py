@@ -17,7 +17,7 @@ from xdsl.dialects import get_all_dialects
 from xdsl.utils.exceptions import ArgSpecParseError, DiagnosticException, ParseError
 from xdsl.xdsl_opt_main import xDSLOptMain
 
-from tandem.errors import TandemError, one_line
+from ir.errors import TandemError, one_line
 
 
 class TandemOptMain(xDSLOptMain):
@@ -53,7 +53,7 @@ class _Unclosable(io.TextIOBase):
 
 def _describe(exc: BaseException, path: str) -> str:
     if isinstance(exc, ParseError):
-        from tandem.mlir_io import parse_error_line
+        from ir.io import parse_error_line
 
         return parse_error_line(path, exc)
     if isinstance(exc, DiagnosticException):
@@ -83,7 +83,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         print(f"error: {_describe(exc, path)}", file=sys.stderr)
         return 1
-    from tandem.mlir_io import write_text
+    from tandem.files import write_text
 
     write_text(output, tool.buffer.getvalue())
     return 0

@@ -6,10 +6,10 @@ from xdsl.dialects.builtin import ModuleOp
 from xdsl.passes import PassPipeline
 from xdsl.utils.exceptions import ArgSpecParseError
 
+from ir.errors import TandemError, one_line
+from ir.io import verify_ir
 from ir.tfm import make_context
 from passes import get_all_passes
-from tandem.errors import TandemError, one_line
-from tandem.mlir_io import verify_module
 
 
 def build_pipeline(spec: str) -> PassPipeline:
@@ -35,5 +35,5 @@ def run_pipeline(module: ModuleOp, spec: str) -> ModuleOp:
             raise
         except Exception as exc:
             raise TandemError(f"pass {p.name} failed: {type(exc).__name__}: {exc}") from exc
-        verify_module(module, f"after {p.name}")
+        verify_ir(module, f"after {p.name}")
     return module

@@ -15,8 +15,8 @@ from backends.advisor import (
 )
 from backends.target import load_target
 from frontends.zoo import Overrides, build_model
+from ir.errors import TandemError
 from tandem.cli import main
-from tandem.errors import TandemError
 
 A100 = load_target("a100-sxm4-40gb")
 

@@ -19,7 +19,7 @@ PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 def tiny_mlir(tmp_path_factory) -> str:
     from frontends.importer import import_model
     from frontends.zoo import Overrides, build_model
-    from tandem.mlir_io import print_module
+    from ir.io import print_module
 
     path = tmp_path_factory.mktemp("ir") / "gpt2-tiny-train.mlir"
     spec = build_model("gpt2-tiny", Overrides(), training=True, device="meta")

@@ -28,8 +28,9 @@ from backends.cost import (
 from backends.cost import calibrate as cal
 from backends.cost.accel import acceltran_matmul_cycles
 from backends.cost.gemm_csv import cost_gemm_csv
-from backends.target import TARGETS_DIR, dtype_bytes, load_cluster, load_target
-from tandem.errors import TandemError
+from backends.target import TARGETS_DIR, load_cluster, load_target
+from ir.dtypes import nbytes_of
+from ir.errors import TandemError
 
 GPUS = ["a100-sxm4-40gb", "a100-sxm4-80gb", "v100-sxm2", "h100-sxm", "toy"]
 A100 = load_target("a100-sxm4-40gb")
@@ -40,7 +41,7 @@ shapes = st.tuples(st.integers(1, 64), dims, dims, dims)
 
 
 def _min_bytes(b: int, m: int, n: int, k: int, dtype: str, s: float) -> float:
-    return dtype_bytes(dtype) * b * (m * k + k * n + m * n) * (1 - s)
+    return nbytes_of(dtype) * b * (m * k + k * n + m * n) * (1 - s)
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -13,10 +13,10 @@ from xdsl.utils.exceptions import VerifyException
 
 from ir import elementwise_ops as ew
 from ir import linalg_ops as la
+from ir.errors import TandemError
+from ir.io import parse_text, print_module
 from ir.tfm import TFM
 from ir.types import tensor
-from tandem.errors import TandemError
-from tandem.mlir_io import parse_text, print_module
 
 # Function arguments every snippet may use.
 ARGS = {

@@ -12,7 +12,7 @@ from torch.utils.flop_counter import FlopCounterMode, sdpa_backward_flop_count, 
 from backends.flops import Gemm, attention_gemms, count_module, count_op, matmul_gemm
 from frontends.importer import import_module
 from frontends.user_model import resolve_model
-from tandem.mlir_io import parse_text
+from ir.io import parse_text
 
 TINY = ("gpt2-tiny", "bert-tiny", "llama-tiny", "opt-tiny")
 aten = torch.ops.aten

@@ -22,10 +22,10 @@ from backends.verify import verify_module
 from frontends.importer import import_module, trace_and_import
 from frontends.user_model import resolve_model
 from frontends.zoo import Overrides
-from ir import tfm
+from ir import attrs
+from ir.errors import TandemError
+from ir.io import parse_text, print_module
 from ir.types import shape
-from tandem.errors import TandemError
-from tandem.mlir_io import parse_text, print_module
 
 TINY = ("gpt2-tiny", "bert-tiny", "llama-tiny", "opt-tiny")
 MODES = [False, True]
@@ -41,29 +41,29 @@ def entry(ir) -> func.FuncOp:
 def arg_labels(fn: func.FuncOp, kind: str) -> list[tuple[str, SSAValue]]:
     """(label, block argument) for every argument carrying attribute `kind`."""
     out = []
-    for attrs, arg in zip(fn.arg_attrs.data, fn.body.block.args, strict=True):
-        assert isinstance(attrs, DictionaryAttr)
-        if kind in attrs.data:
-            out.append((attrs.data[kind].data, arg))
+    for entry, arg in zip(fn.arg_attrs.data, fn.body.block.args, strict=True):
+        assert isinstance(entry, DictionaryAttr)
+        if kind in entry.data:
+            out.append((entry.data[kind].data, arg))
     return out
 
 
 def result_labels(fn: func.FuncOp, kind: str) -> list[tuple[str, SSAValue]]:
     ret = fn.body.block.last_op
     out = []
-    for attrs, value in zip(fn.res_attrs.data, ret.operands, strict=True):
-        if kind in attrs.data:
-            out.append((attrs.data[kind].data, value))
+    for entry, value in zip(fn.res_attrs.data, ret.operands, strict=True):
+        if kind in entry.data:
+            out.append((entry.data[kind].data, value))
     return out
 
 
 def layer_of(op: Operation) -> int | None:
-    attr = op.attributes.get(tfm.LAYER)
+    attr = op.attributes.get(attrs.LAYER)
     return None if attr is None else attr.value.data
 
 
 def phase_of(op: Operation) -> str:
-    attr = op.attributes.get(tfm.PHASE)
+    attr = op.attributes.get(attrs.PHASE)
     return "forward" if attr is None else attr.data
 
 
@@ -94,14 +94,14 @@ def test_parameters_are_arguments(models, name: str, training: bool) -> None:
     spec, imported = models.get(name, training=training)
     fn = entry(imported.ir)
     params = dict(spec.module.named_parameters())  # one name per tensor (tied weights once)
-    labels = arg_labels(fn, tfm.PARAM)
+    labels = arg_labels(fn, attrs.PARAM)
     names = [label for label, _ in labels]
     assert sorted(names) == sorted(params) and len(names) == len(set(names))  # each tensor once
     for label, arg in labels:
         assert shape(arg) == tuple(params[label].shape), label
     buffers = dict(spec.module.named_buffers()) | imported.constants
-    assert {label for label, _ in arg_labels(fn, tfm.BUFFER)} <= set(buffers)
-    inputs = [label for label, _ in arg_labels(fn, tfm.INPUT)]
+    assert {label for label, _ in arg_labels(fn, attrs.BUFFER)} <= set(buffers)
+    inputs = [label for label, _ in arg_labels(fn, attrs.INPUT)]
     assert inputs == [f"in{i}" for i in range(len(spec.example_inputs))]
 
 
@@ -123,7 +123,7 @@ def test_weights_used_by_their_ops(models) -> None:
     """The c_attn weight of block 1 feeds a matmul of block 1 (arguments are wired, not copied)."""
     _, imported = models.get("gpt2-tiny")
     fn = entry(imported.ir)
-    args = dict(arg_labels(fn, tfm.PARAM))
+    args = dict(arg_labels(fn, attrs.PARAM))
     w = args["model.transformer.h.1.attn.c_attn.weight"]
     users = [use.operation for use in w.uses]
     assert [op.name for op in users] == ["tfm.matmul"]
@@ -135,7 +135,7 @@ def test_weights_used_by_their_ops(models) -> None:
 def test_tied_weights_share_one_argument(models) -> None:
     for training in MODES:
         _, imported = models.get("gpt2-tiny", training=training)
-        labels = [label for label, _ in arg_labels(entry(imported.ir), tfm.PARAM)]
+        labels = [label for label, _ in arg_labels(entry(imported.ir), attrs.PARAM)]
         assert labels.count("model.transformer.wte.weight") == 1
         assert not any("lm_head" in label for label in labels)
 
@@ -143,7 +143,7 @@ def test_tied_weights_share_one_argument(models) -> None:
 def test_tied_gradient_is_one_summed_result(models) -> None:
     spec, imported = models.get("gpt2-tiny", training=True)
     fn = entry(imported.ir)
-    grads = result_labels(fn, tfm.GRAD_OF)
+    grads = result_labels(fn, attrs.GRAD_OF)
     names = [label for label, _ in grads]
     assert names.count("model.transformer.wte.weight") == 1
     assert len(names) == len(set(names)) == len(dict(spec.module.named_parameters()))
@@ -174,8 +174,8 @@ def test_tied_weights_in_a_user_module() -> None:
     model, x = TiedPair(), torch.randn(4, 8)
     imported = trace_and_import(model, (x,), training=True)
     fn = entry(imported.ir)
-    assert sorted(label for label, _ in arg_labels(fn, tfm.PARAM)) == ["a.weight", "b.bias"]
-    assert sorted(label for label, _ in result_labels(fn, tfm.GRAD_OF)) == ["a.weight", "b.bias"]
+    assert sorted(label for label, _ in arg_labels(fn, attrs.PARAM)) == ["a.weight", "b.bias"]
+    assert sorted(label for label, _ in result_labels(fn, attrs.GRAD_OF)) == ["a.weight", "b.bias"]
     report = verify_module(imported.ir, model, (x,), training=True, constants=imported.constants)
     assert report.ok, report.worst
     assert {c.name for c in report.comparisons} == {"loss", "a.weight", "b.bias"}
@@ -187,7 +187,7 @@ def test_layer_attributes_on_block_ops(models) -> None:
     spec, imported = models.get("gpt2-tiny")
     fn = entry(imported.ir)
     block_args = {arg: int(label.split(".h.")[1].split(".")[0])
-                  for label, arg in arg_labels(fn, tfm.PARAM) if ".h." in label}
+                  for label, arg in arg_labels(fn, attrs.PARAM) if ".h." in label}
     seen = defaultdict(int)
     for op in tfm_ops(imported.ir):
         layers = {block_args[v] for v in op.operands if v in block_args}
@@ -262,10 +262,10 @@ def test_training_graph_has_fused_backward_ops(models, name: str) -> None:
         assert sum(op.name == "tfm.layer_norm_backward" for op in ops) == sum(op.name == "tfm.layer_norm" for op in ops)
     ret = entry(imported.ir).body.block.last_op
     backward_ops = {op for op in ops if phase_of(op) == "backward"}
-    for _, value in result_labels(entry(imported.ir), tfm.GRAD_OF):
+    for _, value in result_labels(entry(imported.ir), attrs.GRAD_OF):
         if isinstance(value.owner, Operation) and value.owner.name.startswith("tfm."):
             assert value.owner in backward_ops
-    loss = dict(result_labels(entry(imported.ir), tfm.OUTPUT))["loss"]
+    loss = dict(result_labels(entry(imported.ir), attrs.OUTPUT))["loss"]
     assert shape(loss) == () and ret.operands[0] is loss
     assert not any(phase_of(op) == "backward" for op in ancestors(loss))
 
@@ -283,7 +283,7 @@ def test_meta_import_allocates_no_weights(gpt2_meta) -> None:
     assert all(p.is_meta for p in spec.module.parameters())
     assert all(t.is_meta for t in spec.example_inputs)
     assert grown < 250, f"resident memory grew by {grown:.0f} MiB (the weights are 500 MiB)"
-    params = dict(arg_labels(entry(ir), tfm.PARAM))
+    params = dict(arg_labels(entry(ir), attrs.PARAM))
     assert shape(params["model.transformer.wte.weight"]) == (50257, 768)
     assert shape(params["model.transformer.wpe.weight"]) == (1024, 768)
     assert shape(params["model.transformer.h.11.mlp.c_fc.weight"]) == (768, 3072)

@@ -9,8 +9,8 @@ import torch
 import torch.nn.functional as F
 
 from backends.interpreter import run_module
-from tandem.errors import TandemError
-from tandem.mlir_io import parse_text
+from ir.errors import TandemError
+from ir.io import parse_text
 
 
 def ty(t: torch.Tensor) -> str:

@@ -14,12 +14,12 @@ from xdsl.dialects.builtin import DictionaryAttr, ModuleOp
 import tandem.api as api
 from backends.cost import attention_cost, gemm_cost, memory_op_cost
 from backends.target import load_target
-from ir import tfm
+from ir import attrs
+from ir.errors import TandemError
+from ir.io import parse_text
 from ir.linalg_ops import AttentionBackwardOp, AttentionOp, MatmulOp
 from ir.shape_ops import PadOp
 from ir.types import dtype, nbytes
-from tandem.errors import TandemError
-from tandem.mlir_io import parse_text
 from tandem.pipeline import run_pipeline
 
 PAD_EVERYTHING = Path(__file__).parent / "data" / "pad-everything.toml"
@@ -42,7 +42,7 @@ def padding_done(ir: ModuleOp) -> tuple[int, int]:
     params = 0
     for fn in ir.walk():
         if isinstance(fn, func.FuncOp) and fn.arg_attrs is not None:
-            params += sum(isinstance(a, DictionaryAttr) and tfm.PARAM_PAD in a.data
+            params += sum(isinstance(a, DictionaryAttr) and attrs.PARAM_PAD in a.data
                           for a in fn.arg_attrs.data)
     return pads, params
 

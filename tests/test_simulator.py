@@ -17,8 +17,8 @@ from backends.simulator import entry_function, simulate
 from backends.target import load_target
 from frontends.importer import import_model
 from frontends.zoo import Overrides, build_model
-from tandem.errors import TandemError
-from tandem.mlir_io import parse_text
+from ir.errors import TandemError
+from ir.io import parse_text
 
 TARGETS = ["toy", "a100-sxm4-40gb", "acceltran-edge", "tpuv4-like"]
 

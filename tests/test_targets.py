@@ -14,12 +14,12 @@ from backends.target import (
     GpuTarget,
     PhazeTarget,
     cluster_names,
-    dtype_bytes,
     load_cluster,
     load_target,
     target_names,
 )
-from tandem.errors import TandemError
+from ir.dtypes import nbytes_of
+from ir.errors import TandemError
 
 BUILTIN_TARGETS = {"v100-sxm2", "a100-sxm4-40gb", "a100-sxm4-80gb", "h100-sxm", "acceltran-edge",
                    "acceltran-server", "tpuv4-like", "toy"}
@@ -71,10 +71,10 @@ def test_builtin_clusters_load() -> None:
     assert load_cluster("dgx-a100").intra_node.bandwidth == pytest.approx(300e9)
 
 
-def test_dtype_bytes() -> None:
-    assert dtype_bytes("f16") == 2 and dtype_bytes("torch.float32") == 4
+def test_nbytes_of() -> None:
+    assert nbytes_of("f16") == 2 and nbytes_of("torch.float32") == 4
     with pytest.raises(TandemError, match="unknown dtype"):
-        dtype_bytes("f13")
+        nbytes_of("f13")
 
 
 def test_unknown_name() -> None:

@@ -11,6 +11,7 @@ import torch
 
 pytest.importorskip("torch_mlir")
 
+import tandem.api as api  # noqa: E402
 from backends.flops import count_module  # noqa: E402
 from backends.interpreter import entry, run_function, run_module  # noqa: E402
 from backends.verify import arguments  # noqa: E402
@@ -19,11 +20,10 @@ from frontends.torch_mlir_import import (  # noqa: E402
     import_torch_mlir,
     import_via_torch_mlir,
     read_torch_mlir,
-    verify_torch_mlir,
 )
+from ir.errors import TandemError  # noqa: E402
+from ir.io import parse_text, print_module  # noqa: E402
 from tandem.cli import main  # noqa: E402
-from tandem.errors import TandemError  # noqa: E402
-from tandem.mlir_io import parse_text, print_module  # noqa: E402
 
 ROUTES = ("gpt2-tiny", "bert-tiny", "llama-tiny")
 SAMPLE = Path(__file__).parent / "filecheck" / "interop" / "torch-dialect.mlir"
@@ -72,7 +72,7 @@ def test_roundtrip_through_torch_mlir_opt(models, via, torch_mlir_opt, name):
 
 def test_verify_torch_mlir_matches_eager(models):
     spec, _ = models.get("bert-tiny")
-    report = verify_torch_mlir(spec)
+    report = api.verify(spec, via="torch-mlir")
     assert report.ok, report.worst
     assert [c.name for c in report.comparisons] == ["out0"]
 

@@ -10,7 +10,7 @@ from xdsl.ir import Operation
 
 import tandem.api as api
 from backends.verify import verify_module
-from ir import tfm
+from ir import attrs
 from ir.base import float_attr, get_float
 from ir.types import shape
 
@@ -93,8 +93,8 @@ def test_dropped_tied_gradient_term_fails(models) -> None:
     fn = next(op for op in ir.ops if isinstance(op, func.FuncOp))
     ret = fn.body.block.last_op
     index = next(i for i, a in enumerate(fn.res_attrs.data)
-                 if isinstance(a, DictionaryAttr) and a.data.get(tfm.GRAD_OF) is not None
-                 and a.data[tfm.GRAD_OF].data == "model.transformer.wte.weight")
+                 if isinstance(a, DictionaryAttr) and a.data.get(attrs.GRAD_OF) is not None
+                 and a.data[attrs.GRAD_OF].data == "model.transformer.wte.weight")
     total = ret.operands[index].owner
     assert total.name == "tfm.add"
     ret.operands = [*ret.operands[:index], total.operands[0], *ret.operands[index + 1:]]

@@ -11,7 +11,7 @@ from torch import nn
 
 from frontends.user_model import load_user_model, resolve_model
 from frontends.zoo import ModelSpec, Overrides, build_model, model_names, parse_dtype
-from tandem.errors import TandemError
+from ir.errors import TandemError
 
 TINY = ["gpt2-tiny", "bert-tiny", "llama-tiny", "opt-tiny"]
 

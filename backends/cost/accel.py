@@ -40,8 +40,9 @@ from typing import Any
 
 from backends.cost import OpCost, bound_of
 from backends.cost.memory import op_bytes
-from backends.target import AccelTranTarget, PhazeTarget, Target, dtype_bytes
-from tandem.errors import TandemError
+from backends.target import AccelTranTarget, PhazeTarget, Target
+from ir.dtypes import nbytes_of
+from ir.errors import TandemError
 
 MB = 1 << 20
 _LANE_MODULES = ("mac_lane", "fifo", "pre_sparsity", "post_sparsity")
@@ -125,7 +126,7 @@ def acceltran_matmul_cost(target: AccelTranTarget, batch: int, m: int, n: int, k
     """Matmul C[batch,m,n] = A[batch,m,k] @ W[batch,k,n] on the MAC lanes of AccelTran."""
     _check(batch, m, n, k, sparsity, "acceltran_matmul_cost")
     t = target
-    eb = dtype_bytes(dtype)
+    eb = nbytes_of(dtype)
     cyc = acceltran_matmul_cycles(t, batch, m, n, k, sparsity)
     compute = cyc["cycles"] / t.clock_hz
     a_el, w_el, c_el = batch * m * k, batch * k * n, batch * m * n
@@ -242,7 +243,7 @@ def phaze_gemm_cost(target: PhazeTarget, batch: int, m: int, n: int, k: int,
     _check(batch, m, n, k, sparsity, "phaze_gemm_cost")
     t = target
     nc = _ncores(t.tensor_cores, cores, "phaze_gemm_cost")
-    eb = dtype_bytes(dtype)
+    eb = nbytes_of(dtype)
     w, d = t.tc_width, t.tc_depth
     blocks = batch * math.ceil(k / d) * math.ceil(n / w)
     # few blocks: also split the streamed rows over cores

@@ -18,8 +18,9 @@ from __future__ import annotations
 from backends.cost import OpCost
 from backends.cost.gemm import gemm_cost, gpu_gemm_cost
 from backends.cost.memory import memory_op_cost, vector_op_cost
-from backends.target import GpuTarget, Target, dtype_bytes
-from tandem.errors import TandemError
+from backends.target import GpuTarget, Target
+from ir.dtypes import nbytes_of
+from ir.errors import TandemError
 
 BACKWARD_FLOP_FACTOR = 2.5
 
@@ -41,7 +42,7 @@ def _materialised(target: Target, b: int, h: int, sq: int, sk: int, d: int, dtyp
                   sparsity: float, backward: bool) -> OpCost:
     bh = b * h
     scores = bh * sq * sk
-    eb = dtype_bytes(dtype)
+    eb = nbytes_of(dtype)
     g = lambda bb, m, n, k: gemm_cost(target, bb, m, n, k, dtype, sparsity)  # noqa: E731
     if not backward:
         parts = {"scores": g(bh, sq, sk, d),
@@ -68,7 +69,7 @@ def _materialised(target: Target, b: int, h: int, sq: int, sk: int, d: int, dtyp
 def _fused_gpu(target: GpuTarget, b: int, h: int, kvh: int, sq: int, sk: int, d: int,
                dtype: str, causal: bool, sparsity: float, backward: bool) -> OpCost:
     bh = b * h
-    eb = dtype_bytes(dtype)
+    eb = nbytes_of(dtype)
     frac = 0.5 if causal and sq == sk else 1.0
     keep = 1.0 - sparsity
     comp = (gpu_gemm_cost(target, bh, sq, sk, d, dtype).compute_seconds

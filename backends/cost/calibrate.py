@@ -37,7 +37,7 @@ import numpy as np
 from backends.cost.gemm import gemm_model_arrays
 from backends.cost.memory import op_bytes
 from backends.target import TARGETS_DIR, GemmParams, GpuTarget, load_target
-from tandem.errors import TandemError
+from ir.errors import TandemError
 
 DATA_DIR = Path("/work/shared/data/gemm_a100")
 GEMM_CSV = DATA_DIR / "gemm_a100.csv"

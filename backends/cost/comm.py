@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from backends.cost import OpCost
 from backends.target import Cluster, Link
-from tandem.errors import TandemError
+from ir.errors import TandemError
 
 
 def _link(cluster: Cluster, n: int, intra_node: bool | None) -> tuple[Link, str]:

@@ -29,8 +29,9 @@ from typing import Any
 import numpy as np
 
 from backends.cost import OpCost, bound_of
-from backends.target import GemmParams, GpuTarget, Target, dtype_bytes, normalize_dtype
-from tandem.errors import TandemError
+from backends.target import GemmParams, GpuTarget, Target
+from ir.dtypes import nbytes_of, parse_dtype
+from ir.errors import TandemError
 
 
 def _check_dims(batch: int, m: int, n: int, k: int, sparsity: float) -> None:
@@ -120,10 +121,10 @@ def gpu_gemm_cost(target: GpuTarget, batch: int, m: int, n: int, k: int,
                   dtype: str = "f16", sparsity: float = 0.0) -> OpCost:
     """Predicted cost of C[batch,m,n] = A[batch,m,k] @ B[batch,k,n] on a GPU target."""
     _check_dims(batch, m, n, k, sparsity)
-    d = normalize_dtype(dtype)
+    d = parse_dtype(dtype)
     seconds, comp, mem, nbytes, detail = _gpu_gemm_cached(
         target.gemm, target.peak_flops(d), target.hbm_bandwidth, target.launch_overhead_s,
-        int(batch), int(m), int(n), int(k), dtype_bytes(d), float(sparsity))
+        int(batch), int(m), int(n), int(k), nbytes_of(d), float(sparsity))
     flops = 2.0 * batch * m * n * k * (1.0 - sparsity)
     return OpCost(seconds=seconds, flops=flops, bytes=nbytes, compute_seconds=comp,
                   memory_seconds=mem, unit="sm", energy_j=0.0,

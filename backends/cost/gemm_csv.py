@@ -14,8 +14,9 @@ import tempfile
 from pathlib import Path
 
 from backends.cost.gemm import gemm_cost
-from backends.target import load_target, normalize_dtype
-from tandem.errors import TandemError
+from backends.target import load_target
+from ir.dtypes import parse_dtype
+from ir.errors import TandemError
 
 REQUIRED = ("batch", "m", "n", "k")
 OUTPUT = ("predicted_seconds", "predicted_tflops")
@@ -67,7 +68,7 @@ def cost_gemm_csv(target_name_or_path: str, in_csv: str | Path,
         dtype = row[idx["dtype"]].strip() if "dtype" in idx else ""
         dtype = dtype or "f16"
         try:
-            dtype = normalize_dtype(dtype)
+            dtype = parse_dtype(dtype)
             target.peak_flops(dtype)
         except TandemError as e:
             raise TandemError(f"{where}: column 'dtype': {e}") from None

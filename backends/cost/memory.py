@@ -12,8 +12,9 @@ AccelTran / PHAZE: ``memory_op_cost`` is a plain transfer over main memory (DMA)
 from __future__ import annotations
 
 from backends.cost import OpCost, bound_of
-from backends.target import GpuTarget, Target, dtype_bytes, normalize_dtype
-from tandem.errors import TandemError
+from backends.target import GpuTarget, Target
+from ir.dtypes import nbytes_of, parse_dtype
+from ir.errors import TandemError
 
 # kind -> (tensor reads, tensor writes, extra bytes per element); the extra is the 1-byte
 # dropout mask. Unknown kinds are treated as "elementwise" (one read, one write).
@@ -34,7 +35,7 @@ OP_TRAFFIC: dict[str, tuple[int, int, float]] = {
 def op_bytes(kind: str, elements: int, dtype: str = "f16") -> float:
     """Minimal main-memory traffic of a memory-bound op over ``elements`` values."""
     reads, writes, extra = OP_TRAFFIC.get(kind, OP_TRAFFIC["elementwise"])
-    return float(elements) * ((reads + writes) * dtype_bytes(dtype) + extra)
+    return float(elements) * ((reads + writes) * nbytes_of(dtype) + extra)
 
 
 def _efficiency(target: GpuTarget, kind: str) -> float:
@@ -47,7 +48,7 @@ def memory_op_cost(target: Target, bytes: float, flops: float = 0.0, dtype: str 
     """Cost of a memory-bound op moving ``bytes`` of main memory and doing ``flops``."""
     if bytes < 0 or flops < 0:
         raise TandemError(f"memory_op_cost: bytes and flops must be >= 0, got {bytes}, {flops}")
-    normalize_dtype(dtype)
+    parse_dtype(dtype)
     if target.kind == "gpu":
         assert isinstance(target, GpuTarget)
         eff = _efficiency(target, kind)

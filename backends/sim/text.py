@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from tandem.report import seconds, si, table
+from ir.text import seconds, si, table
 
 if TYPE_CHECKING:
     from backends.simulator import SimReport

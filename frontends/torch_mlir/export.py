@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 import torch
 
 from frontends.trace import decomposition_table, needs_decomposition, tied_aliases
-from tandem.errors import TandemError
+from ir.errors import TandemError
 
 _BARE_KEY = re.compile(r"^[A-Za-z_][\w$.]*$")
 

@@ -24,8 +24,8 @@ from xdsl.ir import Dialect, Operation, TypeAttribute
 from xdsl.parser import Parser
 from xdsl.utils.exceptions import ParseError
 
-from tandem.errors import TandemError
-from tandem.mlir_io import parse_error_line
+from ir.errors import TandemError
+from ir.io import parse_error_line
 
 TORCH_PREFIX = "torch."
 # A torch op in generic form: `"torch.aten.add.Tensor"(` (torch ops always print generically).

@@ -40,7 +40,7 @@ from xdsl.utils.exceptions import VerifyException
 from frontends.fx_import import import_captured
 from frontends.torch_mlir.parse import ParsedTorch, op_name
 from frontends.trace import Captured
-from tandem.errors import TandemError
+from ir.errors import TandemError
 
 ELEMENT_TYPES = {
     "f32": torch.float32, "f16": torch.float16, "bf16": torch.bfloat16, "f64": torch.float64,

@@ -14,8 +14,8 @@ from __future__ import annotations
 import argparse
 import json
 
+from ir.errors import TandemError
 from tandem.commands.common import add_model_arguments, is_mlir, load_ir, load_spec
-from tandem.errors import TandemError
 
 HELP = "recommend hardware-friendly model shapes (vocabulary, heads, hidden, FFN, microbatch, t)"
 

@@ -7,7 +7,7 @@ import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from tandem.errors import TandemError
+from ir.errors import TandemError
 
 if TYPE_CHECKING:
     from xdsl.dialects.builtin import ModuleOp
@@ -62,7 +62,7 @@ def load_spec(args: argparse.Namespace, *, device: str = "meta") -> ModelSpec:
 def load_ir(args: argparse.Namespace, *, device: str = "meta") -> ModuleOp:
     """The model as tfm IR: parsed from a .mlir file, or imported from a model."""
     if is_mlir(args.model):
-        from tandem.mlir_io import read_module
+        from ir.io import read_module
 
         if any(getattr(args, k, None) for k in OVERRIDES + ["dtype"]):
             raise TandemError("shape overrides apply to models, not to .mlir files")

@@ -42,7 +42,7 @@ def model_summary(name: str, config: dict | None, training: bool) -> str:
         return f"{name} ({what})"
     parts = [f"{k} {config[k]}" for k in _SUMMARY_KEYS if config.get(k) is not None]
     if config.get("params"):
-        from tandem.report import si
+        from ir.text import si
 
         parts.append(f"{si(config['params'])} params")
     return f"{name} ({what}): " + ", ".join(parts)
@@ -59,7 +59,7 @@ def default_dtype(target) -> str:
 
 def run(args: argparse.Namespace) -> int:
     from backends.simulator import simulate
-    from tandem.mlir_io import print_module, read_module
+    from ir.io import print_module, read_module
     from tandem.pipeline import build_pipeline, run_pipeline
 
     target = prepare(args)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 
+from ir.errors import TandemError
 from tandem.commands.common import add_model_arguments, is_mlir, load_ir, load_spec
-from tandem.errors import TandemError
 
 HELP = "count FLOPs and bytes by op kind (matmul/attention figures comparable with torch's FlopCounterMode)"
 
@@ -20,14 +20,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from backends.flops import count_module
-    from tandem.report import si, table
+    from ir.text import si, table
 
     totals = count_module(load_ir(args))
     torch_total = None
     if args.compare_torch:
         if is_mlir(args.model):
             raise TandemError("--compare-torch needs a model, not a .mlir file")
-        from backends.flops import torch_flop_count
+        from frontends.flop_counter import torch_flop_count
 
         spec = load_spec(args)
         torch_total = torch_flop_count(spec.module, spec.example_inputs, spec.training)

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import argparse
 
+from ir.errors import TandemError
+from ir.io import print_module
 from tandem.commands.common import (
     OVERRIDES,
     add_model_arguments,
@@ -16,8 +18,7 @@ from tandem.commands.common import (
     is_mlir,
     load_spec,
 )
-from tandem.errors import TandemError
-from tandem.mlir_io import print_module, write_text
+from tandem.files import write_text
 
 HELP = "import a model (zoo name, file.py:factory, or a torch-dialect .mlir file) into tfm IR"
 
@@ -55,7 +56,7 @@ def _from_file(args: argparse.Namespace):
     from pathlib import Path
 
     from frontends.torch_mlir_import import import_torch_mlir, is_torch_dialect
-    from tandem.mlir_io import parse_text
+    from ir.io import parse_text
 
     if any(getattr(args, k, None) for k in OVERRIDES + ["dtype"]):
         raise TandemError("shape overrides apply to models, not to .mlir files")

@@ -64,7 +64,7 @@ def emit(report: SimReport, args: argparse.Namespace, *, extra: dict | None = No
         files.append((args.plot, roofline_png(report)))
     text = json.dumps({**report.to_json(), **(extra or {})}, indent=1) + "\n" if args.json \
         else header + render(report, top=max(0, args.top)) + footer
-    from tandem.mlir_io import write_text
+    from tandem.files import write_text
 
     for path, data in files:
         write_text(path, data)

@@ -30,7 +30,7 @@ def cluster_facts(c) -> dict[str, Any]:
 
 def run(args: argparse.Namespace) -> int:
     from backends.target import cluster_names, load_cluster, load_target, target_names
-    from tandem.report import si, table
+    from ir.text import si, table
 
     targets = [target_facts(load_target(n)) for n in target_names()]
     clusters = [cluster_facts(load_cluster(n)) for n in cluster_names()]

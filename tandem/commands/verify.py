@@ -20,14 +20,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     spec = load_spec(args, device="cpu")
-    if args.via == "torch-mlir":
-        from frontends.torch_mlir_import import verify_torch_mlir
+    from tandem.api import verify
 
-        report = verify_torch_mlir(spec, rtol=args.rtol, pipeline=args.passes)
-    else:
-        from tandem.api import verify
-
-        report = verify(spec, pipeline=args.passes, rtol=args.rtol)
+    report = verify(spec, pipeline=args.passes, rtol=args.rtol, via=args.via)
     if args.json:
         import json
 

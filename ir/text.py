@@ -1,4 +1,9 @@
-"""Small terminal formatting helpers: aligned tables and SI-prefixed numbers."""
+"""Plain-text formatting shared by every layer: aligned tables, SI-prefixed numbers, times.
+
+    si(1.5e12, "FLOP/s")      # '1.5 TFLOP/s'
+    seconds(1.5e-3)           # '1.5 ms'
+    table(["op", "time"], [["tfm.matmul", "1.5 ms"]])
+"""
 
 from __future__ import annotations
 

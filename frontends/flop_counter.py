@@ -1,0 +1,35 @@
+"""PyTorch's own FLOP count of a model, to check Tandem's count against.
+
+    torch_flop_count(spec.module, spec.example_inputs, training=True)  # == flops.mm_flops total
+"""
+
+from __future__ import annotations
+
+import torch
+from torch.utils.flop_counter import FlopCounterMode, sdpa_backward_flop_count, sdpa_flop_count
+
+from frontends.trace import fake_cpu_copy
+
+
+def torch_flop_count(module: torch.nn.Module, example_inputs: tuple, training: bool) -> int:
+    """`torch.utils.flop_counter.FlopCounterMode`'s total for the same model and inputs.
+
+    The model runs on fake CPU tensors (shapes only, so meta-device models of any size work),
+    forward or forward + `loss.backward()`. FlopCounterMode has no formula for PyTorch's CPU
+    attention kernels, so its own SDPA formulas are registered for them.
+    """
+    aten = torch.ops.aten
+    mapping = {
+        aten._scaled_dot_product_flash_attention_for_cpu: lambda q, k, v, *a, out_shape=None, **kw: sdpa_flop_count(q, k, v),
+        aten._scaled_dot_product_flash_attention_for_cpu_backward:
+            lambda g, q, k, v, *a, out_shape=None, **kw: sdpa_backward_flop_count(g, q, k, v),
+    }
+    module, args = fake_cpu_copy(module, tuple(example_inputs))
+    counter = FlopCounterMode(display=False, custom_mapping=mapping)
+    with counter:
+        if training:
+            module(*args).backward()
+        else:
+            with torch.no_grad():
+                module(*args)
+    return int(counter.get_total_flops())

@@ -1,0 +1,66 @@
+"""Reading and printing tfm IR text, with diagnostics that name the file, line and op.
+
+    module = parse_text(text, "model.mlir")     # parse + verify; TandemError on bad input
+    module = read_module("model.mlir")
+    text = print_module(module)                 # custom format; generic=True for MLIR tools
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+from xdsl.context import Context
+from xdsl.dialects.builtin import ModuleOp
+from xdsl.parser import Parser
+from xdsl.printer import Printer
+from xdsl.utils.exceptions import DiagnosticException, ParseError, VerifyException
+
+from ir.errors import TandemError
+from ir.tfm import make_context
+
+
+def parse_error_line(path: str, exc: ParseError) -> str:
+    """`file:line:col: message` for a parse error."""
+    try:
+        loc = exc.span.get_location()
+        line, col = loc[1:3] if len(loc) == 3 else loc[:2]
+    except Exception:  # noqa: BLE001 - a location is a courtesy
+        return f"{path}: {exc.msg}"
+    return f"{path}:{line}:{col}: {exc.msg}"
+
+
+def parse_text(text: str, path: str = "<input>", ctx: Context | None = None,
+               verify: bool = True) -> ModuleOp:
+    ctx = ctx or make_context()
+    try:
+        module = Parser(ctx, text, path).parse_module()
+    except ParseError as exc:
+        raise TandemError(parse_error_line(path, exc)) from exc
+    if verify:
+        verify_ir(module, path)
+    return module
+
+
+def verify_ir(module: ModuleOp, path: str = "<input>") -> None:
+    """Check the IR is well formed (every op's verifier); TandemError with the first problem."""
+    try:
+        module.verify()
+    except (VerifyException, DiagnosticException) as exc:
+        lines = (ln.strip() for ln in str(exc).splitlines())
+        first = next((ln for ln in lines if ln and "^^^" not in ln), str(exc))
+        raise TandemError(f"{path}: invalid IR: {first}") from exc
+
+
+def read_module(path: str | Path, ctx: Context | None = None, verify: bool = True) -> ModuleOp:
+    p = Path(path)
+    if not p.is_file():
+        raise TandemError(f"{p}: no such file")
+    return parse_text(p.read_text(), str(p), ctx, verify)
+
+
+def print_module(module: ModuleOp, generic: bool = False) -> str:
+    out = io.StringIO()
+    Printer(stream=out, print_generic_format=generic).print_op(module)
+    out.write("\n")
+    return out.getvalue()
