@@ -25,38 +25,21 @@ GPUs ignore it for memory-bound ops (they do not skip zeros there).
 
 from __future__ import annotations
 
-from xdsl.dialects.builtin import FloatAttr, IntegerAttr
 from xdsl.ir import Attribute, Operation
 
 from backends.cost import OpCost, attention_cost, gemm_cost, memory_op_cost, vector_op_cost
 from backends.cost.accel import phaze_gemm_cost, phaze_vector_cost
-from backends.flops import VIEW_OPS, Gemm, OpCounts, count_op, matmul_gemm
-from ir import elementwise_ops as ew
+from backends.flops import count_op
 from ir import linalg_ops as la
-from ir import misc_ops as misc
-from ir import norm_ops as nm
-from ir import shape_ops as sh
-from ir.attrs import SPARSITY
+from ir.attrs import SPARSITY, read_float, where
+from ir.base import TfmOp
 from ir.errors import TandemError
 from ir.types import dtype, numel, shape
+from ir.work import GemmShape, OpWork
 
-# tfm op -> kind of memory-bound op in the cost models' vocabulary (efficiency on GPUs,
-# unit and cycles per element on accelerators); absent ops are "elementwise". The vocabulary
-# log-softmax of the loss is not the calibrated (unfused, masked) attention softmax.
-VECTOR_KIND: dict[type, str] = {
-    nm.SoftmaxOp: "softmax", nm.SoftmaxBackwardOp: "softmax",
-    nm.LayerNormOp: "layernorm", nm.LayerNormBackwardOp: "layernorm", nm.RmsNormOp: "layernorm",
-    ew.GeluOp: "gelu", nm.GeluBackwardOp: "gelu", ew.TanhOp: "tanh", ew.ReluOp: "relu",
-    misc.DropoutOp: "dropout", ew.AddOp: "add",
-}
-ACCEL_VECTOR_KIND: dict[type, str] = {
-    **VECTOR_KIND, nm.LogSoftmaxOp: "softmax", nm.LogSoftmaxBackwardOp: "softmax",
-    misc.CrossEntropyOp: "softmax", misc.NllLossOp: "elementwise",
-    misc.NllLossBackwardOp: "elementwise",
-}
-# ops that only move data: a DMA transfer on accelerators
-DATA_OPS = (sh.ConcatOp, sh.PadOp, ew.ConvertOp, misc.EmbeddingOp, misc.EmbeddingBackwardOp,
-            misc.GenericOp)
+# Accelerator units for the memory-bound ops GPUs have no calibrated efficiency for: the
+# loss's log-softmax runs on the softmax units.
+ACCEL_VECTOR_KIND = {"log_softmax": "softmax", "cross_entropy": "softmax"}
 
 FREE = OpCost(seconds=0.0, flops=0.0, bytes=0.0, compute_seconds=0.0, memory_seconds=0.0,
               unit="", bound="free")
@@ -64,16 +47,8 @@ FREE = OpCost(seconds=0.0, flops=0.0, bytes=0.0, compute_seconds=0.0, memory_sec
 
 def sparsity_of(op: Operation) -> float:
     """The op's ``sparsity`` attribute (0 when absent); a TandemError when out of [0, 1)."""
-    attr = op.attributes.get(SPARSITY)
-    if attr is None:
-        return 0.0
-    if not isinstance(attr, FloatAttr | IntegerAttr):
-        raise TandemError(f"{op.name}: attribute 'sparsity' must be a float in [0, 1), "
-                          f"got {attr}")
-    value = float(attr.value.data)
-    if not 0.0 <= value < 1.0:
-        raise TandemError(f"{op.name}: attribute 'sparsity' must be in [0, 1), got {value}")
-    return value
+    value = read_float(op, SPARSITY, low=0.0, high=1.0, high_open=True)
+    return 0.0 if value is None else value
 
 
 def compute_dtype(op: Operation) -> str:
@@ -86,19 +61,19 @@ def compute_dtype(op: Operation) -> str:
 
 
 def is_view(op: Operation) -> bool:
-    return isinstance(op, VIEW_OPS)
+    return isinstance(op, TfmOp) and op.IS_VIEW
 
 
-def op_gemm(op: la.MatmulOp) -> Gemm:
+def op_gemm(op: la.MatmulOp) -> GemmShape:
     """The op's GEMM; a 2-D right operand (a weight) folds the batch dims into M."""
-    g = matmul_gemm(op)
+    g = op.gemm()
     if g.batch > 1 and len(shape(op.rhs)) == 2 and op.transpose_lhs is None:
-        return Gemm(1, g.batch * g.m, g.n, g.k)
+        return GemmShape(1, g.batch * g.m, g.n, g.k)
     return g
 
 
 def op_cost(op: Operation, target, *, fused: bool = True, cores: int | str = "all",
-            counts: OpCounts | None = None) -> OpCost:
+            counts: OpWork | None = None) -> OpCost:
     """Predicted cost of ``op`` on ``target`` (see the module docstring).
 
     ``fused``: flash-style attention on GPUs. ``cores``: PHAZE only, 1 for a single tensor or
@@ -110,12 +85,10 @@ def op_cost(op: Operation, target, *, fused: bool = True, cores: int | str = "al
     try:
         return _cost(op, target, fused, cores, counts or count_op(op))
     except TandemError as exc:
-        layer = op.attributes.get("layer")
-        where = f" in layer {layer.value.data}" if isinstance(layer, IntegerAttr) else ""
-        raise TandemError(f"{op.name}{where}: {exc}") from None
+        raise TandemError(f"{where(op)}: {exc}") from None
 
 
-def _cost(op: Operation, target, fused: bool, cores: int | str, c: OpCounts) -> OpCost:
+def _cost(op: Operation, target, fused: bool, cores: int | str, c: OpWork) -> OpCost:
     if c.flops == 0 and c.bytes == 0:
         return FREE
     sparsity = sparsity_of(op)
@@ -128,15 +101,15 @@ def _cost(op: Operation, target, fused: bool, cores: int | str, c: OpCounts) -> 
     if isinstance(op, la.AttentionOp | la.AttentionBackwardOp):
         b, hq, sq, d = shape(op.q)
         hkv, sk = shape(op.k)[1], shape(op.k)[2]
-        return attention_cost(target, b, hq, hkv, sq, sk, d, dt, causal=op.causal is not None,
+        return attention_cost(target, b, hq, hkv, sq, sk, d, dt, causal=op.is_causal,
                               fused=fused, sparsity=sparsity,
                               backward=isinstance(op, la.AttentionBackwardOp))
+    kind = op.VECTOR_KIND if isinstance(op, TfmOp) else "elementwise"
     if target.kind == "gpu":
-        kind = VECTOR_KIND.get(type(op), "elementwise")
         return memory_op_cost(target, float(c.bytes), float(c.flops), dt, kind)
-    if isinstance(op, DATA_OPS):
+    if kind == "copy":
         return memory_op_cost(target, float(c.bytes), float(c.flops), dt, "copy")
-    kind = ACCEL_VECTOR_KIND.get(type(op), "elementwise")
+    kind = ACCEL_VECTOR_KIND.get(kind, kind)
     elements = max((numel(v) for v in (*op.operands, *op.results)), default=0)
     if target.kind == "phaze":
         return phaze_vector_cost(target, kind, elements, cores, dt)

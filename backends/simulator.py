@@ -54,8 +54,8 @@ from xdsl.dialects.builtin import (
 from xdsl.ir import Operation, SSAValue
 
 from backends.cost import OpCost
-from backends.flops import KINDS, count_op
-from backends.op_cost import compute_dtype, is_view, op_cost, op_gemm, signature
+from backends.flops import count_op
+from backends.op_cost import compute_dtype, op_cost, op_gemm, signature
 from backends.sim.memory import Allocation, peak_memory
 from ir import linalg_ops as la
 from ir.attrs import BUFFER, INPUT, PARAM, PLACEMENT, SCHED_START, SCHED_UNIT
@@ -480,7 +480,7 @@ class _Engine:
         sig = self.cache.get(key)
         if sig is None:
             counts = count_op(op)
-            kind = "view" if is_view(op) else KINDS.get(type(op), "elementwise")
+            kind = counts.kind
             cost = op_cost(op, self.target, fused=self.fused, cores=1 if single else "all",
                            counts=counts)
             sig = Signature(len(self.signatures), op.name, kind, _shape_text(op), cost,

@@ -9,8 +9,8 @@ from __future__ import annotations
 import math
 
 import torch
-from xdsl.dialects.builtin import StringAttr, UnitAttr
-from xdsl.ir import SSAValue
+from xdsl.dialects.builtin import ArrayAttr, DictionaryAttr, StringAttr, UnitAttr
+from xdsl.ir import Attribute, SSAValue
 
 from frontends.fx_import import Importer
 from ir import elementwise_ops as ew
@@ -20,6 +20,16 @@ from ir import norm_ops as nm
 from ir import shape_ops as sh
 from ir.base import float_attr, int_attr, ints_attr
 from ir.dtypes import promote
+from ir.enums import (
+    GeluApproximation,
+    GeluApproximationAttr,
+    LossReduction,
+    LossReductionAttr,
+    ReduceKind,
+    ReduceKindAttr,
+)
+from ir.errors import TandemError
+from ir.generic_op import GenericOp, encode
 from ir.types import broadcast_shapes, dtype, normalize_dim, shape, tensor
 
 H: dict[str, object] = {}
@@ -356,7 +366,7 @@ for _name, _cls in _UNARY.items():
 def gelu(imp: Importer, node):
     x = imp.value(node.args[0])
     approx = node.kwargs.get("approximate", arg(node, 1, "approximate", "none"))
-    return imp.op1(ew.GeluOp, [x], imp.out_type(), {"approximate": StringAttr(approx) if approx != "none" else None})
+    return imp.op1(ew.GeluOp, [x], imp.out_type(), {"approximate": GeluApproximationAttr(GeluApproximation(approx)) if approx != "none" else None})
 
 
 @handles("aten.where.self", "aten.where.ScalarOther", "aten.where.ScalarSelf", "aten.where.Scalar")
@@ -429,7 +439,7 @@ def reduce_value(imp: Importer, x: SSAValue, kind: str, dims: list[int], keepdim
     rank = len(shape(x))
     dims = sorted({normalize_dim(d, rank) for d in dims}) if dims else list(range(rank))
     x = imp.convert(x, dtype(out)) if kind not in ("any", "all") else x
-    props = {"kind": StringAttr(kind), "dims": ints_attr(dims), "keepdim": UnitAttr() if keepdim else None}
+    props = {"kind": ReduceKindAttr(ReduceKind(kind)), "dims": ints_attr(dims), "keepdim": UnitAttr() if keepdim else None}
     return imp.op1(misc.ReduceOp, [x], out, props)
 
 
@@ -534,7 +544,7 @@ def act_backward(imp: Importer, node):
     if "gelu" in str(node.target):
         approx = node.kwargs.get("approximate", arg(node, 2, "approximate", "none"))
         return imp.op1(nm.GeluBackwardOp, [g, x], x.type,
-                       {"approximate": StringAttr(approx) if approx != "none" else None})
+                       {"approximate": GeluApproximationAttr(GeluApproximation(approx)) if approx != "none" else None})
     return imp.op1(nm.SiluBackwardOp, [g, x], x.type)
 
 
@@ -603,12 +613,16 @@ def sdpa_efficient(imp: Importer, node):
 _REDUCTIONS = {0: "none", 1: "mean", 2: "sum"}
 
 
+def _reduction(code: int) -> LossReductionAttr:
+    return LossReductionAttr(LossReduction(_REDUCTIONS[code]))
+
+
 @handles("aten.nll_loss_forward.default")
 def nll_loss(imp: Importer, node):
     x, t = imp.value(node.args[0]), imp.value(node.args[1])
     if node.args[2] is not None or len(shape(x)) != 2:
         return generic(imp, node)
-    props = {"reduction": StringAttr(_REDUCTIONS[node.args[3]]), "ignore_index": int_attr(node.args[4])}
+    props = {"reduction": _reduction(node.args[3]), "ignore_index": int_attr(node.args[4])}
     return (imp.op1(misc.NllLossOp, [x, t], imp.out_type(0), props), None)
 
 
@@ -617,7 +631,7 @@ def nll_loss_backward(imp: Importer, node):
     g, x, t = (imp.value(a) for a in node.args[:3])
     if node.args[3] is not None or len(shape(x)) != 2:
         return generic(imp, node)
-    props = {"reduction": StringAttr(_REDUCTIONS[node.args[4]]), "ignore_index": int_attr(node.args[5])}
+    props = {"reduction": _reduction(node.args[4]), "ignore_index": int_attr(node.args[5])}
     return imp.op1(misc.NllLossBackwardOp, [g, x, t], x.type, props)
 
 
@@ -626,7 +640,7 @@ def cross_entropy(imp: Importer, node):
     x, t = imp.value(node.args[0]), imp.value(node.args[1])
     if arg(node, 2, "weight") is not None or arg(node, 5, "label_smoothing", 0.0) or len(shape(x)) != 2:
         return generic(imp, node)
-    props = {"reduction": StringAttr(_REDUCTIONS[arg(node, 3, "reduction", 1)]),
+    props = {"reduction": _reduction(arg(node, 3, "reduction", 1)),
              "ignore_index": int_attr(arg(node, 4, "ignore_index", -100))}
     return imp.op1(misc.CrossEntropyOp, [x, t], imp.out_type(), props)
 
@@ -663,36 +677,34 @@ def inline_submodule(imp: Importer, node):
 
 # ---- fallback -------------------------------------------------------------------------------------
 
-def _encode(a, operands: list, imp: Importer) -> str:
-    if isinstance(a, torch.fx.Node):
-        v = imp.values.get(a)
-        if not isinstance(v, SSAValue):
-            raise imp.error(f"argument {a.name} is not a single tensor")
-        operands.append(v)
-        return f"%{len(operands) - 1}"
-    if isinstance(a, list | tuple):
-        inner = ", ".join(_encode(x, operands, imp) for x in a)
-        return f"[{inner}]" if isinstance(a, list) else f"({inner}{',' if len(a) == 1 else ''})"
-    if isinstance(a, torch.dtype):
-        return str(a)
-    if isinstance(a, torch.device | torch.layout | torch.memory_format):
-        return "None"
-    if isinstance(a, float) and not math.isfinite(a):
-        return f"float('{a}')"
-    if a is None or isinstance(a, bool | int | float | str):
-        return repr(a)
-    raise imp.error(f"argument {a!r} of type {type(a).__name__} cannot be recorded on a generic op")
-
-
 def generic(imp: Importer, node):
     """Keep an ATen op we have no tfm op for; the interpreter runs it through torch.ops."""
     if not isinstance(node.target, torch._ops.OpOverload):
         raise imp.error("is not an ATen operator and cannot be imported")
     operands: list[SSAValue] = []
-    args = _encode(tuple(node.args), operands, imp)
-    kwargs = {k: _encode(v, operands, imp) for k, v in node.kwargs.items()
-              if k not in ("device", "layout", "pin_memory", "memory_format")}
-    text = f"{args}, {{{', '.join(f'{k!r}: {v}' for k, v in kwargs.items())}}}"
+
+    def operand(a) -> int | None:
+        if not isinstance(a, torch.fx.Node):
+            return None
+        v = imp.values.get(a)
+        if not isinstance(v, SSAValue):
+            raise imp.error(f"argument {a.name} is not a single tensor")
+        operands.append(v)
+        return len(operands) - 1
+
+    def record(a) -> Attribute:
+        if isinstance(a, torch.device | torch.layout | torch.memory_format):
+            return UnitAttr()
+        if isinstance(a, list | tuple) and not isinstance(a, torch.fx.Node):
+            return ArrayAttr([record(x) for x in a])
+        try:
+            return encode(a, operand)
+        except TandemError as exc:
+            raise imp.error(str(exc)) from None
+
+    args = record(list(node.args))
+    kwargs = DictionaryAttr({k: record(v) for k, v in node.kwargs.items()
+                             if k not in ("device", "layout", "pin_memory", "memory_format")})
     val = node.meta.get("val")
     vals = list(val) if isinstance(val, list | tuple) else [val]
     from frontends.fx_import import torch_type
@@ -700,8 +712,8 @@ def generic(imp: Importer, node):
     types = [torch_type(v) for v in vals if isinstance(v, torch.Tensor)]
     if len(types) != len(vals):
         raise imp.error("has non-tensor results and cannot be imported")
-    op = imp.emit(misc.GenericOp, operands, types,
-                  {"target": StringAttr(str(node.target)), "args": StringAttr(text)})
+    op = imp.emit(GenericOp, operands, types,
+                  {"target": StringAttr(str(node.target)), "args": args, "kwargs": kwargs})
     return op.results[0] if not isinstance(val, list | tuple) else tuple(op.results)
 
 

@@ -93,6 +93,11 @@ def element_name(t: Attribute) -> str:
     return str(t)
 
 
+def is_element_type(t: Attribute) -> bool:
+    """Whether `t` is the element type of some IR dtype."""
+    return any(d.element is not None and t == d.element for d in TABLE)
+
+
 def torch_dtype(name: str) -> torch.dtype:
     """The torch dtype of an IR dtype name."""
     import torch

@@ -33,10 +33,14 @@ def parse_error_line(path: str, exc: ParseError) -> str:
 def parse_text(text: str, path: str = "<input>", ctx: Context | None = None,
                verify: bool = True) -> ModuleOp:
     ctx = ctx or make_context()
+    parser = Parser(ctx, text, path)
     try:
-        module = Parser(ctx, text, path).parse_module()
+        module = parser.parse_module()
     except ParseError as exc:
         raise TandemError(parse_error_line(path, exc)) from exc
+    except (VerifyException, DiagnosticException) as exc:  # a property of the wrong kind
+        line = text[: parser.pos].rstrip().count("\n") + 1  # the op just parsed
+        raise TandemError(f"{path}:{line}: invalid IR: {_first_line(exc)}") from exc
     if verify:
         verify_ir(module, path)
     return module
@@ -47,9 +51,12 @@ def verify_ir(module: ModuleOp, path: str = "<input>") -> None:
     try:
         module.verify()
     except (VerifyException, DiagnosticException) as exc:
-        lines = (ln.strip() for ln in str(exc).splitlines())
-        first = next((ln for ln in lines if ln and "^^^" not in ln), str(exc))
-        raise TandemError(f"{path}: invalid IR: {first}") from exc
+        raise TandemError(f"{path}: invalid IR: {_first_line(exc)}") from exc
+
+
+def _first_line(exc: Exception) -> str:
+    lines = (ln.strip() for ln in str(exc).splitlines())
+    return next((ln for ln in lines if ln and "^^^" not in ln), str(exc))
 
 
 def read_module(path: str | Path, ctx: Context | None = None, verify: bool = True) -> ModuleOp:

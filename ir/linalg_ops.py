@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from xdsl.dialects.builtin import FloatAttr, TensorType, UnitAttr
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, ClassVar
+
+from xdsl.dialects.builtin import Float64Type, FloatAttr, TensorType, UnitAttr
+from xdsl.ir import Attribute, SSAValue
 from xdsl.irdl import (
     irdl_op_definition,
     operand_def,
@@ -14,8 +18,14 @@ from xdsl.irdl import (
 )
 from xdsl.traits import Pure
 
-from ir.base import TfmOp, get_float
+from ir import estimates
+from ir.base import TfmOp, flag, float_attr, props, vjp
+from ir.lazy import torch
 from ir.types import broadcast_shapes, dtype, fmt, shape
+from ir.work import GemmShape, OpWork
+
+if TYPE_CHECKING:
+    from torch import Tensor
 
 
 def matmul_dims(lhs: tuple[int, ...], rhs: tuple[int, ...], ta: bool, tb: bool):
@@ -43,59 +53,125 @@ class MatmulOp(TfmOp):
     transpose_rhs = opt_prop_def(UnitAttr)
     traits = traits_def(Pure())
     assembly_format = "$lhs `,` $rhs attr-dict `:` functional-type(operands, results)"
+    KIND: ClassVar[str] = "matmul"
 
-    def __init__(self, lhs, rhs, result_type, transpose_lhs=False, transpose_rhs=False):
-        props = {}
-        if transpose_lhs:
-            props["transpose_lhs"] = UnitAttr()
-        if transpose_rhs:
-            props["transpose_rhs"] = UnitAttr()
-        super().__init__(operands=[lhs, rhs], result_types=[result_type], properties=props)
+    def __init__(self, lhs: SSAValue, rhs: SSAValue, result_type: Attribute,
+                 transpose_lhs: bool = False, transpose_rhs: bool = False) -> None:
+        super().__init__(operands=[lhs, rhs], result_types=[result_type],
+                         properties=props(transpose_lhs=flag(transpose_lhs),
+                                          transpose_rhs=flag(transpose_rhs)))
 
-    def dims(self):
+    @property
+    def transposed(self) -> tuple[bool, bool]:
+        return self.transpose_lhs is not None, self.transpose_rhs is not None
+
+    def dims(self) -> tuple[tuple[int, ...], int, int, int]:
         """(batch shape, M, N, K)."""
-        b, m, n, k, _ = matmul_dims(
-            shape(self.lhs), shape(self.rhs), self.transpose_lhs is not None, self.transpose_rhs is not None
-        )
+        b, m, n, k, _ = matmul_dims(shape(self.lhs), shape(self.rhs), *self.transposed)
         return b, m, n, k
 
-    def check(self) -> None:
+    def gemm(self) -> GemmShape:
+        """The op's GEMM with the broadcast batch dims flattened into one count."""
+        batch, m, n, k = self.dims()
+        count = 1
+        for d in batch:
+            count *= d
+        return GemmShape(count, m, n, k)
+
+    def verify_(self) -> None:
         a, b = shape(self.lhs), shape(self.rhs)
         self.expect(len(a) >= 2 and len(b) >= 2, f"operands must have rank >= 2, got {fmt(a)} and {fmt(b)}")
         self.expect(dtype(self.lhs) == dtype(self.rhs) == dtype(self.result),
                     f"dtypes differ: {dtype(self.lhs)}, {dtype(self.rhs)} -> {dtype(self.result)}")
-        batch, m, n, k, k2 = matmul_dims(a, b, self.transpose_lhs is not None, self.transpose_rhs is not None)
+        batch, m, n, k, k2 = matmul_dims(a, b, *self.transposed)
         self.expect(k == k2, f"reduction dims differ: lhs {fmt(a)} has K={k}, rhs {fmt(b)} has K={k2}")
         self.expect(batch is not None, f"batch dims of {fmt(a)} and {fmt(b)} do not broadcast")
         want = (*batch, m, n)
         self.expect(shape(self.result) == want, f"result must be {fmt(want)}, got {fmt(shape(self.result))}")
 
+    def work(self) -> OpWork:
+        g = self.gemm()
+        return OpWork(self.KIND, g.flops, g.flops, self.bytes_read(), self.bytes_written(), (g,))
 
-def _check_attention(op: TfmOp, q, k, v) -> tuple[int, ...]:
-    qs, ks, vs = shape(q), shape(k), shape(v)
-    op.expect(len(qs) == len(ks) == len(vs) == 4,
-              f"q, k, v must be [batch, heads, seq, head_dim], got {fmt(qs)}, {fmt(ks)}, {fmt(vs)}")
-    op.expect(qs[0] == ks[0] == vs[0], f"batch sizes differ: {qs[0]}, {ks[0]}, {vs[0]}")
-    op.expect(ks[1] == vs[1], f"k and v head counts differ: {ks[1]} and {vs[1]}")
-    op.expect(ks[1] > 0 and qs[1] % ks[1] == 0,
-              f"query heads {qs[1]} must be a multiple of key/value heads {ks[1]} (grouped-query)")
-    op.expect(qs[3] == ks[3], f"q and k head dims differ: {qs[3]} and {ks[3]}")
-    op.expect(ks[2] == vs[2], f"k and v sequence lengths differ: {ks[2]} and {vs[2]}")
-    op.expect(dtype(q) == dtype(k) == dtype(v), "q, k and v dtypes differ")
-    return (qs[0], qs[1], qs[2], vs[3])
+    def interpret(self, args: Sequence[Tensor]) -> list[Tensor]:
+        a, b = args
+        ta, tb = self.transposed
+        return [torch.matmul(a.transpose(-1, -2) if ta else a, b.transpose(-1, -2) if tb else b)]
 
 
-def _check_mask(op: TfmOp, mask, q, k) -> None:
-    if mask is None:
-        return
-    want = (shape(q)[0], shape(q)[1], shape(q)[2], shape(k)[2])
-    got = broadcast_shapes(shape(mask), want)
-    op.expect(got == want, f"mask {fmt(shape(mask))} does not broadcast to scores {fmt(want)}")
-    op.expect(dtype(mask) in ("i1", dtype(q)), f"mask must be i1 or {dtype(q)}, got {dtype(mask)}")
+def attention_reference(q: Tensor, k: Tensor, v: Tensor, mask: Tensor | None, scale: float,
+                        causal: bool) -> Tensor:
+    """softmax(q k^T * scale + mask) v, with k/v heads repeated for grouped-query attention."""
+    group = q.shape[1] // k.shape[1]
+    k = k.repeat_interleave(group, dim=1)
+    v = v.repeat_interleave(group, dim=1)
+    acc = torch.promote_types(q.dtype, torch.float32)  # low precision accumulates in f32, f64 stays f64
+    scores = torch.matmul(q, k.transpose(-1, -2)).to(acc) * scale
+    sq, sk = scores.shape[-2], scores.shape[-1]
+    if causal:
+        keep = torch.ones(sq, sk, dtype=torch.bool).tril()
+        scores = scores.masked_fill(~keep, float("-inf"))
+    if mask is not None:
+        scores = scores.masked_fill(~mask, float("-inf")) if mask.dtype == torch.bool else scores + mask.float()
+    probs = torch.softmax(scores, dim=-1)
+    probs = torch.nan_to_num(probs, nan=0.0)  # fully masked rows give zeros, as the fused kernels do
+    return torch.matmul(probs.to(v.dtype), v)
+
+
+class _Attention(TfmOp):
+    """What forward and backward attention share: q, k, v, an optional mask, scale, causal."""
+
+    KIND: ClassVar[str] = "attention"
+
+    @property
+    def scale_value(self) -> float:
+        return self.scale.value.data
+
+    @property
+    def is_causal(self) -> bool:
+        return self.causal is not None
+
+    def check_qkv(self) -> tuple[int, ...]:
+        qs, ks, vs = shape(self.q), shape(self.k), shape(self.v)
+        self.expect(len(qs) == len(ks) == len(vs) == 4,
+                    f"q, k, v must be [batch, heads, seq, head_dim], got {fmt(qs)}, {fmt(ks)}, {fmt(vs)}")
+        self.expect(qs[0] == ks[0] == vs[0], f"batch sizes differ: {qs[0]}, {ks[0]}, {vs[0]}")
+        self.expect(ks[1] == vs[1], f"k and v head counts differ: {ks[1]} and {vs[1]}")
+        self.expect(ks[1] > 0 and qs[1] % ks[1] == 0,
+                    f"query heads {qs[1]} must be a multiple of key/value heads {ks[1]} (grouped-query)")
+        self.expect(qs[3] == ks[3], f"q and k head dims differ: {qs[3]} and {ks[3]}")
+        self.expect(ks[2] == vs[2], f"k and v sequence lengths differ: {ks[2]} and {vs[2]}")
+        self.expect(dtype(self.q) == dtype(self.k) == dtype(self.v), "q, k and v dtypes differ")
+        self.expect(self.scale_value > 0, "scale must be positive")
+        if self.mask is not None:
+            want = (qs[0], qs[1], qs[2], ks[2])
+            got = broadcast_shapes(shape(self.mask), want)
+            self.expect(got == want, f"mask {fmt(shape(self.mask))} does not broadcast to scores {fmt(want)}")
+            self.expect(dtype(self.mask) in ("i1", dtype(self.q)),
+                        f"mask must be i1 or {dtype(self.q)}, got {dtype(self.mask)}")
+        return (qs[0], qs[1], qs[2], vs[3])
+
+    def forward_gemms(self) -> tuple[GemmShape, GemmShape]:
+        """QK^T and PV as batched GEMMs (FlopCounterMode's accounting)."""
+        b, hq, sq, d = shape(self.q)
+        sk, dv = shape(self.k)[2], shape(self.v)[3]
+        return GemmShape(b * hq, sq, sk, d), GemmShape(b * hq, sq, dv, sk)
+
+    def softmax_flops(self) -> int:
+        b, hq, sq, _ = shape(self.q)
+        return estimates.SOFTMAX * b * hq * sq * shape(self.k)[2]
+
+    def attention_work(self, gemms: tuple[GemmShape, ...]) -> OpWork:
+        mm = sum(g.flops for g in gemms)
+        return OpWork(self.KIND, mm + self.softmax_flops(), mm, self.bytes_read(),
+                      self.bytes_written(), gemms)
+
+    def reference(self, q: Tensor, k: Tensor, v: Tensor, mask: Tensor | None) -> Tensor:
+        return attention_reference(q, k, v, mask, self.scale_value, self.is_causal)
 
 
 @irdl_op_definition
-class AttentionOp(TfmOp):
+class AttentionOp(_Attention):
     """Fused scaled dot-product attention, `softmax(Q K^T * scale + mask) V`.
 
     Q is [B, Hq, Sq, D], K and V are [B, Hkv, Sk, D] with Hq a multiple of Hkv (grouped-query
@@ -111,20 +187,31 @@ class AttentionOp(TfmOp):
     v = operand_def(TensorType)
     mask = opt_operand_def(TensorType)
     result = result_def(TensorType)
-    scale = prop_def(FloatAttr)
+    scale = prop_def(FloatAttr[Float64Type])
     causal = opt_prop_def(UnitAttr)
     traits = traits_def(Pure())
     assembly_format = "$q `,` $k `,` $v (`mask` $mask^)? attr-dict `:` functional-type(operands, results)"
 
-    def check(self) -> None:
-        want = _check_attention(self, self.q, self.k, self.v)
-        _check_mask(self, self.mask, self.q, self.k)
+    def __init__(self, q: SSAValue, k: SSAValue, v: SSAValue, result_type: Attribute, *,
+                 scale: float, causal: bool = False, mask: SSAValue | None = None) -> None:
+        super().__init__(operands=[q, k, v, [] if mask is None else [mask]],
+                         result_types=[result_type],
+                         properties=props(scale=float_attr(scale), causal=flag(causal)))
+
+    def verify_(self) -> None:
+        want = self.check_qkv()
         self.expect(shape(self.result) == want, f"result must be {fmt(want)}, got {fmt(shape(self.result))}")
-        self.expect(get_float(self.scale) > 0, "scale must be positive")
+
+    def work(self) -> OpWork:
+        return self.attention_work(self.forward_gemms())
+
+    def interpret(self, args: Sequence[Tensor]) -> list[Tensor]:
+        q, k, v, *mask = args
+        return [self.reference(q, k, v, mask[0] if mask else None)]
 
 
 @irdl_op_definition
-class AttentionBackwardOp(TfmOp):
+class AttentionBackwardOp(_Attention):
     """Gradients (dQ, dK, dV) of `tfm.attention` given the output gradient and the forward output.
 
         %dq, %dk, %dv = tfm.attention_backward %do, %q, %k, %v, %o {causal, scale = 0.125 : f64} : (...) -> (...)
@@ -140,17 +227,36 @@ class AttentionBackwardOp(TfmOp):
     dq = result_def(TensorType)
     dk = result_def(TensorType)
     dv = result_def(TensorType)
-    scale = prop_def(FloatAttr)
+    scale = prop_def(FloatAttr[Float64Type])
     causal = opt_prop_def(UnitAttr)
     traits = traits_def(Pure())
     assembly_format = (
         "$grad `,` $q `,` $k `,` $v `,` $out (`mask` $mask^)? attr-dict `:` functional-type(operands, results)"
     )
 
-    def check(self) -> None:
-        want = _check_attention(self, self.q, self.k, self.v)
-        _check_mask(self, self.mask, self.q, self.k)
+    def __init__(self, grad: SSAValue, q: SSAValue, k: SSAValue, v: SSAValue, out: SSAValue, *,
+                 scale: float, causal: bool = False, mask: SSAValue | None = None) -> None:
+        super().__init__(operands=[grad, q, k, v, out, [] if mask is None else [mask]],
+                         result_types=[q.type, k.type, v.type],
+                         properties=props(scale=float_attr(scale), causal=flag(causal)))
+
+    def verify_(self) -> None:
+        want = self.check_qkv()
         self.expect(shape(self.grad) == want and shape(self.out) == want,
                     f"grad and out must be {fmt(want)}, got {fmt(shape(self.grad))} and {fmt(shape(self.out))}")
         for res, src in ((self.dq, self.q), (self.dk, self.k), (self.dv, self.v)):
             self.expect(shape(res) == shape(src), f"gradient {fmt(shape(res))} must match input {fmt(shape(src))}")
+
+    def work(self) -> OpWork:
+        # recompute scores; dP = dO V^T; dV = P^T dO; dQ = dS K; dK = dS^T Q
+        b, hq, sq, d = shape(self.q)
+        sk, dv = shape(self.k)[2], shape(self.v)[3]
+        bh = b * hq
+        gemms = (GemmShape(bh, sq, sk, d), GemmShape(bh, sq, sk, dv), GemmShape(bh, sk, dv, sq),
+                 GemmShape(bh, sq, d, sk), GemmShape(bh, sk, d, sq))
+        return self.attention_work(gemms)
+
+    def interpret(self, args: Sequence[Tensor]) -> list[Tensor | None]:
+        g, q, k, v, _out, *mask = args
+        m = mask[0] if mask else None
+        return vjp(lambda a, b, c: self.reference(a, b, c, m), [q, k, v], g)[:3]

@@ -16,13 +16,14 @@ from xdsl.dialects import builtin, func
 from xdsl.ir import Dialect
 
 from ir.elementwise_ops import BINARY_OPS, UNARY_OPS, ArangeOp, ConstantOp, ConvertOp, WhereOp
+from ir.enums import ENUM_ATTRS
+from ir.generic_op import GenericOp, OperandRefAttr
 from ir.linalg_ops import AttentionBackwardOp, AttentionOp, MatmulOp
 from ir.misc_ops import (
     CrossEntropyOp,
     DropoutOp,
     EmbeddingBackwardOp,
     EmbeddingOp,
-    GenericOp,
     NllLossBackwardOp,
     NllLossOp,
     ReduceOp,
@@ -38,9 +39,7 @@ from ir.norm_ops import (
     SoftmaxBackwardOp,
     SoftmaxOp,
 )
-from ir.shape_ops import BroadcastOp, ConcatOp, PadOp, PermuteOp, ReshapeOp, SliceOp
-
-SHAPE_OPS = [ReshapeOp, PermuteOp, BroadcastOp, SliceOp, ConcatOp, PadOp]
+from ir.shape_ops import SHAPE_OPS
 
 TFM = Dialect(
     "tfm",
@@ -73,7 +72,7 @@ TFM = Dialect(
         DropoutOp,
         GenericOp,
     ],
-    [],
+    [*ENUM_ATTRS, OperandRefAttr],
 )
 
 

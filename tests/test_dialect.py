@@ -63,12 +63,12 @@ SNIPPETS: dict[str, list[str]] = {
         f"%r = tfm.rms_norm %a {{eps = 1.0e-06 : f64, ndim = 2 : i64}} : ({A}) -> {A}",
     ],
     "tfm.gelu_backward": [
-        f"%r = tfm.gelu_backward %x, %x {{approximate = \"tanh\"}} : ({X}, {X}) -> {X}",
+        f"%r = tfm.gelu_backward %x, %x {{approximate = #tfm<approximate tanh>}} : ({X}, {X}) -> {X}",
         f"%r = tfm.gelu_backward %x, %x : ({X}, {X}) -> {X}",
     ],
     "tfm.silu_backward": [f"%r = tfm.silu_backward %x, %x : ({X}, {X}) -> {X}"],
     "tfm.gelu": [
-        f"%r = tfm.gelu %x {{approximate = \"tanh\"}} : ({X}) -> {X}",
+        f"%r = tfm.gelu %x {{approximate = #tfm<approximate tanh>}} : ({X}) -> {X}",
         f"%r = tfm.gelu %x : ({X}) -> {X}",
     ],
     **{f"tfm.{n}": [f"%r = tfm.{n} %x : ({X}) -> {X}"]
@@ -109,26 +109,26 @@ SNIPPETS: dict[str, list[str]] = {
         f"%r = tfm.embedding_backward %g3, %ids {{padding_idx = 0 : i64}} : ({ARGS['g3']}, {ARGS['ids']}) -> {ARGS['t']}",
     ],
     "tfm.reduce": [
-        f"%r = tfm.reduce %a {{kind = \"sum\", dims = array<i64: 0, 1>}} : ({A}) -> {ARGS['y']}",
-        f"%r = tfm.reduce %a {{kind = \"max\", dims = array<i64: -1>, keepdim}} : ({A}) -> tensor<2x3x1xf32>",
-        f"%r = tfm.reduce %b {{kind = \"any\", dims = array<i64: 0, 1>}} : ({ARGS['b']}) -> tensor<i1>",
+        f"%r = tfm.reduce %a {{kind = #tfm<reduce_kind sum>, dims = array<i64: 0, 1>}} : ({A}) -> {ARGS['y']}",
+        f"%r = tfm.reduce %a {{kind = #tfm<reduce_kind max>, dims = array<i64: -1>, keepdim}} : ({A}) -> tensor<2x3x1xf32>",
+        f"%r = tfm.reduce %b {{kind = #tfm<reduce_kind any>, dims = array<i64: 0, 1>}} : ({ARGS['b']}) -> tensor<i1>",
     ],
     "tfm.cross_entropy": [
-        f"%r = tfm.cross_entropy %x, %lab {{ignore_index = -100 : i64, reduction = \"mean\"}} : ({X}, {ARGS['lab']}) -> tensor<f32>",
-        f"%r = tfm.cross_entropy %x, %lab {{ignore_index = 0 : i64, reduction = \"none\"}} : ({X}, {ARGS['lab']}) -> tensor<2xf32>",
+        f"%r = tfm.cross_entropy %x, %lab {{ignore_index = -100 : i64, reduction = #tfm<reduction mean>}} : ({X}, {ARGS['lab']}) -> tensor<f32>",
+        f"%r = tfm.cross_entropy %x, %lab {{ignore_index = 0 : i64, reduction = #tfm<reduction none>}} : ({X}, {ARGS['lab']}) -> tensor<2xf32>",
     ],
     "tfm.nll_loss": [
-        f"%r = tfm.nll_loss %x, %lab {{ignore_index = -100 : i64, reduction = \"sum\"}} : ({X}, {ARGS['lab']}) -> tensor<f32>",
+        f"%r = tfm.nll_loss %x, %lab {{ignore_index = -100 : i64, reduction = #tfm<reduction sum>}} : ({X}, {ARGS['lab']}) -> tensor<f32>",
     ],
     "tfm.nll_loss_backward": [
-        f"%r = tfm.nll_loss_backward %s, %x, %lab {{ignore_index = -100 : i64, reduction = \"mean\"}} "
+        f"%r = tfm.nll_loss_backward %s, %x, %lab {{ignore_index = -100 : i64, reduction = #tfm<reduction mean>}} "
         f": ({ARGS['s']}, {X}, {ARGS['lab']}) -> {X}",
     ],
     "tfm.dropout": [f"%r = tfm.dropout %x {{p = 0.1 : f64}} : ({X}) -> {X}"],
     "tfm.generic": [
-        f"%r = tfm.generic %i {{target = \"aten.cumsum.default\", args = \"(%0, 1), {{}}\"}} : ({ARGS['i']}) -> {ARGS['i']}",
-        f"%r:2 = tfm.generic %x {{target = \"aten.sort.default\", args = \"(%0, -1), {{}}\"}} : ({X}) -> ({X}, {ARGS['i']})",
-        "%r = tfm.generic {target = \"aten.randn.default\", args = \"([2, 4],), {}\"} : () -> tensor<2x4xf32>",
+        f"%r = tfm.generic %i {{target = \"aten.cumsum.default\", args = [#tfm.operand<0>, 1 : i64], kwargs = {{}}}} : ({ARGS['i']}) -> {ARGS['i']}",
+        f"%r:2 = tfm.generic %x {{target = \"aten.sort.default\", args = [#tfm.operand<0>, -1 : i64], kwargs = {{}}}} : ({X}) -> ({X}, {ARGS['i']})",
+        "%r = tfm.generic {target = \"aten.randn.default\", args = [[2 : i64, 4 : i64]], kwargs = {dtype = f32}} : () -> tensor<2x4xf32>",
     ],
 }
 
@@ -281,3 +281,107 @@ def test_imported_model_parses_with_torch_mlir_opt(models, torch_mlir_opt: str, 
     theirs = [line.split('"')[1] for line in out.splitlines() if '"tfm.' in line and '= "tfm.' in line]
     assert theirs == ours
     assert "tfm.param" in out and ("tfm.grad_of" in out) == training
+
+
+# ---- enum properties: a closed set of spellings, refused at parse time --------------------
+
+@pytest.mark.parametrize("line,expected", [
+    (f"%r = tfm.gelu %x {{approximate = #tfm<approximate fast>}} : ({X}) -> {X}", "Expected `none`, or `tanh`"),
+    (f"%r = tfm.reduce %a {{kind = #tfm<reduce_kind average>, dims = array<i64: 1>}} : ({A}) -> tensor<2x4xf32>",
+     "Expected `sum`, `mean`, `max`, `min`, `prod`, `any`, or `all`"),
+    (f"%r = tfm.cross_entropy %x, %lab {{ignore_index = -100 : i64, reduction = #tfm<reduction avg>}} "
+     f": ({X}, {ARGS['lab']}) -> tensor<f32>", "Expected `none`, `mean`, or `sum`"),
+    (f"%r = tfm.gelu %x {{approximate = \"tanh\"}} : ({X}) -> {X}", "approximate"),
+])
+def test_bad_enum_spelling_is_a_located_error(line: str, expected: str) -> None:
+    with pytest.raises(TandemError) as info:
+        parse_text(wrap(line), "m.mlir")
+    msg = str(info.value)
+    assert msg.startswith("m.mlir:") and expected in msg and "\n" not in msg
+
+
+def test_enum_properties_read_as_python_values() -> None:
+    gelu = only_tfm_op(parse_text(wrap(SNIPPETS["tfm.gelu"][0])))
+    assert gelu.approximation == "tanh"
+    assert only_tfm_op(parse_text(wrap(SNIPPETS["tfm.gelu"][1]))).approximation == "none"
+    reduce = only_tfm_op(parse_text(wrap(SNIPPETS["tfm.reduce"][1])))
+    assert reduce.reduction == "max"
+    loss = only_tfm_op(parse_text(wrap(SNIPPETS["tfm.cross_entropy"][1])))
+    assert (loss.mode, loss.ignored) == ("none", 0)
+
+
+# ---- every op declares its behaviour next to its definition --------------------------------
+
+def test_every_op_declares_its_behaviour() -> None:
+    """Kind, view-ness, FLOPs and the interpreter rule live on each op class."""
+    from ir.base import TfmOp
+
+    kinds = {"matmul", "attention", "softmax", "norm", "elementwise", "embedding", "reduce",
+             "loss", "data-movement", "generic", "view"}
+    for cls in TFM.operations:
+        assert issubclass(cls, TfmOp), cls.name
+        assert cls.KIND in kinds, (cls.name, cls.KIND)
+        assert cls.IS_VIEW == (cls.KIND == "view"), cls.name
+        assert cls.interpret is not TfmOp.interpret, f"{cls.name} has no interpreter rule"
+        assert "__init__" in {k for c in cls.__mro__ if c is not TfmOp and issubclass(c, TfmOp)
+                              for k in vars(c)}, f"{cls.name} has no builder"
+
+
+# ---- tfm.generic holds data, never code ------------------------------------------------------
+
+MALICIOUS = """func.func @f(%x: tensor<2x4xf32>) -> tensor<2x4xf32> {
+  %y = tfm.generic %x {target = "aten.abs.default", args = "(torch.save(torch.zeros(1), 'PATH'), %0)[1:], {}"} : (tensor<2x4xf32>) -> tensor<2x4xf32>
+  func.return %y : tensor<2x4xf32>
+}
+"""
+
+
+def test_generic_with_python_source_is_refused_without_running(tmp_path, capfd) -> None:
+    """The IR that once made the interpreter write a file through eval: now a parse error."""
+    target = tmp_path / "pwned"
+    text = MALICIOUS.replace("PATH", str(target))
+    with pytest.raises(TandemError) as info:
+        parse_text(text, "evil.mlir")
+    assert str(info.value).startswith("evil.mlir:2: invalid IR:")
+    assert "should be of base attribute array" in str(info.value)
+    assert not target.exists()
+    evil = tmp_path / "evil.mlir"
+    evil.write_text(text)
+    from tandem.opt import main
+
+    assert main([str(evil)]) == 1
+    err = capfd.readouterr().err
+    assert err.startswith("error: ") and "Traceback" not in err
+    assert not target.exists()
+
+
+@pytest.mark.parametrize("target,message", [
+    ("aten._print.default", "not an ATen operator the interpreter runs"),
+    ("aten.add_.Tensor", "mutates its arguments"),
+    ("aten.no_such_op.default", "unknown ATen op"),
+])
+def test_generic_runs_only_pure_aten_ops(target: str, message: str) -> None:
+    import torch
+
+    from backends.interpreter import run_module
+
+    text = f"""func.func @f(%x: tensor<2x4xf32>) -> tensor<2x4xf32> {{
+  %y = tfm.generic %x {{target = "{target}", args = [#tfm.operand<0>, #tfm.operand<0>], kwargs = {{}}}} : (tensor<2x4xf32>) -> tensor<2x4xf32>
+  func.return %y : tensor<2x4xf32>
+}}
+"""
+    module = parse_text(text)
+    with pytest.raises(TandemError, match=message):
+        run_module(module, [torch.ones(2, 4)])
+
+
+@pytest.mark.parametrize("args,message", [
+    ("[#tfm.operand<3>]", "refers to operand 3 but the op has 1"),
+    ("[1 : i64]", "operand 0 is not used by the call"),
+    ("[#tfm.operand<0>, 1 : i32]", "expected an operand reference"),
+    ("[#tfm.operand<0>, tensor<2xf32>]", "expected an operand reference"),
+])
+def test_generic_arguments_are_verified(args: str, message: str) -> None:
+    text = wrap(f"%r = tfm.generic %x {{target = \"aten.abs.default\", args = {args}, kwargs = {{}}}} : ({X}) -> {X}")
+    with pytest.raises(TandemError, match=re.escape(message)):
+        parse_text(text)

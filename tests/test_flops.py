@@ -9,10 +9,11 @@ import pytest
 import torch
 from torch.utils.flop_counter import FlopCounterMode, sdpa_backward_flop_count, sdpa_flop_count
 
-from backends.flops import Gemm, attention_gemms, count_module, count_op, matmul_gemm
+from backends.flops import count_module, count_op
 from frontends.importer import import_module
 from frontends.user_model import resolve_model
 from ir.io import parse_text
+from ir.work import GemmShape
 
 TINY = ("gpt2-tiny", "bert-tiny", "llama-tiny", "opt-tiny")
 aten = torch.ops.aten
@@ -101,7 +102,7 @@ def test_matmul_gemm_with_transposes_and_batch() -> None:
       %0 = tfm.matmul %a, %b {transpose_lhs, transpose_rhs} : (tensor<3x1x8x5xf16>, tensor<4x6x8xf16>) -> tensor<3x4x5x6xf16>
       func.return
     }""")
-    assert matmul_gemm(op) == Gemm(12, 5, 6, 8)
+    assert op.gemm() == GemmShape(12, 5, 6, 8)
     counts = count_op(op)
     assert counts.kind == "matmul"
     assert counts.flops == counts.mm_flops == 2 * 12 * 5 * 6 * 8
@@ -114,7 +115,7 @@ def test_attention_gemms_gqa() -> None:
       %0 = tfm.attention %q, %kv, %kv {scale = 0.25 : f64} : (tensor<2x8x16x32xf32>, tensor<2x2x24x32xf32>, tensor<2x2x24x32xf32>) -> tensor<2x8x16x32xf32>
       func.return
     }""")
-    assert attention_gemms(fwd) == (Gemm(16, 16, 24, 32), Gemm(16, 16, 32, 24))
+    assert fwd.work().gemms == (GemmShape(16, 16, 24, 32), GemmShape(16, 16, 32, 24))
     assert count_op(fwd).mm_flops == sdpa_flop_count((2, 8, 16, 32), (2, 2, 24, 32), (2, 2, 24, 32))
 
 

@@ -188,7 +188,7 @@ def test_nll_loss_backward(reduction: str) -> None:
     loss = F.nll_loss(logp, labels, ignore_index=-100, reduction=reduction)
     g = torch.tensor(2.5) if reduction != "none" else torch.tensor([1.0, 2.0, 3.0, 4.0])
     (want,) = torch.autograd.grad(loss, logp, g)
-    (got,) = run(f"tfm.nll_loss_backward %a0, %a1, %a2 {{ignore_index = -100 : i64, reduction = \"{reduction}\"}} "
+    (got,) = run(f"tfm.nll_loss_backward %a0, %a1, %a2 {{ignore_index = -100 : i64, reduction = #tfm<reduction {reduction}>}} "
                  f": ({ty(g)}, {ty(logp)}, {ty(labels)}) -> {ty(logp)}", g, logp.detach(), labels, results=ty(logp))
     close(got, want)
     by_hand = torch.zeros(4, 3)
@@ -201,7 +201,7 @@ def test_nll_loss_backward(reduction: str) -> None:
 
 def test_cross_entropy_ignores_labels() -> None:
     logits, labels = torch.randn(5, 4), torch.tensor([1, 3, -100, 0, 3])
-    (loss,) = run(f"tfm.cross_entropy %a0, %a1 {{ignore_index = -100 : i64, reduction = \"mean\"}} "
+    (loss,) = run(f"tfm.cross_entropy %a0, %a1 {{ignore_index = -100 : i64, reduction = #tfm<reduction mean>}} "
                   f": ({ty(logits)}, {ty(labels)}) -> tensor<f32>", logits, labels, results="tensor<f32>")
     keep = labels != -100
     close(loss, -torch.log_softmax(logits[keep], 1).gather(1, labels[keep, None]).mean())
@@ -229,7 +229,7 @@ def test_activation_backwards_match_autograd() -> None:
     x = torch.randn(10, requires_grad=True)
     g = torch.randn(10)
     for line, fn in [
-        ("tfm.gelu_backward %a0, %a1 {approximate = \"tanh\"}", lambda t: F.gelu(t, approximate="tanh")),
+        ("tfm.gelu_backward %a0, %a1 {approximate = #tfm<approximate tanh>}", lambda t: F.gelu(t, approximate="tanh")),
         ("tfm.gelu_backward %a0, %a1", F.gelu),
         ("tfm.silu_backward %a0, %a1", F.silu),
     ]:
@@ -262,11 +262,11 @@ def test_reduce_kinds() -> None:
              ("max", "-1", "tensor<2x2xf32>", torch.tensor([[1.0, 4.0], [2.0, 1.0]])),
              ("mean", "1", "tensor<2x2xf32>", torch.tensor([[2.0, 1.0], [-0.25, 1.5]]))]
     for kind, dims, res, want in cases:
-        (got,) = run(f"tfm.reduce %a0 {{kind = \"{kind}\", dims = array<i64: {dims}>}} : ({ty(x)}) -> {res}",
+        (got,) = run(f"tfm.reduce %a0 {{kind = #tfm<reduce_kind {kind}>, dims = array<i64: {dims}>}} : ({ty(x)}) -> {res}",
                      x, results=res)
         close(got, want)
     b = x > 0
-    (anyv,) = run(f"tfm.reduce %a0 {{kind = \"all\", dims = array<i64: 1, 2>, keepdim}} : ({ty(b)}) -> tensor<2x1x1xi1>",
+    (anyv,) = run(f"tfm.reduce %a0 {{kind = #tfm<reduce_kind all>, dims = array<i64: 1, 2>, keepdim}} : ({ty(b)}) -> tensor<2x1x1xi1>",
                   b, results="tensor<2x1x1xi1>")
     assert anyv.flatten().tolist() == [False, False]
 
@@ -305,18 +305,18 @@ def test_constants_arange_where_convert() -> None:
 
 def test_generic_op_runs_the_aten_op() -> None:
     x = torch.tensor([[1, 0, 2], [3, 1, 1]])
-    (cs,) = run(f"tfm.generic %a0 {{target = \"aten.cumsum.default\", args = \"(%0, 1), {{}}\"}} : ({ty(x)}) -> {ty(x)}",
+    (cs,) = run(f"tfm.generic %a0 {{target = \"aten.cumsum.default\", args = [#tfm.operand<0>, 1 : i64], kwargs = {{}}}} : ({ty(x)}) -> {ty(x)}",
                 x, results=ty(x))
     assert cs.tolist() == [[1, 1, 3], [3, 4, 5]]
     y = torch.tensor([3.0, 1.0, 2.0])
-    vals, idx = run(f"tfm.generic %a0 {{target = \"aten.sort.default\", args = \"(%0, -1, True), {{}}\"}} "
+    vals, idx = run(f"tfm.generic %a0 {{target = \"aten.sort.default\", args = [#tfm.operand<0>, -1 : i64, true], kwargs = {{}}}} "
                     f": ({ty(y)}) -> ({ty(y)}, tensor<3xi64>)", y, results=f"{ty(y)}; tensor<3xi64>")
     assert vals.tolist() == [3.0, 2.0, 1.0] and idx.tolist() == [0, 2, 1]
     rows = torch.tensor([1, 0])
-    (picked,) = run(f"tfm.generic %a0, %a1 {{target = \"aten.index.Tensor\", args = \"(%0, [%1]), {{}}\"}} "
+    (picked,) = run(f"tfm.generic %a0, %a1 {{target = \"aten.index.Tensor\", args = [#tfm.operand<0>, [#tfm.operand<1>]], kwargs = {{}}}} "
                     f": ({ty(x)}, {ty(rows)}) -> tensor<2x3xi64>", x, rows, results="tensor<2x3xi64>")
     assert picked.tolist() == [[3, 1, 1], [1, 0, 2]]
-    (filled,) = run(f"tfm.generic %a0 {{target = \"aten.clamp.default\", args = \"(%0, float('-inf'), 2.0), {{}}\"}} "
+    (filled,) = run(f"tfm.generic %a0 {{target = \"aten.clamp.default\", args = [#tfm.operand<0>, 0xFFF0000000000000 : f64, 2.0 : f64], kwargs = {{}}}} "
                     f": ({ty(y)}) -> {ty(y)}", y, results=ty(y))
     assert filled.tolist() == [2.0, 1.0, 2.0]
 
@@ -324,7 +324,7 @@ def test_generic_op_runs_the_aten_op() -> None:
 def test_unknown_generic_op_is_an_error() -> None:
     x = torch.zeros(2)
     with pytest.raises(TandemError, match="aten.no_such_op"):
-        run(f"tfm.generic %a0 {{target = \"aten.no_such_op.default\", args = \"(%0,), {{}}\"}} : ({ty(x)}) -> {ty(x)}",
+        run(f"tfm.generic %a0 {{target = \"aten.no_such_op.default\", args = [#tfm.operand<0>], kwargs = {{}}}} : ({ty(x)}) -> {ty(x)}",
             x, results=ty(x))
 
 

@@ -30,8 +30,8 @@ func.func @block(%x: tensor<2x16x64xf32> {tfm.input = "x"}, %w: tensor<192x64xf3
   %c = tfm.constant {value = 0.5 : f64} : tensor<f32>
   // CHECK-NEXT: "tfm.mul"
   %h = tfm.mul %y, %c : (tensor<2x16x64xf32>, tensor<f32>) -> tensor<2x16x64xf32>
-  // CHECK-NEXT: "tfm.generic"({{.*}}) <{args = "(%0, 1), {}", target = "aten.cumsum.default"}>
-  %cs = tfm.generic %h {target = "aten.cumsum.default", args = "(%0, 1), {}"} : (tensor<2x16x64xf32>) -> tensor<2x16x64xf32>
+  // CHECK-NEXT: "tfm.generic"({{.*}}) <{args = [#tfm.operand<0>, 1], kwargs = {}, target = "aten.cumsum.default"}>
+  %cs = tfm.generic %h {target = "aten.cumsum.default", args = [#tfm.operand<0>, 1 : i64], kwargs = {}} : (tensor<2x16x64xf32>) -> tensor<2x16x64xf32>
   // CHECK-NEXT: return
   func.return %cs : tensor<2x16x64xf32>
 }

@@ -23,16 +23,16 @@ func.func @block(%x: tensor<2x16x64xf32> {tfm.input = "x"}, %w: tensor<192x64xf3
   %o = tfm.attention %qh, %kh, %vh {causal, scale = 0.25 : f64} : (tensor<2x4x16x16xf32>, tensor<2x2x16x16xf32>, tensor<2x2x16x16xf32>) -> tensor<2x4x16x16xf32>
   %ot = tfm.permute %o {perm = array<i64: 0, 2, 1, 3>} : (tensor<2x4x16x16xf32>) -> tensor<2x16x4x16xf32>
   %y = tfm.reshape %ot : (tensor<2x16x4x16xf32>) -> tensor<2x16x64xf32>
-  // CHECK: tfm.gelu %{{.*}} {approximate = "tanh"}
-  %a = tfm.gelu %y {approximate = "tanh"} : (tensor<2x16x64xf32>) -> tensor<2x16x64xf32>
+  // CHECK: tfm.gelu %{{.*}} {approximate = #tfm<approximate tanh>}
+  %a = tfm.gelu %y {approximate = #tfm<approximate tanh>} : (tensor<2x16x64xf32>) -> tensor<2x16x64xf32>
   // CHECK: tfm.constant {value = 5.000000e-01 : f64} : tensor<f32>
   %c = tfm.constant {value = 0.5 : f64} : tensor<f32>
   // CHECK: tfm.mul %{{.*}}, %{{.*}} : (tensor<2x16x64xf32>, tensor<f32>) -> tensor<2x16x64xf32>
   %h = tfm.mul %a, %c : (tensor<2x16x64xf32>, tensor<f32>) -> tensor<2x16x64xf32>
-  // CHECK: tfm.reduce %{{.*}} {kind = "sum", dims = array<i64: 2>, keepdim}
-  %s = tfm.reduce %h {kind = "sum", dims = array<i64: 2>, keepdim} : (tensor<2x16x64xf32>) -> tensor<2x16x1xf32>
+  // CHECK: tfm.reduce %{{.*}} {kind = #tfm<reduce_kind sum>, dims = array<i64: 2>, keepdim}
+  %s = tfm.reduce %h {kind = #tfm<reduce_kind sum>, dims = array<i64: 2>, keepdim} : (tensor<2x16x64xf32>) -> tensor<2x16x1xf32>
   %r = tfm.add %h, %s : (tensor<2x16x64xf32>, tensor<2x16x1xf32>) -> tensor<2x16x64xf32>
-  // CHECK: tfm.generic %{{.*}} {target = "aten.cumsum.default", args = "(%0, 1), {}"}
-  %cs = tfm.generic %r {target = "aten.cumsum.default", args = "(%0, 1), {}"} : (tensor<2x16x64xf32>) -> tensor<2x16x64xf32>
+  // CHECK: tfm.generic %{{.*}} {target = "aten.cumsum.default", args = [#tfm.operand<0>, 1 : i64], kwargs = {}}
+  %cs = tfm.generic %r {target = "aten.cumsum.default", args = [#tfm.operand<0>, 1 : i64], kwargs = {}} : (tensor<2x16x64xf32>) -> tensor<2x16x64xf32>
   func.return %cs : tensor<2x16x64xf32>
 }

@@ -35,10 +35,10 @@
 // CHECK-NOT: phase = "backward"
 // F.cross_entropy becomes log_softmax + nll_loss
 // CHECK: %[[LOGP:[0-9]+]] = tfm.log_softmax %{{[0-9]+}} {dim = 1 : i64} : (tensor<16x10xf32>) -> tensor<16x10xf32>
-// CHECK-NEXT: %[[LOSS:[0-9]+]] = tfm.nll_loss %[[LOGP]], %in1 {reduction = "mean", ignore_index = -100 : i64} : (tensor<16x10xf32>, tensor<16xi64>) -> tensor<f32>
+// CHECK-NEXT: %[[LOSS:[0-9]+]] = tfm.nll_loss %[[LOGP]], %in1 {reduction = #tfm<reduction mean>, ignore_index = -100 : i64} : (tensor<16x10xf32>, tensor<16xi64>) -> tensor<f32>
 
 // Backward, from the loss seed down to the first layer norm; every op is marked.
-// CHECK-NEXT: %[[DLOGP:[0-9]+]] = tfm.nll_loss_backward %[[SEED]], %[[LOGP]], %in1 {phase = "backward", reduction = "mean", ignore_index = -100 : i64}
+// CHECK-NEXT: %[[DLOGP:[0-9]+]] = tfm.nll_loss_backward %[[SEED]], %[[LOGP]], %in1 {phase = "backward", reduction = #tfm<reduction mean>, ignore_index = -100 : i64}
 // CHECK-NEXT: tfm.log_softmax_backward %[[DLOGP]], %[[LOGP]] {phase = "backward", dim = 1 : i64}
 // head: dX = dY W and dW = dY^T X
 // CHECK: tfm.matmul {{.*}}phase = "backward"{{.*}} : (tensor<16x10xf32>, tensor<10x32xf32>) -> tensor<16x32xf32>

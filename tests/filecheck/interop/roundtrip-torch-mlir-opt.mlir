@@ -12,16 +12,16 @@
 // CHECK: tfm.matmul
 // CHECK-SAME: transpose_rhs
 // CHECK-SAME: (tensor<2x16x64xf32>, tensor<256x64xf32>) -> tensor<2x16x256xf32>
-// CHECK: tfm.gelu %{{.*}} {approximate = "tanh"}
+// CHECK: tfm.gelu %{{.*}} {approximate = #tfm<approximate tanh>}
 // CHECK: tfm.constant {value = 0xfff0000000000000 : f64} : tensor<f32>
 // CHECK: tfm.generic
 // CHECK-SAME: target = "aten.flip.default"
 func.func @mlp(%x: tensor<2x16x64xf32> {tfm.input = "x"}, %w: tensor<256x64xf32> {tfm.param = "fc.weight"}) -> (tensor<2x16x256xf32> {tfm.output = "out0"}) {
   %0 = tfm.matmul %x, %w {transpose_rhs, layer = 0 : i64} : (tensor<2x16x64xf32>, tensor<256x64xf32>) -> tensor<2x16x256xf32>
-  %1 = tfm.gelu %0 {approximate = "tanh"} : (tensor<2x16x256xf32>) -> tensor<2x16x256xf32>
+  %1 = tfm.gelu %0 {approximate = #tfm<approximate tanh>} : (tensor<2x16x256xf32>) -> tensor<2x16x256xf32>
   %2 = tfm.constant {value = 0xFFF0000000000000 : f64} : tensor<f32>
   %3 = tfm.max %1, %2 : (tensor<2x16x256xf32>, tensor<f32>) -> tensor<2x16x256xf32>
-  %4 = tfm.generic %3 {target = "aten.flip.default", args = "(%0, [1]), {}"} : (tensor<2x16x256xf32>) -> tensor<2x16x256xf32>
+  %4 = tfm.generic %3 {target = "aten.flip.default", args = [#tfm.operand<0>, [1 : i64]], kwargs = {}} : (tensor<2x16x256xf32>) -> tensor<2x16x256xf32>
   func.return %4 : tensor<2x16x256xf32>
 }
 

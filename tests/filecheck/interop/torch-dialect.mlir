@@ -17,7 +17,7 @@
 // CHECK: tfm.constant {value = 0xfff0000000000000 : f64} : tensor<f32>
 // CHECK: tfm.max
 // ATen ops outside tfm's set stay, by name, for the interpreter to run through torch.ops.
-// CHECK: tfm.generic %{{.*}} {target = "aten.flip.default", args = "(%0, [1]), {}"}
+// CHECK: tfm.generic %{{.*}} {target = "aten.flip.default", args = [#tfm.operand<0>, [1 : i64]], kwargs = {}}
 // CHECK: tfm.softmax %{{.*}} {dim = 1 : i64}
 // Lists unpack into slices; sizes fold into the alpha constant.
 // CHECK: tfm.slice %{{.*}} {dim = 1 : i64, start = 0 : i64, end = 2 : i64, step = 1 : i64}
