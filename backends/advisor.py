@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from backends.cost import attention_cost, gemm_cost, memory_op_cost, vector_op_cost
-from backends.target import Target
+from backends.targets import Target
 from ir.dtypes import nbytes_of
 from ir.errors import TandemError
 

@@ -1,13 +1,14 @@
 """Prove that tfm IR means what the model means: run it on the reference interpreter and
 compare with PyTorch eager on the same inputs (outputs; in training also every gradient).
 
-    report = verify_spec(spec, pipeline="pad-shapes{target=toy}")
-    assert report.ok
+    report = compare_with_pytorch(ir, model, inputs, training=False)
+    assert report.ok, report.worst
+
+(``ir.io.verify_ir`` is the other check: IR well-formedness.)
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import torch
@@ -138,13 +139,12 @@ def eager_reference(module: torch.nn.Module, inputs: tuple, training: bool) -> d
     return ref
 
 
-def verify_module(ir: ModuleOp, module: torch.nn.Module, inputs: tuple, *, training: bool,
-                  constants: dict[str, torch.Tensor] | None = None, rtol: float = 1e-4,
-                  restore: Callable[[str, torch.Tensor], torch.Tensor] | None = None) -> VerifyReport:
+def compare_with_pytorch(ir: ModuleOp, module: torch.nn.Module, inputs: tuple, *,
+                         training: bool, constants: dict[str, torch.Tensor] | None = None,
+                         rtol: float = 1e-4) -> VerifyReport:
     """Run `ir` on the interpreter and compare each result with eager PyTorch.
 
-    `restore(label, tensor)` maps an IR result back to the model's shape, for passes that
-    change parameter shapes (e.g. padding); the default keeps results as they are.
+    Gradients of parameters a pass padded (`tfm.param_pad`) are cut back to the model's shape.
     """
     fn = entry(ir)
     args = arguments(fn, module, inputs, constants)
@@ -160,8 +160,6 @@ def verify_module(ir: ModuleOp, module: torch.nn.Module, inputs: tuple, *, train
         label = _attr(res, attrs.GRAD_OF) or _attr(res, attrs.OUTPUT) or f"out{i}"
         if _attr(res, attrs.GRAD_OF) is not None:
             value = unpad_gradient(value, pads.get(label, ()))
-        if restore is not None:
-            value = restore(label, value)
         if label not in ref:
             raise TandemError(f"result {i} ({label}) has no PyTorch counterpart")
         report.comparisons.append(compare(label, value, ref[label]))

@@ -1,6 +1,6 @@
 """Report the accuracy of the GPU cost model on the A100 calibration data.
 
-Run: .venv/bin/python benchmarks/gemm_calibration.py   (a script, not a package)
+Run: .venv/bin/python benchmarks/gemm_calibration.py [--data DIR]   (a script, not a package)
 
 Prints the GEMM throughput errors (all rows, large aligned GEMMs, per source file with
 --by-source), the memory-op error, the published-fact checks and the AccelTran areas.
@@ -13,23 +13,26 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT), str(ROOT / "tools")]
 
+import gemm_data as cal  # noqa: E402
 import numpy as np  # noqa: E402
 
 from backends.cost import acceltran_area  # noqa: E402
-from backends.cost import calibrate as cal  # noqa: E402
-from backends.target import load_target  # noqa: E402
+from backends.targets import load_target  # noqa: E402
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--target", default=cal.CALIBRATED_TARGET)
+    ap.add_argument("--data", type=Path, default=cal.DEFAULT_DATA_DIR, metavar="DIR",
+                    help=f"folder with {cal.GEMM_FILE} and {cal.OPS_FILE} (default: {cal.DEFAULT_DATA_DIR})")
     ap.add_argument("--by-source", action="store_true", help="error per source log file")
     args = ap.parse_args()
     t0 = time.time()
     target = load_target(args.target)
-    rows = cal.load_gemm_rows()
+    rows = cal.load_gemm_rows(args.data / cal.GEMM_FILE)
     e = cal.gemm_errors(target, rows)
     print(f"target {target.name}; GEMM rows used: {len(rows)} "
           "(fp16, flag=='', >= 50 us, de-duplicated per timing statistic)")
@@ -43,13 +46,13 @@ def main() -> None:
           f"p90 {e2['p90_rel_err']:.1%}")
     if args.by_source:
         pred = cal.as_measured(cal.predicted_kernel(target, rows), rows.timing,
-                               cal._meas_from(target))
+                               cal.measurement_model(target))
         err = cal.rel_errors(pred, rows.seconds)
         for src in np.unique(rows.source):
             mk = rows.source == src
             print(f"    {src:45s} {int(mk.sum()):5d}  median {np.median(err[mk]):6.1%}  "
                   f"p90 {np.percentile(err[mk], 90):6.1%}")
-    m = cal.memory_op_errors(target, cal.load_memory_ops())
+    m = cal.memory_op_errors(target, cal.load_memory_ops(args.data / cal.OPS_FILE))
     print(f"memory ops (softmax/dropout/gelu/layernorm, >= 1 ms): {int(m['rows'])} rows, "
           f"median rel. err {m['median_rel_err']:.1%}, p90 {m['p90_rel_err']:.1%}")
     f = cal.published_checks(target)

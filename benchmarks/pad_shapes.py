@@ -35,7 +35,7 @@ def pass_speedup(name: str, batch: int, target: str) -> None:
 
 def advisor_headlines(target_name: str) -> None:
     from backends.advisor import Estimator, advise, shape_from_config
-    from backends.target import load_target
+    from backends.targets import load_target
     from frontends.zoo import Overrides, build_model
 
     target = load_target(target_name)

@@ -37,8 +37,8 @@ def main() -> int:
     args = ap.parse_args()
     warnings.filterwarnings("ignore")
 
-    from backends.simulator import simulate
-    from backends.target import load_target
+    from backends.sim import simulate
+    from backends.targets import load_target
     from frontends.importer import import_model
     from frontends.zoo import Overrides, build_model
 

@@ -97,7 +97,7 @@ class Costs:
     """Predicted seconds of GEMMs, attention and pad copies on one target, cached by shape."""
 
     def __init__(self, target_name: str, fused_attention: bool = True) -> None:
-        from backends.target import load_target
+        from backends.targets import load_target
 
         self.target = load_target(target_name)
         self.fused = fused_attention

@@ -13,6 +13,10 @@ from __future__ import annotations
 import torch
 from xdsl.dialects.builtin import ModuleOp
 
+from backends.sim import SimReport
+from backends.sim import simulate as _simulate
+from backends.targets import Target, load_target
+from backends.verify import VerifyReport, compare_with_pytorch
 from frontends.zoo import ModelSpec, Overrides
 from ir.errors import TandemError
 from tandem.pipeline import run_pipeline
@@ -46,13 +50,12 @@ def import_torch(module: torch.nn.Module, example_inputs: tuple, *, training: bo
 
 
 def verify(spec: ModelSpec, *, pipeline: str = "", rtol: float | None = None,
-           via: str = "torch-export"):
+           via: str = "torch-export") -> VerifyReport:
     """Import `spec`, apply `pipeline`, run the reference interpreter, compare with PyTorch eager.
 
     `via="torch-mlir"` imports through torch-mlir's fx importer (forward graphs only) and runs
     the interpreter on the weights that route names.
     """
-    from backends.verify import verify_module
     from frontends.importer import trace_and_import
     from frontends.torch_mlir_import import TRAINING_UNSUPPORTED, import_via_torch_mlir
 
@@ -67,21 +70,11 @@ def verify(spec: ModelSpec, *, pipeline: str = "", rtol: float | None = None,
     else:
         raise TandemError(f"unknown import route {via!r}; expected torch-export or torch-mlir")
     run_pipeline(imported.ir, pipeline)
-    return verify_module(imported.ir, spec.module, spec.example_inputs, training=spec.training,
-                         constants=imported.constants, rtol=rtol)
+    return compare_with_pytorch(imported.ir, spec.module, spec.example_inputs,
+                                training=spec.training, constants=imported.constants, rtol=rtol)
 
 
-def load_target(name_or_path: str):
-    """A built-in target (`a100-sxm4-40gb`, `acceltran-edge`, ...) or a TOML file."""
-    from backends.target import load_target as _load
-
-    return _load(name_or_path)
-
-
-def simulate(module: ModuleOp, target, *, fused_attention: bool = True):
+def simulate(module: ModuleOp, target: Target | str, *, fused_attention: bool = True,
+             name: str | None = None) -> SimReport:
     """Run `module` on `target` (a name, a TOML path or a loaded target): a SimReport."""
-    from backends.simulator import simulate as _simulate
-
-    if isinstance(target, str):
-        target = load_target(target)
-    return _simulate(module, target, fused_attention=fused_attention)
+    return _simulate(module, target, fused_attention=fused_attention, name=name)

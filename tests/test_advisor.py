@@ -13,7 +13,7 @@ from backends.advisor import (
     shape_from_config,
     shape_from_ir,
 )
-from backends.target import load_target
+from backends.targets import load_target
 from frontends.zoo import Overrides, build_model
 from ir.errors import TandemError
 from tandem.cli import main

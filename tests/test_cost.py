@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import sys
 from pathlib import Path
 
 import pytest
@@ -25,16 +26,22 @@ from backends.cost import (
     reduce_scatter_cost,
     vector_op_cost,
 )
-from backends.cost import calibrate as cal
 from backends.cost.accel import acceltran_matmul_cycles
-from backends.cost.gemm_csv import cost_gemm_csv
-from backends.target import TARGETS_DIR, load_cluster, load_target
+from backends.targets import TARGETS_DIR, load_cluster, load_target
 from ir.dtypes import nbytes_of
 from ir.errors import TandemError
+from tandem.gemm_csv import cost_gemm_csv
+
+# The calibration tool and its data helpers are scripts in tools/, not an installed package.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
+import calibrate_gemm  # noqa: E402
+import gemm_data as cal  # noqa: E402
 
 GPUS = ["a100-sxm4-40gb", "a100-sxm4-80gb", "v100-sxm2", "h100-sxm", "toy"]
 A100 = load_target("a100-sxm4-40gb")
-HAVE_DATA = cal.GEMM_CSV.is_file() and cal.OPS_CSV.is_file()
+GEMM_CSV = cal.DEFAULT_DATA_DIR / cal.GEMM_FILE
+OPS_CSV = cal.DEFAULT_DATA_DIR / cal.OPS_FILE
+HAVE_DATA = GEMM_CSV.is_file() and OPS_CSV.is_file()
 
 dims = st.integers(min_value=1, max_value=20000)
 shapes = st.tuples(st.integers(1, 64), dims, dims, dims)
@@ -113,13 +120,33 @@ def test_bad_gemm_arguments() -> None:
 
 @pytest.mark.skipif(not HAVE_DATA, reason="calibration data not available")
 def test_calibration_error_under_15_percent() -> None:
-    rows = cal.load_gemm_rows()
+    rows = cal.load_gemm_rows(GEMM_CSV)
     assert len(rows) > 10000
     e = cal.gemm_errors(A100, rows)
     assert e["median_rel_err"] < 0.15
     assert e["large_aligned_median_rel_err"] < 0.10
-    m = cal.memory_op_errors(A100, cal.load_memory_ops())
+    m = cal.memory_op_errors(A100, cal.load_memory_ops(OPS_CSV))
     assert m["median_rel_err"] < 0.15
+
+
+@pytest.mark.parametrize("name", ["a100-sxm4-40gb", "a100-sxm4-80gb", "v100-sxm2", "h100-sxm"])
+def test_calibrated_block_round_trip(tmp_path: Path, name: str) -> None:
+    """Writing a GPU's stored constants back with the calibration tool changes nothing."""
+    t = load_target(name)
+    text = (TARGETS_DIR / f"{name}.toml").read_text()
+    stored = calibrate_gemm.BLOCK_RE.search(text).group(0)
+    note = stored.splitlines()[1].removeprefix("# ")
+    meas = {k: t.calibration[k] for k in calibrate_gemm.MEAS_FIELDS}
+    stats = {k: v for k, v in t.calibration.items() if k not in meas}
+    block = calibrate_gemm.calibrated_block(t.gemm, t.memory_op_efficiency, meas, stats, note)
+    assert block == stored
+    copy = tmp_path / f"{name}.toml"
+    copy.write_text(text)
+    calibrate_gemm.write_block(copy, block.replace("gemm_max = 0.84", "gemm_max = 0.5"))
+    assert load_target(str(copy)).gemm.gemm_max == 0.5
+    copy.write_text("kind = \"gpu\"\n")
+    with pytest.raises(TandemError, match="no '# BEGIN CALIBRATED'"):
+        calibrate_gemm.write_block(copy, block)
 
 
 def test_published_facts() -> None:

@@ -18,7 +18,7 @@ from xdsl.dialects.builtin import (
 )
 from xdsl.ir import Attribute, Operation, SSAValue
 
-from backends.verify import verify_module
+from backends.verify import compare_with_pytorch
 from frontends.importer import import_module, trace_and_import
 from frontends.user_model import resolve_model
 from frontends.zoo import Overrides
@@ -176,7 +176,7 @@ def test_tied_weights_in_a_user_module() -> None:
     fn = entry(imported.ir)
     assert sorted(label for label, _ in arg_labels(fn, attrs.PARAM)) == ["a.weight", "b.bias"]
     assert sorted(label for label, _ in result_labels(fn, attrs.GRAD_OF)) == ["a.weight", "b.bias"]
-    report = verify_module(imported.ir, model, (x,), training=True, constants=imported.constants)
+    report = compare_with_pytorch(imported.ir, model, (x,), training=True, constants=imported.constants)
     assert report.ok, report.worst
     assert {c.name for c in report.comparisons} == {"loss", "a.weight", "b.bias"}
 

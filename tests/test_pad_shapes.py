@@ -13,7 +13,7 @@ from xdsl.dialects.builtin import DictionaryAttr, ModuleOp
 
 import tandem.api as api
 from backends.cost import attention_cost, gemm_cost, memory_op_cost
-from backends.target import load_target
+from backends.targets import load_target
 from ir import attrs
 from ir.errors import TandemError
 from ir.io import parse_text

@@ -8,17 +8,15 @@ import time
 import pytest
 from xdsl.dialects.builtin import IntegerAttr
 
-from backends.chrome_trace import chrome_trace
-from backends.cost.accel import acceltran_area
+from backends.cost import acceltran_area
 from backends.op_cost import op_cost
-from backends.roofline_plot import roofline_png
-from backends.sim.text import render
-from backends.simulator import entry_function, simulate
-from backends.target import load_target
+from backends.sim import chrome_trace, entry_function, roofline_png, simulate
+from backends.targets import load_target
 from frontends.importer import import_model
 from frontends.zoo import Overrides, build_model
 from ir.errors import TandemError
 from ir.io import parse_text
+from tandem.report_text import render
 
 TARGETS = ["toy", "a100-sxm4-40gb", "acceltran-edge", "tpuv4-like"]
 

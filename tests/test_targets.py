@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from backends.target import (
+from backends.targets import (
     TARGETS_DIR,
     AccelTranTarget,
     Cluster,
@@ -67,7 +67,7 @@ def test_builtin_clusters_load() -> None:
         c = load_cluster(name)
         assert isinstance(c, Cluster) and c.name == name
         assert c.gpus_per_node == 8
-        assert c.device_target().kind == "gpu"
+        assert c.device_target.kind == "gpu"
     assert load_cluster("dgx-a100").intra_node.bandwidth == pytest.approx(300e9)
 
 

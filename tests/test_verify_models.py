@@ -9,7 +9,7 @@ from xdsl.dialects.builtin import DictionaryAttr, UnitAttr
 from xdsl.ir import Operation
 
 import tandem.api as api
-from backends.verify import verify_module
+from backends.verify import compare_with_pytorch
 from ir import attrs
 from ir.base import float_attr, get_float
 from ir.types import shape
@@ -44,7 +44,7 @@ def _ops(ir, name: str) -> list[Operation]:
 def _verify(models, name: str, ir, training: bool):
     spec, imported = models.get(name, training=training)
     ir.verify()  # the corruption keeps the IR well-formed: only the numbers are wrong
-    return verify_module(ir, spec.module, spec.example_inputs, training=training, constants=imported.constants)
+    return compare_with_pytorch(ir, spec.module, spec.example_inputs, training=training, constants=imported.constants)
 
 
 def test_uncorrupted_copy_passes(models) -> None:

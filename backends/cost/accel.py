@@ -38,9 +38,9 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from backends.cost import OpCost, bound_of
-from backends.cost.memory import op_bytes
-from backends.target import AccelTranTarget, PhazeTarget, Target
+from backends.cost.base import OpCost, bound_of
+from backends.cost.traffic import op_bytes
+from backends.targets import AccelTranTarget, PhazeTarget, Target
 from ir.dtypes import nbytes_of
 from ir.errors import TandemError
 
@@ -76,13 +76,9 @@ def acceltran_area(target: AccelTranTarget) -> dict[str, float]:
               "dataflow": target.pes, "dma": target.pes,
               "stochastic_rounding": lanes if target.training else 0}
     area = {name: cnt * mods[name].area_um2 * 1e-6 for name, cnt in counts.items()}
-    area["buffers"] = _buffer_mb(target) * target.buffer_area_mm2_per_mb
+    area["buffers"] = target.buffer_mb * target.buffer_area_mm2_per_mb
     area["total"] = sum(area.values())
     return area
-
-
-def _buffer_mb(t: AccelTranTarget) -> float:
-    return t.activation_buffer_mb + t.weight_buffer_mb + t.mask_buffer_mb
 
 
 def _lane_power(t: AccelTranTarget, what: str) -> float:
@@ -141,7 +137,7 @@ def acceltran_matmul_cost(target: AccelTranTarget, batch: int, m: int, n: int, k
         active_pes * seconds
     leak_w = (_lane_power(t, "leakage_mw") * active_lanes
               + _pe_power(t, "leakage_mw") * active_pes
-              + t.buffer_leakage_mw_per_mb * _buffer_mb(t) * 1e-3)
+              + t.buffer_leakage_mw_per_mb * t.buffer_mb * 1e-3)
     # buffer traffic: every tile reads its A and W tiles and updates its output tile
     keep = 1.0 - sparsity
     bx = t.tile_b * t.tile_x * t.tile_x
@@ -192,7 +188,7 @@ def acceltran_vector_cost(target: AccelTranTarget, op_kind: str, elements: int,
     busy_s = tiles * cpt / t.clock_hz
     energy = (module.dynamic_mw * 1e-3 * busy_s
               + (module.leakage_mw * 1e-3 * active
-                 + t.buffer_leakage_mw_per_mb * _buffer_mb(t) * 1e-3) * seconds
+                 + t.buffer_leakage_mw_per_mb * t.buffer_mb * 1e-3) * seconds
               + _buffer_access_j(t, nbytes_onchip, t.activation_buffer_mb)
               + _main_memory_j(t, nbytes))
     return OpCost(seconds=seconds, flops=5.0 * elements * keep, bytes=nbytes,

@@ -15,10 +15,10 @@ Shapes: Q [batch, heads, sq, head_dim], K/V [batch, kv_heads, sk, head_dim].
 
 from __future__ import annotations
 
-from backends.cost import OpCost
+from backends.cost.base import OpCost
 from backends.cost.gemm import gemm_cost, gpu_gemm_cost
-from backends.cost.memory import memory_op_cost, vector_op_cost
-from backends.target import GpuTarget, Target
+from backends.cost.memory_ops import memory_op_cost, vector_op_cost
+from backends.targets import GpuTarget, Target
 from ir.dtypes import nbytes_of
 from ir.errors import TandemError
 

@@ -14,8 +14,8 @@ per-step latency alpha:
 
 from __future__ import annotations
 
-from backends.cost import OpCost
-from backends.target import Cluster, Link
+from backends.cost.base import OpCost
+from backends.targets import Cluster, Link
 from ir.errors import TandemError
 
 

@@ -28,8 +28,9 @@ from typing import Any
 
 import numpy as np
 
-from backends.cost import OpCost, bound_of
-from backends.target import GemmParams, GpuTarget, Target
+from backends.cost.accel import acceltran_matmul_cost, phaze_gemm_cost
+from backends.cost.base import OpCost, bound_of
+from backends.targets import GemmParams, GpuTarget, Target
 from ir.dtypes import nbytes_of, parse_dtype
 from ir.errors import TandemError
 
@@ -136,11 +137,9 @@ def gemm_cost(target: Target, batch: int, m: int, n: int, k: int, dtype: str = "
     """GEMM cost on any target kind (GPU model, AccelTran matmul, PHAZE all-cores GEMM)."""
     if target.kind == "gpu":
         return gpu_gemm_cost(target, batch, m, n, k, dtype, sparsity)  # type: ignore[arg-type]
-    from backends.cost import accel
-
     if target.kind == "acceltran":
-        return accel.acceltran_matmul_cost(target, batch, m, n, k, sparsity, dtype)  # type: ignore[arg-type]
+        return acceltran_matmul_cost(target, batch, m, n, k, sparsity, dtype)  # type: ignore[arg-type]
     if target.kind == "phaze":
-        return accel.phaze_gemm_cost(target, batch, m, n, k, dtype, cores="all",  # type: ignore[arg-type]
-                                     sparsity=sparsity)
+        return phaze_gemm_cost(target, batch, m, n, k, dtype, cores="all",  # type: ignore[arg-type]
+                               sparsity=sparsity)
     raise TandemError(f"gemm_cost: unsupported target kind {target.kind!r}")

@@ -36,7 +36,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from backends.advisor import advise, shape_from_config, shape_from_ir
-    from backends.target import load_target
+    from backends.targets import load_target
 
     if args.tp < 1:
         raise TandemError(f"--tp must be a positive integer, got {args.tp}")

@@ -15,7 +15,8 @@ from __future__ import annotations
 import argparse
 import time
 
-from tandem.commands.common import add_model_arguments, check_output_path, is_mlir
+from ir.text import si
+from tandem.commands.common import add_model_arguments, check_output_path, is_mlir, load_spec
 from tandem.commands.simulate import add_sim_arguments, emit, prepare
 
 HELP = "import a model, run a pass pipeline and simulate it on a target (the main job)"
@@ -42,8 +43,6 @@ def model_summary(name: str, config: dict | None, training: bool) -> str:
         return f"{name} ({what})"
     parts = [f"{k} {config[k]}" for k in _SUMMARY_KEYS if config.get(k) is not None]
     if config.get("params"):
-        from ir.text import si
-
         parts.append(f"{si(config['params'])} params")
     return f"{name} ({what}): " + ", ".join(parts)
 
@@ -58,7 +57,7 @@ def default_dtype(target) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from backends.simulator import simulate
+    from backends.sim import simulate
     from ir.io import print_module, read_module
     from tandem.pipeline import build_pipeline, run_pipeline
 
@@ -74,7 +73,6 @@ def run(args: argparse.Namespace) -> int:
         module = read_module(args.model)
     else:
         from frontends.importer import import_model
-        from tandem.commands.common import load_spec
 
         if args.dtype is None:
             args.dtype = default_dtype(target)

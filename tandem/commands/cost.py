@@ -1,7 +1,7 @@
 """`tandem cost gemm --target T --csv in.csv [-o out.csv]`: predict GEMM times from a CSV.
 
 The CSV names ``batch,m,n,k`` (optional ``dtype``, ``sparsity``); the output repeats every
-row with ``predicted_seconds`` and ``predicted_tflops`` (backends/cost/gemm_csv.py).
+row with ``predicted_seconds`` and ``predicted_tflops`` (tandem/gemm_csv.py).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from backends.cost.gemm_csv import cost_gemm_csv
+    from tandem.gemm_csv import cost_gemm_csv
 
     out = None if args.output in (None, "-") else args.output
     check_output_path(out)

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import time
 from typing import TYPE_CHECKING
 
 from tandem.commands.common import add_model_arguments, check_output_path, load_ir
+from tandem.files import write_text
 
 if TYPE_CHECKING:
-    from backends.simulator import SimReport
+    from backends.sim import SimReport
 
 HELP = "simulate a model or .mlir file on a hardware target (latency, FLOP/s, memory, energy)"
 
@@ -39,7 +41,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def prepare(args: argparse.Namespace):
     """Load the target and check the output paths before any slow work."""
-    from backends.target import load_target
+    from backends.targets import load_target
 
     target = load_target(args.target)
     for path in (args.trace, args.plot):
@@ -51,30 +53,23 @@ def emit(report: SimReport, args: argparse.Namespace, *, extra: dict | None = No
          header: str = "", footer: str = "",
          files: list[tuple[str, str | bytes]] | None = None) -> None:
     """Render every output first, then write the files (atomically), then print."""
-    from backends.sim.text import render
+    from backends.sim import chrome_trace, roofline_png
+    from tandem.report_text import render
 
     files = list(files or [])
     if args.trace:
-        from backends.chrome_trace import trace_text
-
-        files.append((args.trace, trace_text(report)))
+        files.append((args.trace, json.dumps(chrome_trace(report), separators=(",", ":")) + "\n"))
     if args.plot:
-        from backends.roofline_plot import roofline_png
-
         files.append((args.plot, roofline_png(report)))
     text = json.dumps({**report.to_json(), **(extra or {})}, indent=1) + "\n" if args.json \
         else header + render(report, top=max(0, args.top)) + footer
-    from tandem.files import write_text
-
     for path, data in files:
         write_text(path, data)
     print(text, end="")
 
 
 def run(args: argparse.Namespace) -> int:
-    import time
-
-    from backends.simulator import simulate
+    from backends.sim import simulate
 
     target = prepare(args)
     t0 = time.perf_counter()

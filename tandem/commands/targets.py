@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import argparse
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from ir.text import si, table
+
+if TYPE_CHECKING:
+    from backends.targets import Cluster, Target
 
 HELP = "list the built-in hardware targets and clusters"
 
@@ -13,15 +18,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print JSON")
 
 
-def target_facts(t) -> dict[str, Any]:
+def target_facts(t: Target) -> dict[str, Any]:
     """Key numbers of a target: peaks (FLOP/s), bandwidth (bytes/s), capacity (bytes), units."""
-    peaks = dict(getattr(t, "peak_flops_by_dtype", None) or {"all": t.peak_flops("f16")})
-    return {"name": t.name, "kind": t.kind, "description": t.description,
-            "peak_flops": peaks, "mem_bandwidth": t.mem_bandwidth,
-            "mem_capacity": t.mem_capacity, "units": t.compute_units()}
+    return {**t.facts(), "units": t.compute_units()}
 
 
-def cluster_facts(c) -> dict[str, Any]:
+def cluster_facts(c: Cluster) -> dict[str, Any]:
     return {"name": c.name, "kind": "cluster", "description": c.description,
             "device": c.device, "gpus_per_node": c.gpus_per_node, "max_nodes": c.max_nodes,
             "intra_node_bandwidth": c.intra_node.bandwidth,
@@ -29,8 +31,7 @@ def cluster_facts(c) -> dict[str, Any]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from backends.target import cluster_names, load_cluster, load_target, target_names
-    from ir.text import si, table
+    from backends.targets import cluster_names, load_cluster, load_target, target_names
 
     targets = [target_facts(load_target(n)) for n in target_names()]
     clusters = [cluster_facts(load_cluster(n)) for n in cluster_names()]

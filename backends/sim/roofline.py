@@ -11,16 +11,17 @@ from __future__ import annotations
 
 import io
 
-from backends.simulator import SimReport
+import numpy as np
+
+from backends.sim.report import SimReport
 
 
 def roofline_png(report: SimReport) -> bytes:
     """The plot as PNG bytes."""
-    import matplotlib
+    import matplotlib  # imported on first use: it is slow to import
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    import numpy as np
 
     t = report.target
     bw = t.mem_bandwidth

@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import csv
 import io
-import os
-import tempfile
 from pathlib import Path
 
-from backends.cost.gemm import gemm_cost
-from backends.target import load_target
+from backends.cost import gemm_cost
+from backends.targets import load_target
 from ir.dtypes import parse_dtype
 from ir.errors import TandemError
+from tandem.files import write_text
 
 REQUIRED = ("batch", "m", "n", "k")
 OUTPUT = ("predicted_seconds", "predicted_tflops")
@@ -86,21 +85,6 @@ def cost_gemm_csv(target_name_or_path: str, in_csv: str | Path,
         writer.writerow([row[i] for i in keep] + [f"{c.seconds:.6e}", f"{c.tflops:.3f}"])
     result = out.getvalue()
     if out_csv is not None:
-        _atomic_write(Path(out_csv), result)
+        write_text(out_csv, result)
     return result
 
-
-def _atomic_write(path: Path, text: str) -> None:
-    """Write to a temp file next to ``path`` and rename it, so failures leave nothing."""
-    folder = path.parent if str(path.parent) else Path(".")
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
-    except OSError as e:
-        raise TandemError(f"{path}: cannot write: {e.strerror}") from None
-    try:
-        with os.fdopen(fd, "w", newline="") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

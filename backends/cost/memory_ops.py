@@ -2,7 +2,7 @@
 
 GPU: seconds = max(bytes / (HBM bandwidth * efficiency[kind]), flops / f32 peak) + launch.
 The per-kind efficiencies are calibrated on A100 measurements (ops_a100.csv) against the
-*minimal* traffic of each op (see ``op_bytes``), so they absorb extra passes of the measured
+*minimal* traffic of each op (see ``traffic.op_bytes``), so they absorb extra passes of the measured
 implementations (PyTorch's unfused masked softmax reaches only ~9% of HBM bandwidth).
 
 AccelTran / PHAZE: ``memory_op_cost`` is a plain transfer over main memory (DMA);
@@ -11,31 +11,12 @@ AccelTran / PHAZE: ``memory_op_cost`` is a plain transfer over main memory (DMA)
 
 from __future__ import annotations
 
-from backends.cost import OpCost, bound_of
-from backends.target import GpuTarget, Target
-from ir.dtypes import nbytes_of, parse_dtype
+from backends.cost.accel import acceltran_vector_cost, phaze_vector_cost, transfer_cost
+from backends.cost.base import OpCost, bound_of
+from backends.cost.traffic import op_bytes
+from backends.targets import GpuTarget, Target
+from ir.dtypes import parse_dtype
 from ir.errors import TandemError
-
-# kind -> (tensor reads, tensor writes, extra bytes per element); the extra is the 1-byte
-# dropout mask. Unknown kinds are treated as "elementwise" (one read, one write).
-OP_TRAFFIC: dict[str, tuple[int, int, float]] = {
-    "elementwise": (1, 1, 0.0),
-    "softmax": (1, 1, 0.0),
-    "layernorm": (1, 1, 0.0),
-    "gelu": (1, 1, 0.0),
-    "relu": (1, 1, 0.0),
-    "tanh": (1, 1, 0.0),
-    "dropout": (1, 1, 1.0),
-    "bias_dropout_add": (2, 1, 1.0),
-    "add": (2, 1, 0.0),
-    "copy": (1, 1, 0.0),
-}
-
-
-def op_bytes(kind: str, elements: int, dtype: str = "f16") -> float:
-    """Minimal main-memory traffic of a memory-bound op over ``elements`` values."""
-    reads, writes, extra = OP_TRAFFIC.get(kind, OP_TRAFFIC["elementwise"])
-    return float(elements) * ((reads + writes) * nbytes_of(dtype) + extra)
 
 
 def _efficiency(target: GpuTarget, kind: str) -> float:
@@ -60,9 +41,7 @@ def memory_op_cost(target: Target, bytes: float, flops: float = 0.0, dtype: str 
                       bound=bound_of(comp, mem, launch),
                       detail={"kind": kind, "efficiency": eff})
     if target.kind in ("acceltran", "phaze"):
-        from backends.cost import accel
-
-        return accel.transfer_cost(target, bytes, flops, kind)  # type: ignore[arg-type]
+        return transfer_cost(target, bytes, flops, kind)  # type: ignore[arg-type]
     raise TandemError(f"memory_op_cost: unsupported target kind {target.kind!r}")
 
 
@@ -79,11 +58,9 @@ def vector_op_cost(target: Target, kind: str, elements: int, dtype: str = "f16",
         keep = 1.0 - sparsity
         return memory_op_cost(target, op_bytes(kind, elements, dtype) * keep,
                               5.0 * elements * keep, dtype, kind)
-    from backends.cost import accel
-
     if target.kind == "acceltran":
-        return accel.acceltran_vector_cost(target, kind, elements, sparsity=sparsity,  # type: ignore[arg-type]
-                                           dtype=dtype)
+        return acceltran_vector_cost(target, kind, elements, sparsity=sparsity,  # type: ignore[arg-type]
+                                     dtype=dtype)
     if target.kind == "phaze":
-        return accel.phaze_vector_cost(target, kind, elements, cores="all", dtype=dtype)  # type: ignore[arg-type]
+        return phaze_vector_cost(target, kind, elements, cores="all", dtype=dtype)  # type: ignore[arg-type]
     raise TandemError(f"vector_op_cost: unsupported target kind {target.kind!r}")

@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
+from backends.sim import SimReport
 from ir.text import seconds, si, table
-
-if TYPE_CHECKING:
-    from backends.simulator import SimReport
 
 
 def eng(value: float, unit: str) -> str:

@@ -11,15 +11,15 @@ them. Each event is named after its op and carries FLOPs, bytes, layer, phase an
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
-from backends.simulator import SimReport
+from backends.sim.report import SimReport
+from backends.targets import Target
 
 US = 1e6  # seconds -> microseconds
 
 
-def _unit_order(target, unit: str) -> tuple[int, int, str]:
+def _unit_order(target: Target, unit: str) -> tuple[int, int, str]:
     """Tracks in the target's unit order (mac, softmax, ...; tc before tc0, tc1, ...)."""
     first: dict[str, int] = {}
     for i, name in enumerate(target.compute_units()):
@@ -59,8 +59,4 @@ def chrome_trace(report: SimReport) -> dict[str, Any]:
         })
     return {"traceEvents": events, "displayTimeUnit": "ns",
             "otherData": {"target": report.target.name, "latency_s": report.latency_s}}
-
-
-def trace_text(report: SimReport) -> str:
-    return json.dumps(chrome_trace(report), separators=(",", ":")) + "\n"
 
