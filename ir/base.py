@@ -119,19 +119,3 @@ def vjp(fn: Callable[..., Tensor], inputs: Sequence[Tensor], grad: Tensor) -> li
     it = iter(grads)
     return [next(it) if x.requires_grad else None for x in leaves]
 
-
-# ---- transitional readers (typed properties replace them: read `op.dim.value.data`) --------
-def get_int(a: Attribute | None, default: int = 0) -> int:
-    return default if a is None else int(a.value.data)  # type: ignore[union-attr]
-
-
-def get_ints(a: Attribute | None) -> tuple[int, ...]:
-    return () if a is None else tuple(a.get_values())  # type: ignore[union-attr]
-
-
-def get_float(a: Attribute | None, default: float = 0.0) -> float:
-    return default if a is None else float(a.value.data)  # type: ignore[union-attr]
-
-
-def get_str(a: Attribute | None, default: str = "") -> str:
-    return default if a is None else str(a.data)  # type: ignore[union-attr]

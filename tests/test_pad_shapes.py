@@ -15,7 +15,7 @@ import tandem.api as api
 from backends.cost import attention_cost, gemm_cost, memory_op_cost
 from backends.targets import load_target
 from ir import attrs
-from ir.errors import TandemError
+from ir.errors import PassError
 from ir.io import parse_text
 from ir.linalg_ops import AttentionBackwardOp, AttentionOp, MatmulOp
 from ir.shape_ops import PadOp
@@ -163,7 +163,7 @@ def test_verbose_prints_summary(capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_bad_options_are_one_line_errors() -> None:
     ir = parse_text(TRAIN_LINEAR.format(m=64, n=64, k=64))
-    with pytest.raises(TandemError, match="unknown target 'nope'"):
+    with pytest.raises(PassError, match="pad-shapes: unknown target 'nope'"):
         run_pipeline(ir, "pad-shapes{target=nope}")
-    with pytest.raises(TandemError, match="multiple must be >= 0"):
+    with pytest.raises(PassError, match="multiple must be >= 0"):
         run_pipeline(ir, "pad-shapes{multiple=-1}")

@@ -11,7 +11,7 @@ from xdsl.ir import Operation
 import tandem.api as api
 from backends.verify import compare_with_pytorch
 from ir import attrs
-from ir.base import float_attr, get_float
+from ir.base import float_attr
 from ir.types import shape
 
 TINY = ("gpt2-tiny", "bert-tiny", "llama-tiny", "opt-tiny")
@@ -64,7 +64,7 @@ def test_flipped_transpose_fails(models) -> None:
 def test_changed_attention_scale_fails(models) -> None:
     ir = models.ir_copy("llama-tiny")
     op = _ops(ir, "tfm.attention")[1]
-    op.properties["scale"] = float_attr(get_float(op.scale) * 1.5)
+    op.properties["scale"] = float_attr(op.scale_value * 1.5)
     assert not _verify(models, "llama-tiny", ir, False).ok
 
 
@@ -79,7 +79,7 @@ def test_dropped_layer_norm_eps_fails(models) -> None:
 def test_wrong_attention_backward_fails_on_gradients_only(models) -> None:
     ir = models.ir_copy("opt-tiny", training=True)
     op = _ops(ir, "tfm.attention_backward")[0]
-    op.properties["scale"] = float_attr(get_float(op.scale) * 0.5)
+    op.properties["scale"] = float_attr(op.scale_value * 0.5)
     report = _verify(models, "opt-tiny", ir, True)
     assert not report.ok
     by_name = {c.name: c for c in report.comparisons}

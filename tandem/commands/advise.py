@@ -13,9 +13,14 @@ from __future__ import annotations
 
 import argparse
 import json
+from typing import TYPE_CHECKING
 
 from ir.errors import TandemError
+from ir.text import si, table
 from tandem.commands.common import add_model_arguments, is_mlir, load_ir, load_spec
+
+if TYPE_CHECKING:
+    from backends.advisor import Report
 
 HELP = "recommend hardware-friendly model shapes (vocabulary, heads, hidden, FFN, microbatch, t)"
 
@@ -60,5 +65,33 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(report.to_json(), indent=2))
     else:
-        print(report.table())
+        print(render_table(report))
     return 0
+
+
+def render_table(report: Report) -> str:
+    """A heading with the baseline, then one row per guideline (blank changes: keep)."""
+    from backends.advisor import relative_changes
+
+    s, b = report.shape, report.baseline
+    mode = "training step" if report.settings["training"] else "forward"
+    head = (f"{report.model} on {report.target} ({report.settings['dtype']}, {mode}, "
+            f"{report.settings['attention']} attention, b={s.batch} s={s.seq} t={s.tp}): "
+            f"{si(b.params)} params, layer {b.layer_tflops:.1f} TFLOP/s, "
+            f"model {b.model_tflops:.1f} TFLOP/s, {b.model_seconds * 1e3:.3g} ms per microbatch")
+    rows = []
+    for a in report.advice:
+        ch = relative_changes(a.current.estimate, a.recommended.estimate)
+        same = not a.changed
+        rows.append([a.guideline, a.current.value, "keep" if same else a.recommended.value,
+                     _pct(ch["layer_throughput_change"], same),
+                     _pct(ch["model_throughput_change"], same),
+                     _pct(ch["time_per_token_change"], same), _pct(ch["params_change"], same),
+                     a.note])
+    headers = ["guideline", "current", "recommended", "layer TFLOP/s", "model TFLOP/s",
+               "time/token", "params", "why"]
+    return head + "\n" + table(headers, rows, right=[3, 4, 5, 6])
+
+
+def _pct(x: float, same: bool) -> str:
+    return "" if same else f"{100 * x:+.1f}%"

@@ -1,0 +1,172 @@
+"""Predicted per-GPU time of a ModelShape: the same per-op cost functions the simulator uses.
+
+    est = Estimator(load_target("a100-sxm4-40gb"), dtype="f16", training=False)
+    e = est.estimate(shape)          # GPT-3 2.7B, b=4, s=2048
+    e.layer_tflops                   # 150 (32 heads, h/a = 80); 173 with 20 heads (h/a = 128)
+
+Per layer: the weight GEMMs (`shape.layer_gemms`, priced by `gemm_cost`), attention (by
+`attention_mode`: "megatron" is the two GEMMs of `shape.attention_gemms` and Megatron's fused
+scale-mask-softmax as one `memory_op_cost` elementwise kernel; "unfused" and "flash" are
+`attention_cost`, two GEMMs and a softmax or one fused kernel), and the memory-bound ops
+(`vector_op_cost`: 2 layer norms, the activation, 2 bias-dropout-adds). Once per model: the
+logits GEMM and a fused cross-entropy. Training adds each GEMM's two backward GEMMs
+(`shape.backward_gemms`), twice the memory traffic, and the attention core once more
+(selective activation recomputation).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from backends.advisor.shape import (
+    GemmDims,
+    ModelShape,
+    attention_gemms,
+    backward_gemms,
+    layer_gemms,
+    logits_gemm,
+    param_count,
+)
+from backends.cost import attention_cost, gemm_cost, memory_op_cost, vector_op_cost
+from backends.targets import Target
+from ir.dtypes import nbytes_of
+from ir.errors import TandemError
+
+ATTENTION_MODES = ("megatron", "unfused", "flash")
+BYTES_PER_PARAM_TRAINING = 16  # fp16 weights and grads + fp32 master weights and Adam moments
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """Predicted per-GPU time and GEMM FLOPs of one layer and of the whole model."""
+
+    layer_seconds: float
+    layer_flops: float
+    model_seconds: float
+    model_flops: float
+    params: int
+    memory_bytes: float
+    tokens: int
+    parts: dict[str, float] = field(default_factory=dict, compare=False)
+
+    @property
+    def seconds_per_token(self) -> float:
+        return self.model_seconds / self.tokens
+
+    @property
+    def layer_tflops(self) -> float:
+        return self.layer_flops / self.layer_seconds / 1e12
+
+    @property
+    def model_tflops(self) -> float:
+        return self.model_flops / self.model_seconds / 1e12
+
+    def to_json(self) -> dict:
+        return {"layer_seconds": self.layer_seconds, "layer_tflops": self.layer_tflops,
+                "model_seconds": self.model_seconds, "model_tflops": self.model_tflops,
+                "seconds_per_token": self.seconds_per_token,
+                "params": self.params, "memory_bytes": self.memory_bytes,
+                "layer_parts_seconds": dict(self.parts)}
+
+
+class Estimator:
+    """Per-GPU time of a ModelShape on a target, from the per-op cost models (cached)."""
+
+    def __init__(self, target: Target, *, dtype: str = "f16", training: bool = False,
+                 attention: str = "megatron") -> None:
+        if attention not in ATTENTION_MODES:
+            raise TandemError(f"attention must be one of {list(ATTENTION_MODES)}, got {attention!r}")
+        self.target, self.dtype, self.training, self.attention = target, dtype, training, attention
+        self.eb = nbytes_of(dtype)
+        self._cache: dict[tuple, Estimate] = {}
+
+    def gemm(self, g: GemmDims) -> float:
+        return gemm_cost(self.target, *g, self.dtype).seconds
+
+    def gemms_time(self, gemms: Iterable[GemmDims]) -> tuple[float, float]:
+        """Seconds and FLOPs of GEMMs (training: with their backward GEMMs)."""
+        seconds = flops = 0.0
+        for g in gemms:
+            passes = [g, *backward_gemms(g)] if self.training else [g]
+            for p in passes:
+                seconds += self.gemm(p)
+                flops += 2.0 * math.prod(p)
+        return seconds, flops
+
+    def memory_op(self, kind: str, elements: float) -> float:
+        factor = 2.0 if self.training else 1.0
+        return factor * vector_op_cost(self.target, kind, int(elements), self.dtype).seconds
+
+    def attention_time(self, s: ModelShape) -> tuple[float, float]:
+        t, d = s.tp, s.head_dim
+        gemms = attention_gemms(s)
+        flops = 2.0 * sum(math.prod(g) for g in gemms) * (3 if self.training else 1)
+        if self.attention == "megatron":
+            seconds, _ = self.gemms_time(gemms)
+            elements = s.batch * s.heads // t * s.seq * s.seq  # b*a/t score matrices
+            # fused scale-mask-softmax: read scores, write probabilities (backward: 3 tensors)
+            nbytes = (2 + (3 if self.training else 0)) * self.eb * elements
+            seconds += memory_op_cost(self.target, nbytes, 5.0 * elements, self.dtype,
+                                      "elementwise").seconds
+            return seconds, flops
+        b, heads, kvh = s.batch, s.heads // t, max(1, s.kv_heads // t)
+        fused = self.attention == "flash"
+        seconds = attention_cost(self.target, b, heads, kvh, s.seq, s.seq, d, self.dtype,
+                                 causal=False, fused=fused).seconds
+        if self.training:
+            seconds += attention_cost(self.target, b, heads, kvh, s.seq, s.seq, d, self.dtype,
+                                      causal=False, fused=fused, backward=True).seconds
+        return seconds, flops
+
+    def recompute_time(self, s: ModelShape) -> float:
+        """Selective recomputation re-runs the attention core in the backward pass."""
+        if not self.training:
+            return 0.0
+        fwd = Estimator(self.target, dtype=self.dtype, training=False, attention=self.attention)
+        return fwd.attention_time(s)[0]
+
+    def estimate(self, s: ModelShape, base: ModelShape | None = None) -> Estimate:
+        key = (s, base)
+        if key not in self._cache:
+            self._cache[key] = self._estimate(s, base or s)
+        return self._cache[key]
+
+    def _estimate(self, s: ModelShape, base: ModelShape) -> Estimate:
+        s.check()
+        tokens = s.batch * s.seq
+        parts: dict[str, float] = {}
+        gemms = layer_gemms(s)
+        for name, g in gemms.items():
+            parts[name], _ = self.gemms_time([g])
+        gemm_flops = self.gemms_time(gemms.values())[1]
+        parts["attention"], att_flops = self.attention_time(s)
+        parts["attention"] += self.recompute_time(s)
+        act_elements = tokens * s.ffn // s.tp * (2 if s.gated else 1)
+        parts["memory_ops"] = (2 * self.memory_op("layernorm", tokens * s.hidden)
+                               + self.memory_op("gelu", act_elements)
+                               + 2 * self.memory_op("bias_dropout_add", tokens * s.hidden))
+        layer_seconds = sum(parts.values())
+        layer_flops = gemm_flops + att_flops
+        logits = logits_gemm(s)
+        head_seconds, head_flops = self.gemms_time([logits])
+        head_seconds += self.memory_op("elementwise", tokens * logits[2])  # fused cross-entropy
+        params = param_count(s, base)
+        model_seconds = s.layers * layer_seconds + head_seconds
+        model_flops = s.layers * layer_flops + head_flops
+        return Estimate(layer_seconds, layer_flops, model_seconds, model_flops, params,
+                        self.memory(s, params), tokens, parts)
+
+    def memory(self, s: ModelShape, params: int) -> float:
+        """Bytes per GPU: model states (training: 16 per parameter) plus activations."""
+        if not self.training:
+            return self.eb * params / s.tp
+        return BYTES_PER_PARAM_TRAINING * params / s.tp + self.activation_bytes(s)
+
+    def activation_bytes(self, s: ModelShape) -> float:
+        """Stashed activations, 34*s*b*h/t bytes per layer: selective recomputation with
+        sequence parallelism (Korthikanti et al., arXiv 2205.05198)."""
+        if not self.training:
+            return 0.0
+        return s.layers * 34.0 * s.seq * s.batch * s.hidden / s.tp
