@@ -19,7 +19,8 @@ from xdsl.dialects.builtin import ArrayAttr, DictionaryAttr, ModuleOp, StringAtt
 from xdsl.ir import Block, Region, SSAValue
 from xdsl.transforms.dead_code_elimination import region_dce
 
-from frontends.aten import HANDLERS, generic
+from frontends.aten import HANDLERS
+from frontends.aten.generic import generic
 from frontends.aten.importer import VIEW_LIKE, Importer, torch_type
 from frontends.trace import Captured
 from ir import attrs, tfm
@@ -72,7 +73,7 @@ def import_captured(cap: Captured, name: str = "forward") -> ModuleOp:
     results, res_attrs = _outputs(imp, cap, out_node)
     block.add_op(func.ReturnOp(*results))
     fn = func.FuncOp(name, (block.arg_types, [r.type for r in results]), Region(block))
-    region_dce(fn.body)  # views of dead values, unused statistics
+    _dce(fn.body)
     _views_follow_users(block)
     fn.arg_attrs = ArrayAttr(arg_attrs)
     fn.res_attrs = ArrayAttr(res_attrs)
@@ -119,3 +120,20 @@ def _views_follow_users(block: Block) -> None:
         layers = {u.operation.attributes.get(attrs.LAYER) for u in op.results[0].uses}
         if len(layers) == 1 and None not in layers:
             op.attributes[attrs.LAYER] = layers.pop()
+
+
+# tfm ops free of side effects that lack xDSL's Pure trait, so `region_dce` keeps them
+_PURE_WITHOUT_TRAIT = ("tfm.generic", "tfm.dropout")
+
+
+def _dce(body: Region) -> None:
+    """Drop ops whose results are unused (views of dead values, unused statistics): xDSL's
+    `region_dce` for ops with the Pure trait, plus unused ops of `_PURE_WITHOUT_TRAIT`."""
+    while True:
+        region_dce(body)
+        dead = [op for op in body.block.ops
+                if op.name in _PURE_WITHOUT_TRAIT and all(not r.uses for r in op.results)]
+        if not dead:
+            return
+        for op in dead:
+            body.block.erase_op(op)

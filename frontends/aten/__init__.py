@@ -1,6 +1,6 @@
 """ATen op -> tfm op translation, one module per op family, all registered in `HANDLERS`
 (fx node target -> handler; see `registry.handles`). Targets without a handler go to
-`generic` (`tfm.generic`).
+`generic.generic` (`tfm.generic`).
 
 Each handler gets the `Importer` (`importer.py`) and the fx node and returns the SSA value
 (or a tuple of values for multi-output ATen ops). Views and copies return their input.
@@ -31,8 +31,6 @@ from frontends.aten import (  # noqa: F401  (imported for their @handles registr
     reductions,
     views,
 )
-from frontends.aten.generic import generic
-from frontends.aten.importer import Importer
 from frontends.aten.registry import HANDLERS, handles
 
-__all__ = ["HANDLERS", "Importer", "generic", "handles"]
+__all__ = ["HANDLERS", "handles"]
