@@ -8,14 +8,15 @@ from __future__ import annotations
 import torch
 from torch.utils.flop_counter import FlopCounterMode, sdpa_backward_flop_count, sdpa_flop_count
 
-from frontends.trace import fake_cpu_copy
+from frontends.trace import swap_to_fake_cpu
 
 
 def torch_flop_count(module: torch.nn.Module, example_inputs: tuple, training: bool) -> int:
     """`torch.utils.flop_counter.FlopCounterMode`'s total for the same model and inputs.
 
     The model runs on fake CPU tensors (shapes only, so meta-device models of any size work),
-    forward or forward + `loss.backward()`. FlopCounterMode has no formula for PyTorch's CPU
+    forward or forward + `loss.backward()`; its parameters and buffers are swapped for them in
+    place (`swap_to_fake_cpu`), so the module holds no data afterwards. FlopCounterMode has no formula for PyTorch's CPU
     attention kernels, so its own SDPA formulas are registered for them.
     """
     aten = torch.ops.aten
@@ -24,7 +25,7 @@ def torch_flop_count(module: torch.nn.Module, example_inputs: tuple, training: b
         aten._scaled_dot_product_flash_attention_for_cpu_backward:
             lambda g, q, k, v, *a, out_shape=None, **kw: sdpa_backward_flop_count(g, q, k, v),
     }
-    module, args = fake_cpu_copy(module, tuple(example_inputs))
+    args = swap_to_fake_cpu(module, tuple(example_inputs))
     counter = FlopCounterMode(display=False, custom_mapping=mapping)
     with counter:
         if training:

@@ -1,151 +1,38 @@
-"""Translate a captured ATen fx graph into a tfm `func.func`.
+"""Translate a captured ATen fx graph into a tfm `func.func`: the driver that makes the
+function's arguments (inputs, parameters, buffers; tied weights share one) and results
+(outputs, loss, gradients), runs the `Importer` over the graph and tidies the block.
 
     module = import_captured(capture(model, args, training=False))
 
-Each fx node becomes zero or more tfm ops (see `frontends/aten_ops.py` for the table);
-views and copies vanish into value semantics, and an ATen op outside the table becomes a
+Each fx node becomes zero or more tfm ops (see `frontends/aten/` for the handlers); views
+and copies vanish into value semantics, and an ATen op without a handler becomes a
 `tfm.generic` that names it, so no model is refused for a rare op.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
-from dataclasses import dataclass, field
 
 import torch
 from xdsl.dialects import func
-from xdsl.dialects.builtin import (
-    ArrayAttr,
-    DictionaryAttr,
-    IntegerAttr,
-    ModuleOp,
-    StringAttr,
-    TensorType,
-    i64,
-)
-from xdsl.ir import Block, Operation, Region, SSAValue
+from xdsl.dialects.builtin import ArrayAttr, DictionaryAttr, ModuleOp, StringAttr
+from xdsl.ir import Block, Region, SSAValue
+from xdsl.transforms.dead_code_elimination import region_dce
 
+from frontends.aten import HANDLERS
+from frontends.aten.generic import generic
+from frontends.aten.importer import VIEW_LIKE, Importer, torch_type
 from frontends.trace import Captured
 from ir import attrs, tfm
-from ir.base import float_attr
-from ir.dtypes import from_torch
-from ir.elementwise_ops import ConstantOp, ConvertOp
-from ir.errors import TandemError
-from ir.shape_ops import BroadcastOp, PermuteOp, ReshapeOp, SliceOp
-from ir.types import dtype, shape, tensor
+from ir.types import dtype
 
 _LAYER_RE = re.compile(r"\.(\d+)\.")
-VIEW_LIKE = (ReshapeOp, PermuteOp, BroadcastOp, SliceOp, ConvertOp)
-
-
-def torch_type(t: torch.Tensor) -> TensorType:
-    return tensor(tuple(int(s) for s in t.shape), from_torch(t.dtype))
 
 
 def layer_of_name(name: str) -> int | None:
+    """The transformer block a parameter name belongs to (`h.3.attn.c_attn.weight` -> 3)."""
     m = _LAYER_RE.search(name)
     return int(m.group(1)) if m else None
-
-
-@dataclass
-class Importer:
-    """State of one graph translation: the block being filled and the node -> value map."""
-
-    block: Block
-    values: dict[torch.fx.Node, object] = field(default_factory=dict)
-    layers: dict[SSAValue, int] = field(default_factory=dict)
-    # parameter/buffer arguments -> their block index (None for embeddings, final norm, head)
-    param_layers: dict[SSAValue, int | None] = field(default_factory=dict)
-    # autograd sequence number of a forward node -> its block; backward nodes share it
-    seq_layers: dict[object, int | None] = field(default_factory=dict)
-    # set while translating a backward node whose forward node is known: its block
-    forced_layer: tuple[int | None] | None = None
-    last_layer: int | None = None
-    node: torch.fx.Node | None = None
-    phase: str = "forward"
-
-    # -- emission ---------------------------------------------------------------------------
-    def emit(self, cls: type[Operation], operands, result_types, props: dict | None = None) -> Operation:
-        op = cls.create(
-            operands=list(operands),
-            result_types=list(result_types),
-            properties={k: v for k, v in (props or {}).items() if v is not None},
-        )
-        layer = self.forced_layer[0] if self.forced_layer is not None else self._layer(op.operands)
-        self.last_layer = layer
-        if layer is not None:
-            op.attributes[attrs.LAYER] = IntegerAttr(layer, i64)
-            for r in op.results:
-                self.layers[r] = layer
-        if isinstance(op, VIEW_LIKE) and op.operands[0] in self.param_layers:
-            self.param_layers[op.results[0]] = self.param_layers[op.operands[0]]  # a view of a weight
-        if self.phase == "backward":
-            op.attributes[attrs.PHASE] = StringAttr("backward")
-        self.block.add_op(op)
-        return op
-
-    def _layer(self, operands) -> int | None:
-        """An op using parameters (or views of them) belongs to their block (none for
-        embedding/head parameters); other ops inherit from their operands: the latest block in
-        the forward pass, the earliest in the backward pass. Backward ops whose forward op is
-        known take its block instead (see `translate_nodes`)."""
-        params = [self.param_layers[v] for v in operands if v in self.param_layers]
-        if params:
-            known = [p for p in params if p is not None]
-            return (min(known) if self.phase == "backward" else max(known)) if known else None
-        known = [self.layers[v] for v in operands if v in self.layers]
-        if not known:
-            return None
-        return min(known) if self.phase == "backward" else max(known)
-
-    def op1(self, cls, operands, result_type, props: dict | None = None) -> SSAValue:
-        return self.emit(cls, operands, [result_type], props).results[0]
-
-    def const(self, value: float | int | bool, like: str, shape_: tuple[int, ...] = ()) -> SSAValue:
-        is_int = like.startswith("i")
-        attr = IntegerAttr(int(value), i64) if is_int else float_attr(float(value))
-        return self.op1(ConstantOp, [], tensor(shape_, like), {"value": attr})
-
-    def convert(self, v: SSAValue, to: str) -> SSAValue:
-        if dtype(v) == to:
-            return v
-        return self.op1(ConvertOp, [v], tensor(shape(v), to))
-
-    # -- fx values ----------------------------------------------------------------------------
-    def value(self, arg) -> SSAValue:
-        if not isinstance(arg, torch.fx.Node):
-            raise self.error(f"expected a tensor argument, got {arg!r}")
-        v = self.values.get(arg)
-        if v is None and arg in self.values:
-            raise self.error(f"uses {arg.name}, an auxiliary output (statistics, masks) that tfm ops do not expose")
-        if not isinstance(v, SSAValue):
-            raise self.error(f"argument {arg.name} has no single tensor value")
-        return v
-
-    def out_type(self, index: int | None = None) -> TensorType:
-        val = self.node.meta.get("val")
-        if index is not None:
-            val = val[index]
-        if not isinstance(val, torch.Tensor):
-            raise self.error("has no tensor metadata")
-        return torch_type(val)
-
-    def out_dtype(self) -> str:
-        return dtype(self.out_type())
-
-    def error(self, msg: str) -> TandemError:
-        node = self.node
-        where = ""
-        if node is not None:
-            trace = (node.meta.get("stack_trace") or "").strip().splitlines()
-            frames = [t.strip() for t in trace if t.strip().startswith("File ")]
-            where = f" ({frames[-1]})" if frames else ""
-            return TandemError(f"node {node.name} ({node.target}){where}: {msg}")
-        return TandemError(msg)
-
-
-Handler = Callable[[Importer, torch.fx.Node], object]
 
 
 def import_captured(cap: Captured, name: str = "forward") -> ModuleOp:
@@ -163,7 +50,7 @@ def import_captured(cap: Captured, name: str = "forward") -> ModuleOp:
             seen[key] = n
             args.append(n)
     block = Block(arg_types=[torch_type(n.meta["val"]) for n in args])
-    imp = Importer(block)
+    imp = Importer(block, HANDLERS, generic)
     arg_attrs = []
     for n, barg in zip(args, block.args, strict=True):
         kind, what = cap.inputs[n.name]
@@ -182,50 +69,15 @@ def import_captured(cap: Captured, name: str = "forward") -> ModuleOp:
             imp.values[n] = imp.const(1.0, dtype(torch_type(n.meta["val"])), tuple(n.meta["val"].shape))
 
     out_node = next(iter(cap.graph.find_nodes(op="output")))
-    translate_nodes(imp, cap.graph)
+    imp.translate(cap.graph)
     results, res_attrs = _outputs(imp, cap, out_node)
     block.add_op(func.ReturnOp(*results))
-    _dce(block)
-    _views_follow_users(block)
     fn = func.FuncOp(name, (block.arg_types, [r.type for r in results]), Region(block))
+    region_dce(fn.body)
+    _views_follow_users(block)
     fn.arg_attrs = ArrayAttr(arg_attrs)
     fn.res_attrs = ArrayAttr(res_attrs)
     return ModuleOp([fn])
-
-
-def translate_nodes(imp: Importer, graph: torch.fx.Graph) -> None:
-    """Translate every call node of `graph` in order (placeholders must already have values)."""
-    from frontends.aten_ops import HANDLERS, generic
-
-    for node in graph.nodes:
-        if node.op != "call_function":
-            continue
-        imp.node = node
-        imp.phase = "backward" if node.meta.get("partitioner_tag") == "is_backward" else "forward"
-        seq = node.meta.get("seq_nr")
-        backward = imp.phase == "backward"
-        imp.forced_layer = (imp.seq_layers[seq],) if backward and seq in imp.seq_layers else None
-        imp.last_layer = None
-        handler = HANDLERS.get(str(node.target), generic)
-        try:
-            result = handler(imp, node)
-        except TandemError:
-            raise
-        except Exception as exc:
-            raise imp.error(f"could not import: {type(exc).__name__}: {exc}") from exc
-        finally:
-            imp.forced_layer = None
-        imp.values[node] = result
-        if not backward and seq is not None and imp.seq_layers.get(seq) is None:
-            imp.seq_layers[seq] = _node_layer(imp, result)
-
-
-def _node_layer(imp: Importer, result) -> int | None:
-    """The block of a translated forward node: of its result, else of the last op it emitted."""
-    first = result[0] if isinstance(result, tuple) and result else result
-    if isinstance(first, SSAValue) and first in imp.layers:
-        return imp.layers[first]
-    return imp.last_layer
 
 
 def _outputs(imp: Importer, cap: Captured, out_node: torch.fx.Node):
@@ -269,10 +121,4 @@ def _views_follow_users(block: Block) -> None:
         if len(layers) == 1 and None not in layers:
             op.attributes[attrs.LAYER] = layers.pop()
 
-
-def _dce(block: Block) -> None:
-    """Drop pure ops whose results are unused (views of dead values, unused statistics)."""
-    for op in reversed(list(block.ops)):
-        if op.results and all(not r.uses for r in op.results) and op.name.startswith("tfm."):
-            block.erase_op(op)
 

@@ -19,6 +19,7 @@ from pathlib import Path
 import torch
 
 from frontends.importer import Imported
+from frontends.torch_mlir.export import export_torch_mlir
 from frontends.torch_mlir.parse import TORCH_PREFIX, parse_torch_text
 from frontends.torch_mlir.translate import TorchTranslation, translate
 from ir.errors import TandemError
@@ -50,8 +51,6 @@ def read_torch_mlir(path: str | Path, *, name: str = "forward") -> TorchTranslat
 
 def import_via_torch_mlir(module: torch.nn.Module, example_inputs: tuple, *, training: bool = False) -> Imported:
     """Export `module` with torch-mlir (weights as named resources, no data) and translate to tfm."""
-    from frontends.torch_mlir.export import export_torch_mlir
-
     if training:
         raise TandemError(TRAINING_UNSUPPORTED)
     exported = export_torch_mlir(module, tuple(example_inputs))

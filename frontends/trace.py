@@ -15,7 +15,9 @@ from dataclasses import dataclass, field
 import torch
 import torch.compiler
 from torch._decomp import core_aten_decompositions
+from torch._subclasses.fake_tensor import FakeTensorMode
 
+from frontends.aten import HANDLERS
 from ir.errors import TandemError
 
 aten = torch.ops.aten
@@ -84,8 +86,6 @@ def needs_decomposition(gm: torch.fx.GraphModule) -> bool:
     torch.export's graph is already ATen; re-tracing it through the decomposition table costs
     as much as the export itself, so it is skipped when every op is known.
     """
-    from frontends.aten_ops import HANDLERS
-
     for mod in gm.modules():
         if not isinstance(mod, torch.fx.GraphModule):
             continue
@@ -180,11 +180,11 @@ def _on_meta(module: torch.nn.Module, args: tuple) -> bool:
     return any(t.device.type == "meta" for t in tensors)
 
 
-def fake_cpu_copy(module: torch.nn.Module, args: tuple):
-    """Swap meta tensors for fake CPU tensors (no memory), so tracing takes PyTorch's CPU code
-    paths (fused attention, cross-entropy autograd) instead of the meta device's fallbacks."""
-    from torch._subclasses.fake_tensor import FakeTensorMode
-
+def swap_to_fake_cpu(module: torch.nn.Module, args: tuple) -> tuple:
+    """Replace `module`'s parameters and buffers, in place, by fake CPU tensors (no memory)
+    and return fake CPU copies of the tensor `args`, so tracing takes PyTorch's CPU code paths
+    (fused attention, cross-entropy autograd) instead of the meta device's fallbacks.
+    Tensors shared between submodules (tied weights) stay shared."""
     mode = FakeTensorMode(allow_non_fake_inputs=True)
     memo: dict[int, torch.Tensor] = {}
 
@@ -203,8 +203,7 @@ def fake_cpu_copy(module: torch.nn.Module, args: tuple):
             if b is not None:
                 sub._buffers[name] = fake(b)
     with mode:
-        new_args = tuple(torch.zeros(a.shape, dtype=a.dtype, device="cpu") if isinstance(a, torch.Tensor) else a for a in args)
-    return module, new_args
+        return tuple(torch.zeros(a.shape, dtype=a.dtype, device="cpu") if isinstance(a, torch.Tensor) else a for a in args)
 
 
 def capture_training(module: torch.nn.Module, args: tuple) -> Captured:
@@ -213,7 +212,7 @@ def capture_training(module: torch.nn.Module, args: tuple) -> Captured:
     from torch._functorch.aot_autograd import aot_export_joint_with_descriptors
 
     if _on_meta(module, args):
-        module, args = fake_cpu_copy(module, args)
+        args = swap_to_fake_cpu(module, args)
     try:
         with _compiling(), contextlib.ExitStack() as stack:
             joint = aot_export_joint_with_descriptors(stack, module, args, decompositions=decomposition_table(True))

@@ -281,6 +281,8 @@ class DropoutOp(TfmOp):
     input = operand_def(TensorType)
     result = result_def(TensorType)
     p = prop_def(FloatAttr[Float64Type])
+    # tfm models no random-number state: an unused dropout can go, like any pure op
+    traits = traits_def(Pure())
     assembly_format = "$input attr-dict `:` functional-type(operands, results)"
     VECTOR_KIND: ClassVar[str] = "dropout"
     FLOPS_PER_ELEMENT: ClassVar[float] = estimates.DROPOUT

@@ -3,12 +3,15 @@ block ops carry their layer, and the meta device imports full-size models withou
 
 from __future__ import annotations
 
+import ast
 import difflib
 from collections import defaultdict
+from pathlib import Path
 
 import pytest
 import torch
 from torch import nn
+from torch._subclasses.fake_tensor import FakeTensor
 from xdsl.dialects import func
 from xdsl.dialects.builtin import (
     DenseIntOrFPElementsAttr,
@@ -20,6 +23,7 @@ from xdsl.ir import Attribute, Operation, SSAValue
 
 from backends.verify import compare_with_pytorch
 from frontends.importer import import_module, trace_and_import
+from frontends.trace import swap_to_fake_cpu
 from frontends.user_model import resolve_model
 from frontends.zoo import Overrides
 from ir import attrs
@@ -310,6 +314,22 @@ def test_full_size_layers_equal_the_one_layer_import(gpt2_meta) -> None:
     assert per_layer(ir)[("forward", 11)] == per_layer(one_ir)[("forward", 0)]
 
 
+class Tied(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.emb = nn.Embedding(8, 4, device="meta")
+        self.head = nn.Linear(4, 8, bias=False, device="meta")
+        self.head.weight = self.emb.weight
+
+
+def test_swap_to_fake_cpu_works_in_place_and_keeps_ties() -> None:
+    model = Tied()
+    args = swap_to_fake_cpu(model, (torch.zeros(2, 3, dtype=torch.long, device="meta"), 5))
+    assert model.emb.weight is model.head.weight and isinstance(model.emb.weight, nn.Parameter)
+    assert model.emb.weight.device.type == "cpu" and args[0].device.type == "cpu" and args[1] == 5
+    assert isinstance(model.emb.weight, FakeTensor) and isinstance(args[0], FakeTensor)
+
+
 # ---- errors ------------------------------------------------------------------------------------
 
 class DataDependent(nn.Module):
@@ -340,3 +360,83 @@ def test_imported_ir_reparses(models) -> None:
     text = print_module(imported.ir)
     assert print_module(parse_text(text)) == text
     assert isinstance(entry(parse_text(text)).sym_name, StringAttr)
+
+
+# ---- dead code ---------------------------------------------------------------------------------
+
+class DeadGeneric(nn.Module):
+    """A tfm.generic (cumsum) whose only user, a concatenation, drops its empty operand."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.cat([torch.cumsum(x[:, :0], 1), x], 1)
+
+
+def test_unused_generic_ops_are_removed() -> None:
+    """tfm.generic lacks the Pure trait that xDSL's region_dce looks for; it goes all the same."""
+    ir = import_module(DeadGeneric(), (torch.randn(2, 4),))
+    assert tfm_ops(ir) == []
+
+
+# ---- module structure --------------------------------------------------------------------------
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def import_graph(root: Path, package: str) -> dict[str, set[str]]:
+    """Module -> the modules of `package` it imports (imports inside functions too)."""
+    files = {".".join(p.relative_to(root).with_suffix("").parts).removesuffix(".__init__"): p
+             for p in sorted((root / package).rglob("*.py"))}
+    graph: dict[str, set[str]] = {}
+    for name, path in files.items():
+        deps: set[str] = set()
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.Import):
+                deps.update(a.name for a in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                # `from pkg import mod` imports the module pkg.mod; `from mod import name`, mod
+                deps.update(f"{node.module}.{a.name}" if f"{node.module}.{a.name}" in files else node.module
+                            for a in node.names)
+        graph[name] = {d for d in deps if d in files and d != name}
+    return graph
+
+
+def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
+    """One import cycle (`[a, b, a]`), or None when the graph is acyclic."""
+    state: dict[str, str] = {}
+    path: list[str] = []
+
+    def visit(m: str) -> list[str] | None:
+        state[m] = "open"
+        path.append(m)
+        for d in sorted(graph[m]):
+            if state.get(d) == "open":
+                return path[path.index(d):] + [d]
+            if d not in state and (cycle := visit(d)) is not None:
+                return cycle
+        state[m] = "done"
+        path.pop()
+        return None
+
+    for m in sorted(graph):
+        if m not in state and (cycle := visit(m)) is not None:
+            return cycle
+    return None
+
+
+def test_frontend_imports_are_acyclic() -> None:
+    graph = import_graph(ROOT, "frontends")
+    assert "frontends.aten.views" in graph["frontends.aten"]
+    assert "frontends.aten" in graph["frontends.fx_import"]
+    cycle = find_cycle(graph)
+    assert cycle is None, "import cycle: " + " -> ".join(cycle)
+
+
+def test_cycle_check_sees_late_imports(tmp_path: Path) -> None:
+    """The check itself: a cycle closed by an import inside a function is found."""
+    (tmp_path / "pkg").mkdir()
+    (tmp_path / "pkg" / "__init__.py").write_text("")
+    (tmp_path / "pkg" / "a.py").write_text("from pkg.b import f\n")
+    (tmp_path / "pkg" / "b.py").write_text("def f():\n    from pkg import a\n")
+    graph = import_graph(tmp_path, "pkg")
+    assert graph == {"pkg": set(), "pkg.a": {"pkg.b"}, "pkg.b": {"pkg.a"}}
+    assert find_cycle(graph) == ["pkg.a", "pkg.b", "pkg.a"]

@@ -31,6 +31,7 @@ from backends.advisor.shape import (
 )
 from backends.cost import attention_cost, gemm_cost, memory_op_cost, vector_op_cost
 from backends.targets import Target
+from ir import estimates
 from ir.dtypes import nbytes_of
 from ir.errors import TandemError
 
@@ -108,7 +109,7 @@ class Estimator:
             elements = s.batch * s.heads // t * s.seq * s.seq  # b*a/t score matrices
             # fused scale-mask-softmax: read scores, write probabilities (backward: 3 tensors)
             nbytes = (2 + (3 if self.training else 0)) * self.eb * elements
-            seconds += memory_op_cost(self.target, nbytes, 5.0 * elements, self.dtype,
+            seconds += memory_op_cost(self.target, nbytes, estimates.VECTOR_OP * elements, self.dtype,
                                       "elementwise").seconds
             return seconds, flops
         b, heads, kvh = s.batch, s.heads // t, max(1, s.kv_heads // t)

@@ -41,6 +41,7 @@ from typing import Any
 from backends.cost.base import OpCost, bound_of
 from backends.cost.traffic import op_bytes
 from backends.targets import AccelTranTarget, PhazeTarget, Target
+from ir import estimates
 from ir.dtypes import nbytes_of
 from ir.errors import TandemError
 
@@ -191,7 +192,7 @@ def acceltran_vector_cost(target: AccelTranTarget, op_kind: str, elements: int,
                  + t.buffer_leakage_mw_per_mb * t.buffer_mb * 1e-3) * seconds
               + _buffer_access_j(t, nbytes_onchip, t.activation_buffer_mb)
               + _main_memory_j(t, nbytes))
-    return OpCost(seconds=seconds, flops=5.0 * elements * keep, bytes=nbytes,
+    return OpCost(seconds=seconds, flops=estimates.VECTOR_OP * elements * keep, bytes=nbytes,
                   compute_seconds=compute, memory_seconds=memory, unit=unit, energy_j=energy,
                   bound=bound_of(compute, memory, 0.0),
                   detail={"tiles": tiles, "cycles": cycles, "units": units,

@@ -19,10 +19,11 @@ from backends.cost.base import OpCost
 from backends.cost.gemm import gemm_cost, gpu_gemm_cost
 from backends.cost.memory_ops import memory_op_cost, vector_op_cost
 from backends.targets import GpuTarget, Target
+from ir import estimates
 from ir.dtypes import nbytes_of
 from ir.errors import TandemError
 
-BACKWARD_FLOP_FACTOR = 2.5
+BACKWARD_FLOP_FACTOR = estimates.ATTENTION_BACKWARD_FACTOR
 
 
 def _combine(parts: dict[str, OpCost], unit: str) -> OpCost:

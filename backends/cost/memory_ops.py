@@ -15,6 +15,7 @@ from backends.cost.accel import acceltran_vector_cost, phaze_vector_cost, transf
 from backends.cost.base import OpCost, bound_of
 from backends.cost.traffic import op_bytes
 from backends.targets import GpuTarget, Target
+from ir import estimates
 from ir.dtypes import parse_dtype
 from ir.errors import TandemError
 
@@ -57,7 +58,7 @@ def vector_op_cost(target: Target, kind: str, elements: int, dtype: str = "f16",
     if target.kind == "gpu":
         keep = 1.0 - sparsity
         return memory_op_cost(target, op_bytes(kind, elements, dtype) * keep,
-                              5.0 * elements * keep, dtype, kind)
+                              estimates.VECTOR_OP * elements * keep, dtype, kind)
     if target.kind == "acceltran":
         return acceltran_vector_cost(target, kind, elements, sparsity=sparsity,  # type: ignore[arg-type]
                                      dtype=dtype)

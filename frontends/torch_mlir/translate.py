@@ -3,7 +3,7 @@
 Each `torch.aten.*` op becomes a torch.fx node calling the same ATen operator, operands bound
 to its schema (`torch.constant.*` and `torch.prim.ListConstruct` folded into Python values,
 result shapes from the torch types), so `frontends.fx_import.import_captured` and the
-handlers of `frontends.aten_ops` translate it exactly as they translate torch.export graphs:
+handlers of `frontends.aten` translate it exactly as they translate torch.export graphs:
 
     %w = "torch.vtensor.literal"() <{value = dense_resource<lm_head.weight> : tensor<256x64xf32>}> : ...
     %y = "torch.aten.linear"(%x, %w, %none) : (...) -> !torch.vtensor<[2,16,256],f32>
@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import operator
 import re
-import struct
 from dataclasses import dataclass, field
 
 import torch
@@ -38,26 +37,21 @@ from xdsl.ir import Attribute, Operation, SSAValue
 from xdsl.utils.exceptions import VerifyException
 
 from frontends.fx_import import import_captured
+from frontends.torch_mlir.literals import (
+    ELEMENT_TYPES,
+    VTENSOR,
+    meta_tensor,
+    schema_value,
+    show_attr,
+    splat_value,
+    tensor_from_blob,
+)
 from frontends.torch_mlir.parse import ParsedTorch, op_name
 from frontends.trace import Captured
 from ir.errors import TandemError
 
-ELEMENT_TYPES = {
-    "f32": torch.float32, "f16": torch.float16, "bf16": torch.bfloat16, "f64": torch.float64,
-    "si64": torch.int64, "si32": torch.int32, "si16": torch.int16, "si8": torch.int8, "ui8": torch.uint8,
-    "i1": torch.bool,
-}
-# c10::ScalarType, Layout and MemoryFormat enumerations, as torch-mlir encodes them in !torch.int.
-SCALAR_TYPES = [torch.uint8, torch.int8, torch.int16, torch.int32, torch.int64, torch.float16, torch.float32,
-                torch.float64, torch.complex32, torch.complex64, torch.complex128, torch.bool, torch.qint8,
-                torch.quint8, torch.qint32, torch.bfloat16]
-LAYOUTS = [torch.strided, torch.sparse_coo]
-MEMORY_FORMATS = [torch.contiguous_format, torch.preserve_format, torch.channels_last, torch.channels_last_3d]
-
 # Value-preserving casts between torch types.
 IDENTITY = {"torch.derefine", "torch.tensor_static_info_cast", "torch.copy.to_vtensor", "torch.copy.to_tensor"}
-_VTENSOR = re.compile(r"^\[([^\]]*)\],(.+)$")
-_HEX_SPLAT = re.compile(r"dense<(0x[0-9A-Fa-f]+)>")
 
 
 @dataclass
@@ -65,10 +59,6 @@ class TorchTranslation:
     ir: ModuleOp
     # parameter name -> tensor for weights the file itself holds (resource blobs, inline literals)
     weights: dict[str, torch.Tensor]
-
-
-def meta_tensor(shape: tuple[int, ...], dtype: torch.dtype) -> torch.Tensor:
-    return torch.empty(shape, dtype=dtype, device="meta")
 
 
 @dataclass
@@ -91,16 +81,16 @@ class _Translator:
     # -- types -----------------------------------------------------------------------------------
     def tensor_type(self, t: Attribute, op: Operation) -> tuple[tuple[int, ...], torch.dtype]:
         if not isinstance(t, UnregisteredAttr) or t.attr_name.data != "torch.vtensor":
-            raise self.error(op, f"expected a !torch.vtensor, got {_show(t)}")
-        m = _VTENSOR.match(t.value.data)
+            raise self.error(op, f"expected a !torch.vtensor, got {show_attr(t)}")
+        m = VTENSOR.match(t.value.data)
         if m is None:
-            raise self.error(op, f"{_show(t)} is unranked; tfm needs static shapes")
+            raise self.error(op, f"{show_attr(t)} is unranked; tfm needs static shapes")
         dims = [d.strip() for d in m.group(1).split(",") if d.strip()]
         if any(not re.fullmatch(r"\d+", d) for d in dims):
-            raise self.error(op, f"{_show(t)} has dynamic dimensions; tfm needs static shapes")
+            raise self.error(op, f"{show_attr(t)} has dynamic dimensions; tfm needs static shapes")
         element = m.group(2).strip()
         if element not in ELEMENT_TYPES:
-            raise self.error(op, f"element type {element} of {_show(t)} is not supported")
+            raise self.error(op, f"element type {element} of {show_attr(t)} is not supported")
         return tuple(int(d) for d in dims), ELEMENT_TYPES[element]
 
     def is_tensor(self, t: Attribute) -> bool:
@@ -205,13 +195,13 @@ class _Translator:
                 return f"elided{self.elided - 1}"
             label = self.names.get(key, key)
             if key in self.parsed.blobs and label not in self.weights:
-                self.weights[label] = _from_blob(self.parsed.blobs[key], shape, dtype)
+                self.weights[label] = tensor_from_blob(self.parsed.blobs[key], shape, dtype)
             return label
         if isinstance(value, DenseIntOrFPElementsAttr):
             label = f"literal{len(self.weights)}"
             self.weights[label] = torch.tensor(value.get_values(), dtype=dtype).reshape(shape)
             return label
-        raise self.error(op, f"unsupported literal {_show(value)}")
+        raise self.error(op, f"unsupported literal {show_attr(value)}")
 
     def weights_as_parameters(self, ops: list[Operation]) -> None:
         """One placeholder per distinct weight, in the order of `names` (a state_dict's), then of use."""
@@ -235,7 +225,7 @@ class _Translator:
         if op.results[0] in self.env:
             return  # a weight
         shape, dtype = self.tensor_type(op.results[0].type, op)
-        value = _splat_value(_prop(op, "value"), self.parsed.text.get(op, ""), dtype)
+        value = splat_value(_prop(op, "value"), self.parsed.text.get(op, ""), dtype)
         node = self.call(op, torch.ops.aten.full.default, (list(shape), value), {"dtype": dtype})
         node.meta["val"] = meta_tensor(shape, dtype)
         self.env[op.results[0]] = node
@@ -299,7 +289,7 @@ class _Translator:
             raise self.error(op, f"has {len(values)} operands; the ATen schema takes {len(schema)}")
         args, kwargs = [], {}
         for a, v in zip(schema, values, strict=False):
-            v = _schema_value(str(a.type), v)
+            v = schema_value(str(a.type), v)
             if a.kwarg_only:
                 kwargs[a.name] = v
             else:
@@ -327,17 +317,6 @@ class _Translator:
         return outs
 
 
-def _schema_value(type_name: str, v):
-    if isinstance(v, int) and not isinstance(v, bool):
-        if "ScalarType" in type_name and 0 <= v < len(SCALAR_TYPES):
-            return SCALAR_TYPES[v]
-        if "Layout" in type_name and 0 <= v < len(LAYOUTS):
-            return LAYOUTS[v]
-        if "MemoryFormat" in type_name and 0 <= v < len(MEMORY_FORMATS):
-            return MEMORY_FORMATS[v]
-    return v
-
-
 def _overload(qualname: str):
     """torch.ops overload for `aten.add.Tensor` / `aten.view` (default overload), or None."""
     parts = qualname.split(".")
@@ -358,38 +337,6 @@ def _prop(op: Operation, name: str) -> Attribute:
     if value is None:
         raise TandemError(f"{op_name(op)}: missing `{name}`")
     return value
-
-
-def _show(attr: Attribute) -> str:
-    if isinstance(attr, UnregisteredAttr):
-        return f"!{attr.attr_name.data}<{attr.value.data}>" if attr.value.data else f"!{attr.attr_name.data}"
-    return str(attr)
-
-
-_BITS = {torch.float32: ("<I", "<f"), torch.float64: ("<Q", "<d"), torch.float16: ("<H", "<e")}
-
-
-def _splat_value(attr: Attribute, source: str, dtype: torch.dtype) -> float | int | bool:
-    """The single value of a splat literal; hex floats (MLIR's spelling of inf/nan) are read as bits."""
-    if not isinstance(attr, DenseIntOrFPElementsAttr):
-        raise TandemError(f"unsupported literal {_show(attr)}")
-    if dtype.is_floating_point:
-        m = _HEX_SPLAT.search(source)
-        if m is not None:
-            bits = int(m.group(1), 16)
-            if dtype == torch.bfloat16:
-                return struct.unpack("<f", struct.pack("<I", bits << 16))[0]
-            int_fmt, float_fmt = _BITS[dtype]
-            return struct.unpack(float_fmt, struct.pack(int_fmt, bits))[0]
-        return float(attr.get_values()[0])
-    value = attr.get_values()[0]
-    return bool(value) if dtype == torch.bool else int(value)
-
-
-def _from_blob(data: bytes, shape: tuple[int, ...], dtype: torch.dtype) -> torch.Tensor:
-    if dtype == torch.bool:
-        return torch.frombuffer(bytearray(data), dtype=torch.uint8).reshape(shape).bool()
-    return torch.frombuffer(bytearray(data), dtype=dtype).reshape(shape).clone()
 
 
 def entry_function(parsed: ParsedTorch) -> func.FuncOp:

@@ -1,0 +1,206 @@
+"""Elementwise ops: binary, unary and comparison ops, where / masked_fill / clamp, filled
+constants and arange. Operands are promoted to a common dtype and broadcast; Python scalars
+become rank-0 `tfm.constant`s:
+
+    aten.add.Tensor(%x, 1.0)  ->  %c = tfm.constant {value = 1.000000e+00 : f64} : tensor<f32>
+                                  %y = tfm.add %x, %c : (tensor<2x16xf32>, tensor<f32>) -> tensor<2x16xf32>
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from xdsl.ir import SSAValue
+
+from frontends.aten.generic import generic
+from frontends.aten.importer import Importer
+from frontends.aten.registry import arg, handles
+from ir import elementwise_ops as ew
+from ir.base import float_attr, int_attr
+from ir.dtypes import promote
+from ir.enums import GeluApproximation, GeluApproximationAttr
+from ir.types import broadcast_shapes, dtype, shape, tensor
+
+
+def operand(imp: Importer, a, like: str) -> SSAValue:
+    """A tensor argument or a Python scalar as a rank-0 constant of dtype `like`."""
+    if isinstance(a, torch.fx.Node):
+        return imp.value(a)
+    return imp.const(a, like)
+
+
+def binary_value(imp: Importer, cls, a: SSAValue, b: SSAValue, out: str | None = None) -> SSAValue:
+    """`cls(a, b)` after promoting both to their common dtype; converted to `out` if given."""
+    common = promote(dtype(a), dtype(b))
+    a, b = imp.convert(a, common), imp.convert(b, common)
+    s = broadcast_shapes(shape(a), shape(b))
+    if s is None:
+        raise imp.error(f"shapes {shape(a)} and {shape(b)} do not broadcast")
+    res = "i1" if issubclass(cls, ew.CompareOp) else common
+    y = imp.op1(cls, [a, b], tensor(s, res))
+    return y if out is None else imp.convert(y, out)
+
+
+# ---- binary and comparison ops ------------------------------------------------------------------
+
+def _binary_handler(cls):
+    def handle(imp: Importer, node):
+        out = imp.out_dtype()
+        a_node, b_node = node.args[0], node.args[1]
+        like = out if not issubclass(cls, ew.CompareOp) else None
+        if like is None:
+            tensor_arg = a_node if isinstance(a_node, torch.fx.Node) else b_node
+            like = dtype(imp.value(tensor_arg))
+        a, b = operand(imp, a_node, like), operand(imp, b_node, like)
+        alpha = node.kwargs.get("alpha", 1)
+        if alpha != 1:
+            b = binary_value(imp, ew.MulOp, b, imp.const(alpha, dtype(b)))
+        if not issubclass(cls, ew.CompareOp):  # compute in the result dtype (i64 / i64 -> f32 divides in f32)
+            a, b = imp.convert(a, out), imp.convert(b, out)
+        return binary_value(imp, cls, a, b, out)
+
+    return handle
+
+
+for _targets, _cls in [
+    (("aten.add.Tensor", "aten.add.Scalar"), ew.AddOp),
+    (("aten.sub.Tensor", "aten.sub.Scalar"), ew.SubOp),
+    (("aten.mul.Tensor", "aten.mul.Scalar"), ew.MulOp),
+    (("aten.div.Tensor", "aten.div.Scalar"), ew.DivOp),
+    (("aten.pow.Tensor_Scalar", "aten.pow.Tensor_Tensor", "aten.pow.Scalar"), ew.PowOp),
+    (("aten.maximum.default", "aten.clamp_min.default"), ew.MaxOp),
+    (("aten.minimum.default", "aten.clamp_max.default"), ew.MinOp),
+    (("aten.bitwise_and.Tensor", "aten.logical_and.default", "aten.bitwise_and.Scalar", "aten.__and__.Tensor"),
+     ew.AndOp),
+    (("aten.bitwise_or.Tensor", "aten.logical_or.default", "aten.bitwise_or.Scalar", "aten.__or__.Tensor"), ew.OrOp),
+    (("aten.eq.Tensor", "aten.eq.Scalar"), ew.EqOp),
+    (("aten.ne.Tensor", "aten.ne.Scalar"), ew.NeOp),
+    (("aten.lt.Tensor", "aten.lt.Scalar"), ew.LtOp),
+    (("aten.le.Tensor", "aten.le.Scalar"), ew.LeOp),
+    (("aten.gt.Tensor", "aten.gt.Scalar"), ew.GtOp),
+    (("aten.ge.Tensor", "aten.ge.Scalar"), ew.GeOp),
+]:
+    handles(*_targets)(_binary_handler(_cls))
+
+
+@handles("aten.rsub.Scalar")
+def rsub(imp: Importer, node):
+    out = imp.out_dtype()
+    x = imp.convert(imp.value(node.args[0]), out)
+    alpha = node.kwargs.get("alpha", 1)
+    if alpha != 1:
+        x = binary_value(imp, ew.MulOp, x, imp.const(alpha, out))
+    return binary_value(imp, ew.SubOp, imp.const(node.args[1], out), x, out)
+
+
+@handles("aten.clamp.default")
+def clamp(imp: Importer, node):
+    out = imp.out_dtype()
+    x = imp.convert(imp.value(node.args[0]), out)
+    lo, hi = arg(node, 1, "min"), arg(node, 2, "max")
+    if lo is not None:
+        x = binary_value(imp, ew.MaxOp, x, imp.const(lo, out))
+    if hi is not None:
+        x = binary_value(imp, ew.MinOp, x, imp.const(hi, out))
+    return x
+
+
+# ---- unary ops ----------------------------------------------------------------------------------
+
+_UNARY = {
+    "aten.silu.default": ew.SiluOp, "aten.relu.default": ew.ReluOp, "aten.tanh.default": ew.TanhOp,
+    "aten.sigmoid.default": ew.SigmoidOp, "aten.exp.default": ew.ExpOp, "aten.log.default": ew.LogOp,
+    "aten.sqrt.default": ew.SqrtOp, "aten.rsqrt.default": ew.RsqrtOp, "aten.neg.default": ew.NegOp,
+    "aten.abs.default": ew.AbsOp, "aten.erf.default": ew.ErfOp, "aten.reciprocal.default": ew.ReciprocalOp,
+    "aten.sin.default": ew.SinOp, "aten.cos.default": ew.CosOp, "aten.bitwise_not.default": ew.NotOp,
+    "aten.logical_not.default": ew.NotOp,
+}
+
+
+def _unary_handler(cls):
+    def handle(imp: Importer, node):
+        out = imp.out_type()
+        x = imp.value(node.args[0])
+        if cls is ew.NotOp and dtype(x) != "i1" and dtype(out) == "i1":
+            x = binary_value(imp, ew.NeOp, x, imp.const(0, dtype(x)))
+        x = imp.convert(x, dtype(out))
+        return imp.op1(cls, [x], out)
+
+    return handle
+
+
+for _target, _cls in _UNARY.items():
+    handles(_target)(_unary_handler(_cls))
+
+
+@handles("aten.gelu.default")
+def gelu(imp: Importer, node):
+    x = imp.value(node.args[0])
+    approx = node.kwargs.get("approximate", arg(node, 1, "approximate", "none"))
+    return imp.op1(ew.GeluOp, [x], imp.out_type(), {"approximate": GeluApproximationAttr(GeluApproximation(approx)) if approx != "none" else None})
+
+
+# ---- selection --------------------------------------------------------------------------------
+
+@handles("aten.where.self", "aten.where.ScalarOther", "aten.where.ScalarSelf", "aten.where.Scalar")
+def where(imp: Importer, node):
+    out = imp.out_dtype()
+    c = imp.value(node.args[0])
+    if dtype(c) != "i1":
+        c = binary_value(imp, ew.NeOp, c, imp.const(0, dtype(c)))
+    a = imp.convert(operand(imp, node.args[1], out), out)
+    b = imp.convert(operand(imp, node.args[2], out), out)
+    return imp.op1(ew.WhereOp, [c, a, b], tensor(broadcast_shapes(shape(c), shape(a), shape(b)), out))
+
+
+@handles("aten.masked_fill.Scalar", "aten.masked_fill.Tensor")
+def masked_fill(imp: Importer, node):
+    out = imp.out_type()
+    x = imp.value(node.args[0])
+    c = imp.value(node.args[1])
+    v = imp.convert(operand(imp, node.args[2], dtype(out)), dtype(out))
+    return imp.op1(ew.WhereOp, [c, v, x], out)
+
+
+# ---- constants ------------------------------------------------------------------------------------
+
+def _fill(imp: Importer, node, value):
+    out = imp.out_type()
+    if isinstance(value, bool):
+        value = int(value)
+    if isinstance(value, float) and math.isinf(value) and dtype(out).startswith("i"):
+        return generic(imp, node)
+    return imp.const(value, dtype(out), tuple(out.get_shape()))
+
+
+@handles("aten.full.default", "aten.full_like.default", "aten.new_full.default")
+def full(imp: Importer, node):
+    return _fill(imp, node, node.args[1])
+
+
+@handles("aten.zeros.default", "aten.zeros_like.default", "aten.new_zeros.default")
+def zeros(imp: Importer, node):
+    return _fill(imp, node, 0)
+
+
+@handles("aten.ones.default", "aten.ones_like.default", "aten.new_ones.default")
+def ones(imp: Importer, node):
+    return _fill(imp, node, 1)
+
+
+@handles("aten.scalar_tensor.default")
+def scalar_tensor(imp: Importer, node):
+    return _fill(imp, node, node.args[0])
+
+
+@handles("aten.arange.start_step", "aten.arange.default", "aten.arange.start")
+def arange(imp: Importer, node):
+    args = list(node.args)
+    start, step = (0, 1) if len(args) == 1 else (args[0], args[2] if len(args) > 2 else node.kwargs.get("step", 1))
+    out = imp.out_type()
+    if dtype(out).startswith("i"):
+        props = {"start": int_attr(start), "step": int_attr(step)}
+    else:
+        props = {"start": float_attr(start), "step": float_attr(step)}
+    return imp.op1(ew.ArangeOp, [], out, props)
