@@ -23,7 +23,8 @@ from frontends.aten import HANDLERS
 from frontends.aten.generic import generic
 from frontends.aten.importer import VIEW_LIKE, Importer, torch_type
 from frontends.trace import Captured
-from ir import attrs, tfm
+from ir import attrs
+from ir.binary_ops import AddOp
 from ir.types import dtype
 
 _LAYER_RE = re.compile(r"\.(\d+)\.")
@@ -96,7 +97,7 @@ def _outputs(imp: Importer, cap: Captured, out_node: torch.fx.Node):
             if canon in grads:  # tied weights: their gradients add up
                 i = grads[canon]
                 imp.phase = "backward"
-                results[i] = imp.op1(tfm.BINARY_OPS[0], [results[i], v], results[i].type)
+                results[i] = imp.op1(AddOp, [results[i], v], results[i].type)
                 continue
             grads[canon] = len(results)
             labels.append(DictionaryAttr({attrs.GRAD_OF: StringAttr(canon)}))

@@ -15,7 +15,8 @@ from xdsl.context import Context
 from xdsl.dialects import builtin, func
 from xdsl.ir import Dialect
 
-from ir.elementwise_ops import BINARY_OPS, UNARY_OPS, ArangeOp, ConstantOp, ConvertOp, WhereOp
+from ir.binary_ops import BINARY_OPS
+from ir.elementwise_ops import ArangeOp, ConstantOp, ConvertOp, WhereOp
 from ir.enums import ENUM_ATTRS
 from ir.generic_op import GenericOp, OperandRefAttr
 from ir.linalg_ops import AttentionBackwardOp, AttentionOp, MatmulOp
@@ -40,6 +41,7 @@ from ir.norm_ops import (
     SoftmaxOp,
 )
 from ir.shape_ops import SHAPE_OPS
+from ir.unary_ops import UNARY_OPS
 
 TFM = Dialect(
     "tfm",

@@ -11,8 +11,9 @@ from xdsl.dialects.builtin import ModuleOp, StringAttr
 from xdsl.ir import Block
 from xdsl.utils.exceptions import VerifyException
 
-from ir import elementwise_ops as ew
+from ir import binary_ops as bi
 from ir import linalg_ops as la
+from ir import unary_ops as un
 from ir.errors import TandemError
 from ir.io import parse_text, print_module
 from ir.tfm import TFM
@@ -198,9 +199,9 @@ def test_programmatic_construction_verifies() -> None:
     block = Block(arg_types=[tensor((2, 3, 4), "f32"), tensor((5, 4), "f32"), tensor((4,), "f32")])
     a, w, y = block.args
     mm = la.MatmulOp(a, w, tensor((2, 3, 5), "f32"), transpose_rhs=True)
-    add = ew.AddOp(a, y, tensor((2, 3, 4), "f32"))
-    gelu = ew.GeluOp(add.result)
-    lt = ew.LtOp(a, y, tensor((2, 3, 4), "i1"))
+    add = bi.AddOp(a, y, tensor((2, 3, 4), "f32"))
+    gelu = un.GeluOp(add.result)
+    lt = bi.LtOp(a, y, tensor((2, 3, 4), "i1"))
     for op in (mm, add, gelu, lt):
         block.add_op(op)
         op.verify()

@@ -16,7 +16,9 @@ from xdsl.ir import SSAValue
 from frontends.aten.generic import generic
 from frontends.aten.importer import Importer
 from frontends.aten.registry import arg, handles
+from ir import binary_ops as bi
 from ir import elementwise_ops as ew
+from ir import unary_ops as un
 from ir.base import float_attr, int_attr
 from ir.dtypes import promote
 from ir.enums import GeluApproximation, GeluApproximationAttr
@@ -37,7 +39,7 @@ def binary_value(imp: Importer, cls, a: SSAValue, b: SSAValue, out: str | None =
     s = broadcast_shapes(shape(a), shape(b))
     if s is None:
         raise imp.error(f"shapes {shape(a)} and {shape(b)} do not broadcast")
-    res = "i1" if issubclass(cls, ew.CompareOp) else common
+    res = "i1" if issubclass(cls, bi.CompareOp) else common
     y = imp.op1(cls, [a, b], tensor(s, res))
     return y if out is None else imp.convert(y, out)
 
@@ -48,15 +50,15 @@ def _binary_handler(cls):
     def handle(imp: Importer, node):
         out = imp.out_dtype()
         a_node, b_node = node.args[0], node.args[1]
-        like = out if not issubclass(cls, ew.CompareOp) else None
+        like = out if not issubclass(cls, bi.CompareOp) else None
         if like is None:
             tensor_arg = a_node if isinstance(a_node, torch.fx.Node) else b_node
             like = dtype(imp.value(tensor_arg))
         a, b = operand(imp, a_node, like), operand(imp, b_node, like)
         alpha = node.kwargs.get("alpha", 1)
         if alpha != 1:
-            b = binary_value(imp, ew.MulOp, b, imp.const(alpha, dtype(b)))
-        if not issubclass(cls, ew.CompareOp):  # compute in the result dtype (i64 / i64 -> f32 divides in f32)
+            b = binary_value(imp, bi.MulOp, b, imp.const(alpha, dtype(b)))
+        if not issubclass(cls, bi.CompareOp):  # compute in the result dtype (i64 / i64 -> f32 divides in f32)
             a, b = imp.convert(a, out), imp.convert(b, out)
         return binary_value(imp, cls, a, b, out)
 
@@ -64,22 +66,22 @@ def _binary_handler(cls):
 
 
 for _targets, _cls in [
-    (("aten.add.Tensor", "aten.add.Scalar"), ew.AddOp),
-    (("aten.sub.Tensor", "aten.sub.Scalar"), ew.SubOp),
-    (("aten.mul.Tensor", "aten.mul.Scalar"), ew.MulOp),
-    (("aten.div.Tensor", "aten.div.Scalar"), ew.DivOp),
-    (("aten.pow.Tensor_Scalar", "aten.pow.Tensor_Tensor", "aten.pow.Scalar"), ew.PowOp),
-    (("aten.maximum.default", "aten.clamp_min.default"), ew.MaxOp),
-    (("aten.minimum.default", "aten.clamp_max.default"), ew.MinOp),
+    (("aten.add.Tensor", "aten.add.Scalar"), bi.AddOp),
+    (("aten.sub.Tensor", "aten.sub.Scalar"), bi.SubOp),
+    (("aten.mul.Tensor", "aten.mul.Scalar"), bi.MulOp),
+    (("aten.div.Tensor", "aten.div.Scalar"), bi.DivOp),
+    (("aten.pow.Tensor_Scalar", "aten.pow.Tensor_Tensor", "aten.pow.Scalar"), bi.PowOp),
+    (("aten.maximum.default", "aten.clamp_min.default"), bi.MaxOp),
+    (("aten.minimum.default", "aten.clamp_max.default"), bi.MinOp),
     (("aten.bitwise_and.Tensor", "aten.logical_and.default", "aten.bitwise_and.Scalar", "aten.__and__.Tensor"),
-     ew.AndOp),
-    (("aten.bitwise_or.Tensor", "aten.logical_or.default", "aten.bitwise_or.Scalar", "aten.__or__.Tensor"), ew.OrOp),
-    (("aten.eq.Tensor", "aten.eq.Scalar"), ew.EqOp),
-    (("aten.ne.Tensor", "aten.ne.Scalar"), ew.NeOp),
-    (("aten.lt.Tensor", "aten.lt.Scalar"), ew.LtOp),
-    (("aten.le.Tensor", "aten.le.Scalar"), ew.LeOp),
-    (("aten.gt.Tensor", "aten.gt.Scalar"), ew.GtOp),
-    (("aten.ge.Tensor", "aten.ge.Scalar"), ew.GeOp),
+     bi.AndOp),
+    (("aten.bitwise_or.Tensor", "aten.logical_or.default", "aten.bitwise_or.Scalar", "aten.__or__.Tensor"), bi.OrOp),
+    (("aten.eq.Tensor", "aten.eq.Scalar"), bi.EqOp),
+    (("aten.ne.Tensor", "aten.ne.Scalar"), bi.NeOp),
+    (("aten.lt.Tensor", "aten.lt.Scalar"), bi.LtOp),
+    (("aten.le.Tensor", "aten.le.Scalar"), bi.LeOp),
+    (("aten.gt.Tensor", "aten.gt.Scalar"), bi.GtOp),
+    (("aten.ge.Tensor", "aten.ge.Scalar"), bi.GeOp),
 ]:
     handles(*_targets)(_binary_handler(_cls))
 
@@ -90,8 +92,8 @@ def rsub(imp: Importer, node):
     x = imp.convert(imp.value(node.args[0]), out)
     alpha = node.kwargs.get("alpha", 1)
     if alpha != 1:
-        x = binary_value(imp, ew.MulOp, x, imp.const(alpha, out))
-    return binary_value(imp, ew.SubOp, imp.const(node.args[1], out), x, out)
+        x = binary_value(imp, bi.MulOp, x, imp.const(alpha, out))
+    return binary_value(imp, bi.SubOp, imp.const(node.args[1], out), x, out)
 
 
 @handles("aten.clamp.default")
@@ -100,21 +102,21 @@ def clamp(imp: Importer, node):
     x = imp.convert(imp.value(node.args[0]), out)
     lo, hi = arg(node, 1, "min"), arg(node, 2, "max")
     if lo is not None:
-        x = binary_value(imp, ew.MaxOp, x, imp.const(lo, out))
+        x = binary_value(imp, bi.MaxOp, x, imp.const(lo, out))
     if hi is not None:
-        x = binary_value(imp, ew.MinOp, x, imp.const(hi, out))
+        x = binary_value(imp, bi.MinOp, x, imp.const(hi, out))
     return x
 
 
 # ---- unary ops ----------------------------------------------------------------------------------
 
 _UNARY = {
-    "aten.silu.default": ew.SiluOp, "aten.relu.default": ew.ReluOp, "aten.tanh.default": ew.TanhOp,
-    "aten.sigmoid.default": ew.SigmoidOp, "aten.exp.default": ew.ExpOp, "aten.log.default": ew.LogOp,
-    "aten.sqrt.default": ew.SqrtOp, "aten.rsqrt.default": ew.RsqrtOp, "aten.neg.default": ew.NegOp,
-    "aten.abs.default": ew.AbsOp, "aten.erf.default": ew.ErfOp, "aten.reciprocal.default": ew.ReciprocalOp,
-    "aten.sin.default": ew.SinOp, "aten.cos.default": ew.CosOp, "aten.bitwise_not.default": ew.NotOp,
-    "aten.logical_not.default": ew.NotOp,
+    "aten.silu.default": un.SiluOp, "aten.relu.default": un.ReluOp, "aten.tanh.default": un.TanhOp,
+    "aten.sigmoid.default": un.SigmoidOp, "aten.exp.default": un.ExpOp, "aten.log.default": un.LogOp,
+    "aten.sqrt.default": un.SqrtOp, "aten.rsqrt.default": un.RsqrtOp, "aten.neg.default": un.NegOp,
+    "aten.abs.default": un.AbsOp, "aten.erf.default": un.ErfOp, "aten.reciprocal.default": un.ReciprocalOp,
+    "aten.sin.default": un.SinOp, "aten.cos.default": un.CosOp, "aten.bitwise_not.default": un.NotOp,
+    "aten.logical_not.default": un.NotOp,
 }
 
 
@@ -122,8 +124,8 @@ def _unary_handler(cls):
     def handle(imp: Importer, node):
         out = imp.out_type()
         x = imp.value(node.args[0])
-        if cls is ew.NotOp and dtype(x) != "i1" and dtype(out) == "i1":
-            x = binary_value(imp, ew.NeOp, x, imp.const(0, dtype(x)))
+        if cls is un.NotOp and dtype(x) != "i1" and dtype(out) == "i1":
+            x = binary_value(imp, bi.NeOp, x, imp.const(0, dtype(x)))
         x = imp.convert(x, dtype(out))
         return imp.op1(cls, [x], out)
 
@@ -138,7 +140,7 @@ for _target, _cls in _UNARY.items():
 def gelu(imp: Importer, node):
     x = imp.value(node.args[0])
     approx = node.kwargs.get("approximate", arg(node, 1, "approximate", "none"))
-    return imp.op1(ew.GeluOp, [x], imp.out_type(), {"approximate": GeluApproximationAttr(GeluApproximation(approx)) if approx != "none" else None})
+    return imp.op1(un.GeluOp, [x], imp.out_type(), {"approximate": GeluApproximationAttr(GeluApproximation(approx)) if approx != "none" else None})
 
 
 # ---- selection --------------------------------------------------------------------------------
@@ -148,7 +150,7 @@ def where(imp: Importer, node):
     out = imp.out_dtype()
     c = imp.value(node.args[0])
     if dtype(c) != "i1":
-        c = binary_value(imp, ew.NeOp, c, imp.const(0, dtype(c)))
+        c = binary_value(imp, bi.NeOp, c, imp.const(0, dtype(c)))
     a = imp.convert(operand(imp, node.args[1], out), out)
     b = imp.convert(operand(imp, node.args[2], out), out)
     return imp.op1(ew.WhereOp, [c, a, b], tensor(broadcast_shapes(shape(c), shape(a), shape(b)), out))

@@ -13,7 +13,7 @@ from xdsl.ir import SSAValue
 from frontends.aten.elementwise import binary_value
 from frontends.aten.importer import Importer
 from frontends.aten.registry import arg, handles
-from ir import elementwise_ops as ew
+from ir import binary_ops as bi
 from ir import linalg_ops as la
 from ir import shape_ops as sh
 from ir.types import dtype, shape, tensor
@@ -46,11 +46,11 @@ def addmm(imp: Importer, node):
     beta, alpha = node.kwargs.get("beta", 1), node.kwargs.get("alpha", 1)
     y = matmul_value(imp, a, b, dtype(a))
     if alpha != 1:
-        y = binary_value(imp, ew.MulOp, y, imp.const(alpha, dtype(y)))
+        y = binary_value(imp, bi.MulOp, y, imp.const(alpha, dtype(y)))
     if beta != 0:
         if beta != 1:
-            bias = binary_value(imp, ew.MulOp, bias, imp.const(beta, dtype(bias)))
-        y = binary_value(imp, ew.AddOp, y, bias)
+            bias = binary_value(imp, bi.MulOp, bias, imp.const(beta, dtype(bias)))
+        y = binary_value(imp, bi.AddOp, y, bias)
     return imp.convert(y, imp.out_dtype())
 
 
@@ -61,5 +61,5 @@ def linear(imp: Importer, node):
     sx, sw = shape(x), shape(w)
     y = imp.op1(la.MatmulOp, [x, w], tensor((*sx[:-1], sw[0]), dtype(x)), {"transpose_rhs": UnitAttr()})
     if b is not None:
-        y = binary_value(imp, ew.AddOp, y, imp.value(b))
+        y = binary_value(imp, bi.AddOp, y, imp.value(b))
     return imp.convert(y, imp.out_dtype())
