@@ -30,7 +30,9 @@ class Totals:
     mm_flops: int = 0
     bytes: int = 0
     ops: int = 0
-    by_kind: dict[str, dict[str, int]] = field(default_factory=lambda: defaultdict(lambda: defaultdict(int)))
+    by_kind: dict[str, dict[str, int]] = field(
+        default_factory=lambda: defaultdict(lambda: defaultdict(int))
+    )
 
     def add(self, c: OpWork) -> None:
         self.flops += c.flops

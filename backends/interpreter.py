@@ -38,11 +38,15 @@ def run_function(fn: func.FuncOp, inputs: Sequence[torch.Tensor]) -> list[torch.
     """Run `fn` on `inputs` (one tensor per argument); values die after their last use."""
     block = fn.body.block
     if len(inputs) != len(block.args):
-        raise TandemError(f"@{fn.sym_name.data} takes {len(block.args)} arguments, got {len(inputs)}")
+        raise TandemError(
+            f"@{fn.sym_name.data} takes {len(block.args)} arguments, got {len(inputs)}"
+        )
     env: dict[SSAValue, torch.Tensor] = {}
     for a, t in zip(block.args, inputs, strict=True):
         if tuple(t.shape) != shape(a):
-            raise TandemError(f"argument {a.name_hint or a.index}: expected shape {shape(a)}, got {tuple(t.shape)}")
+            raise TandemError(
+                f"argument {a.name_hint or a.index}: expected shape {shape(a)}, got {tuple(t.shape)}"
+            )
         env[a] = t.to(torch_dtype(dtype(a)))
     last_use = {}
     for i, op in enumerate(block.ops):
@@ -57,7 +61,9 @@ def run_function(fn: func.FuncOp, inputs: Sequence[torch.Tensor]) -> list[torch.
         with torch.no_grad():
             outs = op.interpret(args)
         if len(outs) != len(op.results):
-            raise TandemError(f"{where(op)}: computed {len(outs)} results but the IR has {len(op.results)}")
+            raise TandemError(
+                f"{where(op)}: computed {len(outs)} results but the IR has {len(op.results)}"
+            )
         for r, t in zip(op.results, outs, strict=True):
             env[r] = _check(op, r, t)
         for v in op.operands:
@@ -73,5 +79,7 @@ def _check(op: Operation, r: SSAValue, t: torch.Tensor | None) -> torch.Tensor:
     return t.to(torch_dtype(dtype(r)))
 
 
-def run_module(module: ModuleOp, inputs: Sequence[torch.Tensor], name: str | None = None) -> list[torch.Tensor]:
+def run_module(
+    module: ModuleOp, inputs: Sequence[torch.Tensor], name: str | None = None
+) -> list[torch.Tensor]:
     return run_function(entry(module, name), inputs)

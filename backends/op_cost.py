@@ -41,8 +41,15 @@ from ir.work import GemmShape, OpWork
 # loss's log-softmax runs on the softmax units.
 ACCEL_VECTOR_KIND = {"log_softmax": "softmax", "cross_entropy": "softmax"}
 
-FREE = OpCost(seconds=0.0, flops=0.0, bytes=0.0, compute_seconds=0.0, memory_seconds=0.0,
-              unit="", bound="free")
+FREE = OpCost(
+    seconds=0.0,
+    flops=0.0,
+    bytes=0.0,
+    compute_seconds=0.0,
+    memory_seconds=0.0,
+    unit="",
+    bound="free",
+)
 
 
 def sparsity_of(op: Operation) -> float:
@@ -72,8 +79,14 @@ def op_gemm(op: la.MatmulOp) -> GemmShape:
     return g
 
 
-def op_cost(op: Operation, target, *, fused: bool = True, cores: int | str = "all",
-            counts: OpWork | None = None) -> OpCost:
+def op_cost(
+    op: Operation,
+    target,
+    *,
+    fused: bool = True,
+    cores: int | str = "all",
+    counts: OpWork | None = None,
+) -> OpCost:
     """Predicted cost of ``op`` on ``target`` (see the module docstring).
 
     ``fused``: flash-style attention on GPUs. ``cores``: PHAZE only, 1 for a single tensor or
@@ -101,9 +114,20 @@ def _cost(op: Operation, target, fused: bool, cores: int | str, c: OpWork) -> Op
     if isinstance(op, la.AttentionOp | la.AttentionBackwardOp):
         b, hq, sq, d = shape(op.q)
         hkv, sk = shape(op.k)[1], shape(op.k)[2]
-        return attention_cost(target, b, hq, hkv, sq, sk, d, dt, causal=op.is_causal,
-                              fused=fused, sparsity=sparsity,
-                              backward=isinstance(op, la.AttentionBackwardOp))
+        return attention_cost(
+            target,
+            b,
+            hq,
+            hkv,
+            sq,
+            sk,
+            d,
+            dt,
+            causal=op.is_causal,
+            fused=fused,
+            sparsity=sparsity,
+            backward=isinstance(op, la.AttentionBackwardOp),
+        )
     kind = op.VECTOR_KIND if isinstance(op, TfmOp) else "elementwise"
     if target.kind == "gpu":
         return memory_op_cost(target, float(c.bytes), float(c.flops), dt, kind)
@@ -124,5 +148,11 @@ def signature(op: Operation, *extra: object) -> tuple:
     """
     props: tuple[tuple[str, Attribute], ...] = tuple(op.properties.items())
     sparsity = op.attributes.get(SPARSITY)
-    return (op.name, tuple(v.type for v in op.operands), tuple(r.type for r in op.results),
-            props, sparsity, extra)
+    return (
+        op.name,
+        tuple(v.type for v in op.operands),
+        tuple(r.type for r in op.results),
+        props,
+        sparsity,
+        extra,
+    )

@@ -57,7 +57,9 @@ class VerifyReport:
 
 def compare(name: str, got: torch.Tensor, want: torch.Tensor) -> Comparison:
     if tuple(got.shape) != tuple(want.shape):
-        raise TandemError(f"{name}: the IR gives shape {tuple(got.shape)}, PyTorch {tuple(want.shape)}")
+        raise TandemError(
+            f"{name}: the IR gives shape {tuple(got.shape)}, PyTorch {tuple(want.shape)}"
+        )
     g, w = got.detach().double(), want.detach().double()
     diff = (g - w).abs().max().item() if g.numel() else 0.0
     scale = w.abs().max().item() if w.numel() else 0.0
@@ -79,13 +81,19 @@ def _attr(attrs, key: str) -> str | None:
     return value.data if isinstance(value, StringAttr) else None
 
 
-def arguments(fn: func.FuncOp, module: torch.nn.Module, inputs: tuple,
-              constants: dict[str, torch.Tensor] | None = None) -> list[torch.Tensor]:
+def arguments(
+    fn: func.FuncOp,
+    module: torch.nn.Module,
+    inputs: tuple,
+    constants: dict[str, torch.Tensor] | None = None,
+) -> list[torch.Tensor]:
     """One tensor per function argument, looked up by its tfm.input/param/buffer label."""
     named = dict(module.named_parameters(remove_duplicate=False))
     named.update(dict(module.named_buffers(remove_duplicate=False)))
     named.update(constants or {})
-    arg_entries = fn.arg_attrs.data if fn.arg_attrs is not None else [None] * len(fn.body.block.args)
+    arg_entries = (
+        fn.arg_attrs.data if fn.arg_attrs is not None else [None] * len(fn.body.block.args)
+    )
     out = []
     for i, a in enumerate(arg_entries):
         label = _attr(a, attrs.INPUT)
@@ -94,7 +102,9 @@ def arguments(fn: func.FuncOp, module: torch.nn.Module, inputs: tuple,
             continue
         name = _attr(a, attrs.PARAM) or _attr(a, attrs.BUFFER)
         if name is None or name not in named:
-            raise TandemError(f"argument {i} of @{fn.sym_name.data} names no input, parameter or buffer ({name})")
+            raise TandemError(
+                f"argument {i} of @{fn.sym_name.data} names no input, parameter or buffer ({name})"
+            )
         out.append(pad_parameter(named[name].detach(), param_padding(a)))
     return out
 
@@ -122,7 +132,9 @@ def unpad_gradient(t: torch.Tensor, pad: tuple[int, ...]) -> torch.Tensor:
     return t[tuple(slice(0, s - p) for s, p in zip(t.shape, pad, strict=True))]
 
 
-def eager_reference(module: torch.nn.Module, inputs: tuple, training: bool) -> dict[str, torch.Tensor]:
+def eager_reference(
+    module: torch.nn.Module, inputs: tuple, training: bool
+) -> dict[str, torch.Tensor]:
     """PyTorch's own answers: outputs, or loss plus the gradient of every parameter."""
     if not training:
         with torch.no_grad():
@@ -139,9 +151,15 @@ def eager_reference(module: torch.nn.Module, inputs: tuple, training: bool) -> d
     return ref
 
 
-def compare_with_pytorch(ir: ModuleOp, module: torch.nn.Module, inputs: tuple, *,
-                         training: bool, constants: dict[str, torch.Tensor] | None = None,
-                         rtol: float = 1e-4) -> VerifyReport:
+def compare_with_pytorch(
+    ir: ModuleOp,
+    module: torch.nn.Module,
+    inputs: tuple,
+    *,
+    training: bool,
+    constants: dict[str, torch.Tensor] | None = None,
+    rtol: float = 1e-4,
+) -> VerifyReport:
     """Run `ir` on the interpreter and compare each result with eager PyTorch.
 
     Gradients of parameters a pass padded (`tfm.param_pad`) are cut back to the model's shape.
@@ -166,5 +184,7 @@ def compare_with_pytorch(ir: ModuleOp, module: torch.nn.Module, inputs: tuple, *
     judge(report.comparisons)
     missing = sorted(set(ref) - {c.name for c in report.comparisons})
     if missing:
-        raise TandemError(f"the IR computes no value for {', '.join(missing[:3])}{' ...' if len(missing) > 3 else ''}")
+        raise TandemError(
+            f"the IR computes no value for {', '.join(missing[:3])}{' ...' if len(missing) > 3 else ''}"
+        )
     return report

@@ -40,19 +40,26 @@ print(json.dumps({"build_s": t1 - t0, "import_s": t2 - t1, "verify_s": t3 - t2, 
 
 
 def main() -> int:
-    print(f"{'model':<12} {'mode':<9} {'params':>9} {'tfm ops':>8} {'build':>7} {'import':>7} {'verify':>7} {'total':>7} {'peak RSS':>9}  target")
+    print(
+        f"{'model':<12} {'mode':<9} {'params':>9} {'tfm ops':>8} {'build':>7} {'import':>7} {'verify':>7} {'total':>7} {'peak RSS':>9}  target"
+    )
     for name, training, over, target in CASES:
         start = time.time()
-        out = subprocess.run([sys.executable, "-c", CHILD, name, "1" if training else "0", json.dumps(over)],
-                             capture_output=True, text=True)
+        out = subprocess.run(
+            [sys.executable, "-c", CHILD, name, "1" if training else "0", json.dumps(over)],
+            capture_output=True,
+            text=True,
+        )
         if out.returncode != 0:
             print(f"{name}: failed\n{out.stderr[-2000:]}")
             return 1
         r = json.loads(out.stdout.strip().splitlines()[-1])
         mode = "training" if training else "inference"
-        print(f"{name:<12} {mode:<9} {r['params'] / 1e9:>8.1f}B {r['ops']:>8} {r['build_s']:>6.1f}s {r['import_s']:>6.1f}s "
-              f"{r['verify_s']:>6.2f}s {r['total_s']:>6.1f}s {r['max_rss_bytes'] / 2**30:>7.2f}GB  {target}"
-              f"  (wall incl. interpreter start {time.time() - start:.1f}s)")
+        print(
+            f"{name:<12} {mode:<9} {r['params'] / 1e9:>8.1f}B {r['ops']:>8} {r['build_s']:>6.1f}s {r['import_s']:>6.1f}s "
+            f"{r['verify_s']:>6.2f}s {r['total_s']:>6.1f}s {r['max_rss_bytes'] / 2**30:>7.2f}GB  {target}"
+            f"  (wall incl. interpreter start {time.time() - start:.1f}s)"
+        )
     return 0
 
 

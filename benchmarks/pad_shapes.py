@@ -28,8 +28,10 @@ def pass_speedup(name: str, batch: int, target: str) -> None:
     with redirect_stderr(table):
         run_pipeline(ir, f"pad-shapes{{target={target} verbose=true}}")
     gain = ir.attributes["pad.gain"].value.data if "pad.gain" in ir.attributes else 0.0
-    print(f"\n{name} training, b={batch}, f16: predicted GEMM+attention time "
-          f"-{100 * gain:.1f}% (speed-up {1 / (1 - gain):.3f}x)")
+    print(
+        f"\n{name} training, b={batch}, f16: predicted GEMM+attention time "
+        f"-{100 * gain:.1f}% (speed-up {1 / (1 - gain):.3f}x)"
+    )
     print(table.getvalue().rstrip())
 
 
@@ -43,17 +45,21 @@ def advisor_headlines(target_name: str) -> None:
         gpt2 = shape_from_config(build_model("gpt2", Overrides(batch=8), device="meta").config)
         vocab = advise(gpt2, target, training=training).find("vocabulary").to_json()
         mode = "training" if training else "forward"
-        print(f"advisor, gpt2 b=8 {mode}: vocabulary {vocab['current']} -> {vocab['recommended']}: "
-              f"model throughput {100 * vocab['model_throughput_change']:+.1f}%, time per token "
-              f"{100 * vocab['time_per_token_change']:+.1f}% (nanoGPT: about 25% faster end to end)")
+        print(
+            f"advisor, gpt2 b=8 {mode}: vocabulary {vocab['current']} -> {vocab['recommended']}: "
+            f"model throughput {100 * vocab['model_throughput_change']:+.1f}%, time per token "
+            f"{100 * vocab['time_per_token_change']:+.1f}% (nanoGPT: about 25% faster end to end)"
+        )
     shape = shape_from_config(build_model("gpt3-2.7b", Overrides(batch=4), device="meta").config)
     for attention in ("megatron", "unfused", "flash"):
         est = Estimator(target, training=False, attention=attention)
         a32, a20 = est.estimate(shape), est.estimate(shape.replace(heads=20, kv_heads=20))
-        print(f"advisor, gpt3-2.7b b=4 s=2048 one layer forward, {attention} attention: "
-              f"h/a=80 {a32.layer_tflops:.0f} TFLOP/s, h/a=128 {a20.layer_tflops:.0f} TFLOP/s, "
-              f"{100 * (a20.layer_tflops / a32.layer_tflops - 1):+.1f}% "
-              f"(paper, non-flash: 119 -> 141, +18%)")
+        print(
+            f"advisor, gpt3-2.7b b=4 s=2048 one layer forward, {attention} attention: "
+            f"h/a=80 {a32.layer_tflops:.0f} TFLOP/s, h/a=128 {a20.layer_tflops:.0f} TFLOP/s, "
+            f"{100 * (a20.layer_tflops / a32.layer_tflops - 1):+.1f}% "
+            f"(paper, non-flash: 119 -> 141, +18%)"
+        )
     heads = advise(shape, target).find("head dim")
     print(f"advisor, gpt3-2.7b: recommends head dim {heads.recommended.value}")
 
@@ -68,8 +74,10 @@ def pass_time_175b(target: str) -> None:
     ops = sum(1 for _ in ir.walk())
     run_pipeline(ir, f"pad-shapes{{target={target}}}")
     t2 = time.perf_counter()
-    print(f"\npad-shapes on gpt3-175b training IR ({ops} ops): {t2 - t1:.2f} s "
-          f"(import {t1 - t0:.1f} s, not counted)")
+    print(
+        f"\npad-shapes on gpt3-175b training IR ({ops} ops): {t2 - t1:.2f} s "
+        f"(import {t1 - t0:.1f} s, not counted)"
+    )
 
 
 def main() -> int:

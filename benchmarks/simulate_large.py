@@ -46,37 +46,50 @@ def main() -> int:
     print(f"target {target.name}, dtype {args.dtype}")
     for name, training, over in CASES:
         t0 = time.perf_counter()
-        spec = build_model(name, Overrides(dtype=args.dtype, **over), training=training,
-                           device="meta")
+        spec = build_model(
+            name, Overrides(dtype=args.dtype, **over), training=training, device="meta"
+        )
         module = import_model(spec)
         t1 = time.perf_counter()
         rep = simulate(module, target, name=name)
         t2 = time.perf_counter()
         cfg = spec.config
         mode = "training step" if training else "inference"
-        print(f"\n{name} {mode}: b={cfg['batch']} s={cfg['seq']} L={cfg['layers']} "
-              f"h={cfg['hidden']} ({cfg['params'] / 1e9:.1f} B params)")
+        print(
+            f"\n{name} {mode}: b={cfg['batch']} s={cfg['seq']} L={cfg['layers']} "
+            f"h={cfg['hidden']} ({cfg['params'] / 1e9:.1f} B params)"
+        )
         print(f"  import            {t1 - t0:7.2f} s")
-        print(f"  simulate          {t2 - t1:7.2f} s  ({len(rep.rows)} ops, "
-              f"{len(rep.signatures)} distinct, {1e6 * (t2 - t1) / len(rep.rows):.0f} us/op)")
+        print(
+            f"  simulate          {t2 - t1:7.2f} s  ({len(rep.rows)} ops, "
+            f"{len(rep.signatures)} distinct, {1e6 * (t2 - t1) / len(rep.rows):.0f} us/op)"
+        )
         print(f"  latency           {rep.latency_s:10.4f} s")
-        print(f"  achieved          {rep.achieved_flops / 1e12:7.1f} TFLOP/s "
-              f"({100 * rep.utilisation():.1f}% of {args.dtype} peak "
-              f"{target.peak_flops(args.dtype) / 1e12:.0f} TFLOP/s)")
+        print(
+            f"  achieved          {rep.achieved_flops / 1e12:7.1f} TFLOP/s "
+            f"({100 * rep.utilisation():.1f}% of {args.dtype} peak "
+            f"{target.peak_flops(args.dtype) / 1e12:.0f} TFLOP/s)"
+        )
         tps = rep.throughput()["tokens_per_s"]
         if tps:
             print(f"  throughput        {tps:10.1f} tokens/s")
         mem = rep.memory
-        print(f"  peak memory       {mem['peak_bytes'] / 1e9:7.1f} GB "
-              f"({'fits' if mem['fits'] else 'exceeds'} {mem['capacity_bytes'] / 1e9:.0f} GB)")
+        print(
+            f"  peak memory       {mem['peak_bytes'] / 1e9:7.1f} GB "
+            f"({'fits' if mem['fits'] else 'exceeds'} {mem['capacity_bytes'] / 1e9:.0f} GB)"
+        )
         if training and cfg["family"] == "gpt3":
             f = megatron_flops(cfg, 72)
             sim = f / rep.latency_s / 1e12
             lo, hi = MEGATRON_TFLOPS
-            print(f"  Megatron FLOPs    {f / 1e12:7.0f} TFLOP per step (72 B s L h^2 (...), "
-                  f"no recompute, as simulated) -> {sim:.1f} TFLOP/s")
-            print(f"  published         {lo}-{hi} TFLOP/s per A100 (Megatron-LM: full recompute, "
-                  f"3D parallelism); simulated / published = {sim / hi:.2f}-{sim / lo:.2f}")
+            print(
+                f"  Megatron FLOPs    {f / 1e12:7.0f} TFLOP per step (72 B s L h^2 (...), "
+                f"no recompute, as simulated) -> {sim:.1f} TFLOP/s"
+            )
+            print(
+                f"  published         {lo}-{hi} TFLOP/s per A100 (Megatron-LM: full recompute, "
+                f"3D parallelism); simulated / published = {sim / hi:.2f}-{sim / lo:.2f}"
+            )
     return 0
 
 

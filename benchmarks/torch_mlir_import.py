@@ -39,8 +39,10 @@ print(json.dumps({"export_s": t1 - t0, "torch_mlir_s": t2 - t1, "translate_s": t
 
 
 def main() -> int:
-    print(f"{'model':<11} {'torch.export':>12} {'torch-mlir':>10} {'translate':>9} {'tfm ops':>11} "
-          f"{'FLOPs (both)':>14} {'equal':>5}")
+    print(
+        f"{'model':<11} {'torch.export':>12} {'torch-mlir':>10} {'translate':>9} {'tfm ops':>11} "
+        f"{'FLOPs (both)':>14} {'equal':>5}"
+    )
     ok = True
     for name in CASES:
         out = subprocess.run([sys.executable, "-c", CHILD, name], capture_output=True, text=True)
@@ -50,8 +52,10 @@ def main() -> int:
         r = json.loads(out.stdout.strip().splitlines()[-1])
         equal = r["flops"][0] == r["flops"][1] and r["mm"][0] == r["mm"][1]
         ok &= equal
-        print(f"{name:<11} {r['export_s']:>11.2f}s {r['torch_mlir_s']:>9.2f}s {r['translate_s']:>8.2f}s "
-              f"{r['ops'][0]:>5}/{r['ops'][1]:<5} {r['flops'][0]:>14.4g} {'yes' if equal else 'NO':>5}")
+        print(
+            f"{name:<11} {r['export_s']:>11.2f}s {r['torch_mlir_s']:>9.2f}s {r['translate_s']:>8.2f}s "
+            f"{r['ops'][0]:>5}/{r['ops'][1]:<5} {r['flops'][0]:>14.4g} {'yes' if equal else 'NO':>5}"
+        )
     return 0 if ok else 1
 
 

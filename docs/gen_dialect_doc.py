@@ -1,7 +1,7 @@
 """Write docs/tfm-dialect.md from the op definitions (their docstrings carry an IR example).
 
-    python docs/gen_dialect_doc.py          # rewrite the file
-    python docs/gen_dialect_doc.py --check  # exit 1 if the file is stale (run by the tests)
+python docs/gen_dialect_doc.py          # rewrite the file
+python docs/gen_dialect_doc.py --check  # exit 1 if the file is stale (run by the tests)
 """
 
 from __future__ import annotations

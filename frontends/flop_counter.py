@@ -1,6 +1,6 @@
 """PyTorch's own FLOP count of a model, to check Tandem's count against.
 
-    torch_flop_count(spec.module, spec.example_inputs, training=True)  # == flops.mm_flops total
+torch_flop_count(spec.module, spec.example_inputs, training=True)  # == flops.mm_flops total
 """
 
 from __future__ import annotations
@@ -21,9 +21,12 @@ def torch_flop_count(module: torch.nn.Module, example_inputs: tuple, training: b
     """
     aten = torch.ops.aten
     mapping = {
-        aten._scaled_dot_product_flash_attention_for_cpu: lambda q, k, v, *a, out_shape=None, **kw: sdpa_flop_count(q, k, v),
-        aten._scaled_dot_product_flash_attention_for_cpu_backward:
-            lambda g, q, k, v, *a, out_shape=None, **kw: sdpa_backward_flop_count(g, q, k, v),
+        aten._scaled_dot_product_flash_attention_for_cpu: lambda q, k, v, *a, out_shape=None, **kw: (
+            sdpa_flop_count(q, k, v)
+        ),
+        aten._scaled_dot_product_flash_attention_for_cpu_backward: lambda g, q, k, v, *a, out_shape=None, **kw: (
+            sdpa_backward_flop_count(g, q, k, v)
+        ),
     }
     args = swap_to_fake_cpu(module, tuple(example_inputs))
     counter = FlopCounterMode(display=False, custom_mapping=mapping)

@@ -41,12 +41,18 @@ def import_captured(cap: Captured, name: str = "forward") -> ModuleOp:
     arg_nodes = list(cap.graph.find_nodes(op="placeholder"))
     order = {"input": 0, "param": 1, "buffer": 2}
     real = [n for n in arg_nodes if cap.inputs[n.name][0] != "tangent"]
-    canon = {n.name: cap.aliases.get(str(cap.inputs[n.name][1]), str(cap.inputs[n.name][1])) for n in real}
+    canon = {
+        n.name: cap.aliases.get(str(cap.inputs[n.name][1]), str(cap.inputs[n.name][1]))
+        for n in real
+    }
     # One argument per distinct tensor: tied weights share it.
     seen: dict[tuple[str, str], torch.fx.Node] = {}
     args: list[torch.fx.Node] = []
     for n in sorted(real, key=lambda n: order[cap.inputs[n.name][0]]):
-        key = (cap.inputs[n.name][0], canon[n.name] if cap.inputs[n.name][0] != "input" else str(cap.inputs[n.name][1]))
+        key = (
+            cap.inputs[n.name][0],
+            canon[n.name] if cap.inputs[n.name][0] != "input" else str(cap.inputs[n.name][1]),
+        )
         if key not in seen:
             seen[key] = n
             args.append(n)
@@ -56,18 +62,30 @@ def import_captured(cap: Captured, name: str = "forward") -> ModuleOp:
     for n, barg in zip(args, block.args, strict=True):
         kind, what = cap.inputs[n.name]
         label = f"in{what}" if kind == "input" else canon[n.name]
-        arg_attrs.append(DictionaryAttr({{"input": attrs.INPUT, "param": attrs.PARAM, "buffer": attrs.BUFFER}[kind]: StringAttr(label)}))
+        arg_attrs.append(
+            DictionaryAttr(
+                {
+                    {"input": attrs.INPUT, "param": attrs.PARAM, "buffer": attrs.BUFFER}[
+                        kind
+                    ]: StringAttr(label)
+                }
+            )
+        )
         barg.name_hint = _hint(label)
         if kind != "input":
             imp.param_layers[barg] = layer_of_name(label)
     by_key = {key: block.args[i] for i, key in enumerate(seen)}
     for n in real:
         kind = cap.inputs[n.name][0]
-        imp.values[n] = by_key[(kind, canon[n.name] if kind != "input" else str(cap.inputs[n.name][1]))]
+        imp.values[n] = by_key[
+            (kind, canon[n.name] if kind != "input" else str(cap.inputs[n.name][1]))
+        ]
     for n in arg_nodes:
         if cap.inputs[n.name][0] == "tangent":
             imp.node = n
-            imp.values[n] = imp.const(1.0, dtype(torch_type(n.meta["val"])), tuple(n.meta["val"].shape))
+            imp.values[n] = imp.const(
+                1.0, dtype(torch_type(n.meta["val"])), tuple(n.meta["val"].shape)
+            )
 
     out_node = next(iter(cap.graph.find_nodes(op="output")))
     imp.translate(cap.graph)
@@ -102,7 +120,11 @@ def _outputs(imp: Importer, cap: Captured, out_node: torch.fx.Node):
             grads[canon] = len(results)
             labels.append(DictionaryAttr({attrs.GRAD_OF: StringAttr(canon)}))
         else:
-            labels.append(DictionaryAttr({attrs.OUTPUT: StringAttr("loss" if kind == "loss" else f"out{what}")}))
+            labels.append(
+                DictionaryAttr(
+                    {attrs.OUTPUT: StringAttr("loss" if kind == "loss" else f"out{what}")}
+                )
+            )
         results.append(v)
     return results, labels
 
@@ -121,5 +143,3 @@ def _views_follow_users(block: Block) -> None:
         layers = {u.operation.attributes.get(attrs.LAYER) for u in op.results[0].uses}
         if len(layers) == 1 and None not in layers:
             op.attributes[attrs.LAYER] = layers.pop()
-
-

@@ -1,7 +1,7 @@
 """The frontend entry point: a model (zoo name, `file.py:factory`, or nn.Module) -> tfm module.
 
-    spec = resolve_model("gpt2-tiny", Overrides(), training=True)
-    module = import_model(spec)
+spec = resolve_model("gpt2-tiny", Overrides(), training=True)
+module = import_model(spec)
 """
 
 from __future__ import annotations
@@ -26,8 +26,9 @@ class Imported:
     constants: dict[str, torch.Tensor]
 
 
-def trace_and_import(module: torch.nn.Module, example_inputs: tuple, *, training: bool = False,
-                     verify: bool = True) -> Imported:
+def trace_and_import(
+    module: torch.nn.Module, example_inputs: tuple, *, training: bool = False, verify: bool = True
+) -> Imported:
     """Trace `module` on `example_inputs` and translate it to tfm (forward, or forward+backward)."""
     cap = capture(module, tuple(example_inputs), training)
     ir = import_captured(cap, "train_step" if training else "forward")
@@ -39,8 +40,9 @@ def trace_and_import(module: torch.nn.Module, example_inputs: tuple, *, training
     return Imported(ir, cap.constants)
 
 
-def import_module(module: torch.nn.Module, example_inputs: tuple, *, training: bool = False,
-                  verify: bool = True) -> ModuleOp:
+def import_module(
+    module: torch.nn.Module, example_inputs: tuple, *, training: bool = False, verify: bool = True
+) -> ModuleOp:
     return trace_and_import(module, example_inputs, training=training, verify=verify).ir
 
 

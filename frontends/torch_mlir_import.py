@@ -24,20 +24,36 @@ from frontends.torch_mlir.parse import TORCH_PREFIX, parse_torch_text
 from frontends.torch_mlir.translate import TorchTranslation, translate
 from ir.errors import TandemError
 
-TRAINING_UNSUPPORTED = ("torch-mlir's fx importer exports forward (inference) graphs only; "
-                        "import training graphs with --via torch-export (the default)")
+TRAINING_UNSUPPORTED = (
+    "torch-mlir's fx importer exports forward (inference) graphs only; "
+    "import training graphs with --via torch-export (the default)"
+)
 
-__all__ = ["import_torch_mlir", "read_torch_mlir", "is_torch_dialect", "import_via_torch_mlir",
-           "TorchTranslation", "TRAINING_UNSUPPORTED"]
+__all__ = [
+    "import_torch_mlir",
+    "read_torch_mlir",
+    "is_torch_dialect",
+    "import_via_torch_mlir",
+    "TorchTranslation",
+    "TRAINING_UNSUPPORTED",
+]
 
 
 def is_torch_dialect(text: str) -> bool:
     """Whether MLIR text holds torch-dialect ops or types (rather than tfm IR)."""
-    return f'"{TORCH_PREFIX}' in text or f"!{TORCH_PREFIX}" in text or f" {TORCH_PREFIX}aten." in text
+    return (
+        f'"{TORCH_PREFIX}' in text or f"!{TORCH_PREFIX}" in text or f" {TORCH_PREFIX}aten." in text
+    )
 
 
-def import_torch_mlir(text: str, path: str = "<input>", *, name: str = "forward",
-                      names: dict[str, str] | None = None, buffers=frozenset()) -> TorchTranslation:
+def import_torch_mlir(
+    text: str,
+    path: str = "<input>",
+    *,
+    name: str = "forward",
+    names: dict[str, str] | None = None,
+    buffers=frozenset(),
+) -> TorchTranslation:
     """tfm IR of torch-dialect MLIR text (the entry function `@main`, `@forward` or the first)."""
     return translate(parse_torch_text(text, path), name=name, names=names, buffers=buffers)
 
@@ -49,10 +65,14 @@ def read_torch_mlir(path: str | Path, *, name: str = "forward") -> TorchTranslat
     return import_torch_mlir(p.read_text(), str(p), name=name)
 
 
-def import_via_torch_mlir(module: torch.nn.Module, example_inputs: tuple, *, training: bool = False) -> Imported:
+def import_via_torch_mlir(
+    module: torch.nn.Module, example_inputs: tuple, *, training: bool = False
+) -> Imported:
     """Export `module` with torch-mlir (weights as named resources, no data) and translate to tfm."""
     if training:
         raise TandemError(TRAINING_UNSUPPORTED)
     exported = export_torch_mlir(module, tuple(example_inputs))
-    tr = import_torch_mlir(exported.text, "<torch-mlir>", names=exported.names, buffers=exported.buffers)
+    tr = import_torch_mlir(
+        exported.text, "<torch-mlir>", names=exported.names, buffers=exported.buffers
+    )
     return Imported(tr.ir, exported.constants)

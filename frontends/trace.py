@@ -51,8 +51,9 @@ KEEP = [
 ]
 
 
-def _fused_attention(query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False, scale=None,
-                     enable_gqa=False):
+def _fused_attention(
+    query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False, scale=None, enable_gqa=False
+):
     """Route every SDPA call to one fused kernel whatever the tracing device, so the joint graph
     holds fused attention and its fused backward (on `meta` PyTorch would pick the math path)."""
     if enable_gqa and key.shape[-3] != query.shape[-3]:
@@ -60,7 +61,8 @@ def _fused_attention(query, key, value, attn_mask=None, dropout_p=0.0, is_causal
         key = key.repeat_interleave(group, dim=-3)
         value = value.repeat_interleave(group, dim=-3)
     out, _ = aten._scaled_dot_product_flash_attention_for_cpu.default(
-        query, key, value, dropout_p, is_causal, attn_mask=attn_mask, scale=scale)
+        query, key, value, dropout_p, is_causal, attn_mask=attn_mask, scale=scale
+    )
     return out
 
 
@@ -75,8 +77,13 @@ def decomposition_table(training: bool = False) -> dict:
 
 # ATen ops tfm keeps as `tfm.generic` without decomposing (index arithmetic of attention masks).
 GENERIC_OK = {
-    "aten.cumsum.default", "aten.diff.default", "aten.index.Tensor", "aten.gather.default",
-    "aten.wrap_with_set_grad_enabled", "wrap_with_set_grad_enabled", "wrap_with_autocast",
+    "aten.cumsum.default",
+    "aten.diff.default",
+    "aten.index.Tensor",
+    "aten.gather.default",
+    "aten.wrap_with_set_grad_enabled",
+    "wrap_with_set_grad_enabled",
+    "wrap_with_autocast",
 }
 
 
@@ -90,7 +97,11 @@ def needs_decomposition(gm: torch.fx.GraphModule) -> bool:
         if not isinstance(mod, torch.fx.GraphModule):
             continue
         for node in mod.graph.nodes:
-            if node.op == "call_function" and str(node.target) not in HANDLERS and str(node.target) not in GENERIC_OK:
+            if (
+                node.op == "call_function"
+                and str(node.target) not in HANDLERS
+                and str(node.target) not in GENERIC_OK
+            ):
                 return True
     return False
 
@@ -125,7 +136,9 @@ def tied_aliases(module: torch.nn.Module) -> dict[str, str]:
     """Map every parameter/buffer name to the first name of the same tensor object."""
     first: dict[int, str] = {}
     out: dict[str, str] = {}
-    named = list(module.named_parameters(remove_duplicate=False)) + list(module.named_buffers(remove_duplicate=False))
+    named = list(module.named_parameters(remove_duplicate=False)) + list(
+        module.named_buffers(remove_duplicate=False)
+    )
     for name, t in named:
         out[name] = first.setdefault(id(t), name)
     return out
@@ -170,13 +183,19 @@ def capture_inference(module: torch.nn.Module, args: tuple) -> Captured:
     outputs: list[tuple[str, str | int]] = []
     for i, spec in enumerate(ep.graph_signature.output_specs):
         if spec.kind != torch.export.graph_signature.OutputKind.USER_OUTPUT:
-            raise TandemError(f"the model mutates its state ({spec.kind.name} {spec.target}); tfm is value-semantic")
+            raise TandemError(
+                f"the model mutates its state ({spec.kind.name} {spec.target}); tfm is value-semantic"
+            )
         outputs.append(("output", i))
     return Captured(ep.graph, inputs, outputs, False, tied_aliases(module), constants)
 
 
 def _on_meta(module: torch.nn.Module, args: tuple) -> bool:
-    tensors = [*module.parameters(), *module.buffers(), *(a for a in args if isinstance(a, torch.Tensor))]
+    tensors = [
+        *module.parameters(),
+        *module.buffers(),
+        *(a for a in args if isinstance(a, torch.Tensor)),
+    ]
     return any(t.device.type == "meta" for t in tensors)
 
 
@@ -192,7 +211,11 @@ def swap_to_fake_cpu(module: torch.nn.Module, args: tuple) -> tuple:
         if id(t) not in memo:
             with mode:
                 f = torch.empty(t.shape, dtype=t.dtype, device="cpu")
-            memo[id(t)] = torch.nn.Parameter(f, requires_grad=t.requires_grad) if isinstance(t, torch.nn.Parameter) else f
+            memo[id(t)] = (
+                torch.nn.Parameter(f, requires_grad=t.requires_grad)
+                if isinstance(t, torch.nn.Parameter)
+                else f
+            )
         return memo[id(t)]
 
     for sub in module.modules():
@@ -203,7 +226,10 @@ def swap_to_fake_cpu(module: torch.nn.Module, args: tuple) -> tuple:
             if b is not None:
                 sub._buffers[name] = fake(b)
     with mode:
-        return tuple(torch.zeros(a.shape, dtype=a.dtype, device="cpu") if isinstance(a, torch.Tensor) else a for a in args)
+        return tuple(
+            torch.zeros(a.shape, dtype=a.dtype, device="cpu") if isinstance(a, torch.Tensor) else a
+            for a in args
+        )
 
 
 def capture_training(module: torch.nn.Module, args: tuple) -> Captured:
@@ -215,7 +241,9 @@ def capture_training(module: torch.nn.Module, args: tuple) -> Captured:
         args = swap_to_fake_cpu(module, args)
     try:
         with _compiling(), contextlib.ExitStack() as stack:
-            joint = aot_export_joint_with_descriptors(stack, module, args, decompositions=decomposition_table(True))
+            joint = aot_export_joint_with_descriptors(
+                stack, module, args, decompositions=decomposition_table(True)
+            )
             graph = joint.graph_module.graph
     except TandemError:
         raise
@@ -248,8 +276,10 @@ def capture_training(module: torch.nn.Module, args: tuple) -> Captured:
     for (kind, _), value in zip(outputs, out_node.args[0], strict=True):
         val = value.meta.get("val") if isinstance(value, torch.fx.Node) else None
         if kind == "loss" and isinstance(val, torch.Tensor) and val.dim() != 0:
-            raise TandemError(f"training needs a module whose forward returns the scalar loss, "
-                              f"got a tensor of shape {list(val.shape)}")
+            raise TandemError(
+                f"training needs a module whose forward returns the scalar loss, "
+                f"got a tensor of shape {list(val.shape)}"
+            )
     return Captured(graph, inputs, outputs, True, tied_aliases(module))
 
 

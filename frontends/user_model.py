@@ -80,8 +80,11 @@ def _import_file(path: Path) -> ModuleType:
 def _callables(module: ModuleType) -> list[str]:
     """Public callables defined in the user's file itself (not imported ones)."""
     return sorted(
-        n for n, v in vars(module).items()
-        if callable(v) and not n.startswith("_") and getattr(v, "__module__", None) == module.__name__
+        n
+        for n, v in vars(module).items()
+        if callable(v)
+        and not n.startswith("_")
+        and getattr(v, "__module__", None) == module.__name__
     )
 
 
@@ -116,12 +119,12 @@ def _call_factory(factory: Callable, path: Path, name: str, training: bool) -> o
 def _check_result(result: object, where: str) -> tuple[nn.Module, tuple]:
     """Validate `(module, example_inputs)`; a single tensor becomes a 1-tuple."""
     if not isinstance(result, tuple | list) or len(result) != 2:
-        raise TandemError(
-            f"{where} must return (module, example_inputs), got {_describe(result)}"
-        )
+        raise TandemError(f"{where} must return (module, example_inputs), got {_describe(result)}")
     module, inputs = result
     if not isinstance(module, nn.Module):
-        raise TandemError(f"{where} returned {_describe(module)} as module; expected a torch.nn.Module")
+        raise TandemError(
+            f"{where} returned {_describe(module)} as module; expected a torch.nn.Module"
+        )
     if isinstance(inputs, torch.Tensor):
         inputs = (inputs,)
     if not isinstance(inputs, tuple | list):
@@ -130,7 +133,9 @@ def _check_result(result: object, where: str) -> tuple[nn.Module, tuple]:
         )
     for i, x in enumerate(inputs):
         if not isinstance(x, torch.Tensor):
-            raise TandemError(f"{where} returned {_describe(x)} as example_inputs[{i}]; expected a tensor")
+            raise TandemError(
+                f"{where} returned {_describe(x)} as example_inputs[{i}]; expected a tensor"
+            )
     return module, tuple(inputs)
 
 
@@ -148,8 +153,9 @@ def _to_device(module: nn.Module, inputs: tuple, device: str) -> tuple[nn.Module
     return module.to(dev), tuple(x.to(dev) for x in inputs)
 
 
-def load_user_model(spec: str, *, training: bool = False, device: str = "cpu",
-                    seed: int = 0) -> ModelSpec:
+def load_user_model(
+    spec: str, *, training: bool = False, device: str = "cpu", seed: int = 0
+) -> ModelSpec:
     """Load `path/to/file.py:factory` into a ModelSpec (family "user").
 
     The factory gets `training=` only if it accepts that keyword; when it does not, the module
@@ -163,8 +169,13 @@ def load_user_model(spec: str, *, training: bool = False, device: str = "cpu",
     module, inputs = _to_device(module, inputs, device)
     module.train(training)
     config = {"family": "user", "params": count_params(module), "file": str(path), "factory": name}
-    return ModelSpec(name=f"{path.stem}:{name}", module=module, example_inputs=inputs,
-                     config=config, training=training)
+    return ModelSpec(
+        name=f"{path.stem}:{name}",
+        module=module,
+        example_inputs=inputs,
+        config=config,
+        training=training,
+    )
 
 
 def is_user_spec(name_or_spec: str) -> bool:
@@ -183,7 +194,9 @@ def resolve_model(
 ) -> ModelSpec:
     """Build a zoo model by name, or load a user model from `file.py:factory`."""
     if not isinstance(name_or_spec, str):
-        raise TandemError(f"model must be a zoo name or path/to/file.py:factory, got {name_or_spec!r}")
+        raise TandemError(
+            f"model must be a zoo name or path/to/file.py:factory, got {name_or_spec!r}"
+        )
     if not is_user_spec(name_or_spec):
         return build_model(name_or_spec, overrides, training=training, device=device, seed=seed)
     if overrides.set_fields():

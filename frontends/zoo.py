@@ -77,7 +77,9 @@ def parse_dtype(s: str) -> torch.dtype:
     except TandemError:
         name = None
     if name not in MODEL_DTYPES:
-        raise TandemError(f"unknown dtype {s!r}; valid: f32 (fp32, float32), f16 (fp16, half), bf16 (bfloat16)")
+        raise TandemError(
+            f"unknown dtype {s!r}; valid: f32 (fp32, float32), f16 (fp16, half), bf16 (bfloat16)"
+        )
     return dtypes.torch_dtype(name)
 
 
@@ -109,8 +111,15 @@ class _Shape:
     dtype: str = "f32"
 
 
-def _gpt2(layers: int, hidden: int, heads: int, *, vocab: int = 50257, ctx: int = 1024,
-          family: str = "gpt2") -> _Shape:
+def _gpt2(
+    layers: int,
+    hidden: int,
+    heads: int,
+    *,
+    vocab: int = 50257,
+    ctx: int = 1024,
+    family: str = "gpt2",
+) -> _Shape:
     return _Shape(family, layers, hidden, heads, heads, 4 * hidden, vocab, ctx, ctx, 1)
 
 
@@ -217,8 +226,13 @@ def _gpt2_model(s: _Shape) -> nn.Module:
     from transformers import GPT2Config, GPT2LMHeadModel
 
     cfg = GPT2Config(
-        vocab_size=s.vocab, n_positions=s.max_positions, n_embd=s.hidden, n_layer=s.layers,
-        n_head=s.heads, n_inner=s.ffn, **_common(s, bos=50256, eos=50256),
+        vocab_size=s.vocab,
+        n_positions=s.max_positions,
+        n_embd=s.hidden,
+        n_layer=s.layers,
+        n_head=s.heads,
+        n_inner=s.ffn,
+        **_common(s, bos=50256, eos=50256),
     )
     model = GPT2LMHeadModel(_finish(cfg))
     # HF derives the loss from the class name; "GPT2LMHeadModel" matches nothing, so it would
@@ -231,9 +245,13 @@ def _bert_model(s: _Shape) -> nn.Module:
     from transformers import BertConfig, BertForMaskedLM
 
     cfg = BertConfig(
-        vocab_size=s.vocab, hidden_size=s.hidden, num_hidden_layers=s.layers,
-        num_attention_heads=s.heads, intermediate_size=s.ffn,
-        max_position_embeddings=s.max_positions, **_common(s, pad=0),
+        vocab_size=s.vocab,
+        hidden_size=s.hidden,
+        num_hidden_layers=s.layers,
+        num_attention_heads=s.heads,
+        intermediate_size=s.ffn,
+        max_position_embeddings=s.max_positions,
+        **_common(s, pad=0),
     )
     return BertForMaskedLM(_finish(cfg))
 
@@ -242,9 +260,14 @@ def _opt_model(s: _Shape) -> nn.Module:
     from transformers import OPTConfig, OPTForCausalLM
 
     cfg = OPTConfig(
-        vocab_size=s.vocab, hidden_size=s.hidden, num_hidden_layers=s.layers,
-        num_attention_heads=s.heads, ffn_dim=s.ffn, max_position_embeddings=s.max_positions,
-        word_embed_proj_dim=s.hidden, **_common(s, pad=1, bos=2, eos=2),
+        vocab_size=s.vocab,
+        hidden_size=s.hidden,
+        num_hidden_layers=s.layers,
+        num_attention_heads=s.heads,
+        ffn_dim=s.ffn,
+        max_position_embeddings=s.max_positions,
+        word_embed_proj_dim=s.hidden,
+        **_common(s, pad=1, bos=2, eos=2),
     )
     return OPTForCausalLM(_finish(cfg))
 
@@ -253,9 +276,14 @@ def _llama_model(s: _Shape) -> nn.Module:
     from transformers import LlamaConfig, LlamaForCausalLM
 
     cfg = LlamaConfig(
-        vocab_size=s.vocab, hidden_size=s.hidden, num_hidden_layers=s.layers,
-        num_attention_heads=s.heads, num_key_value_heads=s.kv_heads, intermediate_size=s.ffn,
-        max_position_embeddings=s.max_positions, **_common(s, bos=1, eos=2),
+        vocab_size=s.vocab,
+        hidden_size=s.hidden,
+        num_hidden_layers=s.layers,
+        num_attention_heads=s.heads,
+        num_key_value_heads=s.kv_heads,
+        intermediate_size=s.ffn,
+        max_position_embeddings=s.max_positions,
+        **_common(s, bos=1, eos=2),
     )
     return LlamaForCausalLM(_finish(cfg))
 
@@ -269,8 +297,9 @@ _BUILDERS: dict[str, Callable[[_Shape], nn.Module]] = {
 }
 
 
-def _common(s: _Shape, *, pad: int | None = None, bos: int | None = None,
-            eos: int | None = None) -> dict:
+def _common(
+    s: _Shape, *, pad: int | None = None, bos: int | None = None, eos: int | None = None
+) -> dict:
     """Config kwargs shared by every family: no KV cache, SDPA, valid special token ids."""
 
     def valid(tok: int | None) -> int | None:
@@ -288,7 +317,9 @@ def _common(s: _Shape, *, pad: int | None = None, bos: int | None = None,
 def _finish(cfg):
     """Zero every dropout probability in an HF config (whatever the family calls it)."""
     for key, value in list(vars(cfg).items()):
-        if ("dropout" in key or "pdrop" in key or key == "layerdrop") and not isinstance(value, bool):
+        if ("dropout" in key or "pdrop" in key or key == "layerdrop") and not isinstance(
+            value, bool
+        ):
             if value is None or isinstance(value, int | float):
                 setattr(cfg, key, 0.0)
     return cfg

@@ -62,7 +62,7 @@ def set_layer(op: Operation, layer: int | None) -> None:
 
 
 def phase_of(op: Operation) -> str:
-    """"forward" or "backward"."""
+    """ "forward" or "backward"."""
     a = op.attributes.get(PHASE)
     return a.data if isinstance(a, StringAttr) else FORWARD
 
@@ -91,8 +91,14 @@ def read_int(op: Operation, name: str) -> int | None:
     return a.value.data
 
 
-def read_float(op: Operation, name: str, *, low: float = -math.inf, high: float = math.inf,
-               high_open: bool = False) -> float | None:
+def read_float(
+    op: Operation,
+    name: str,
+    *,
+    low: float = -math.inf,
+    high: float = math.inf,
+    high_open: bool = False,
+) -> float | None:
     """A float (or integer) attribute in [low, high] (or [low, high) when `high_open`)."""
     a = op.attributes.get(name)
     if a is None:
@@ -101,8 +107,10 @@ def read_float(op: Operation, name: str, *, low: float = -math.inf, high: float 
     above = value >= high if high_open else value > high
     if not math.isfinite(value) or value < low or above:
         bracket = ")" if high_open else "]"
-        raise TandemError(f"{where(op)}: attribute {name!r} must be a number in "
-                          f"[{low:g}, {high:g}{bracket}, got {a}")
+        raise TandemError(
+            f"{where(op)}: attribute {name!r} must be a number in "
+            f"[{low:g}, {high:g}{bracket}, got {a}"
+        )
     return value
 
 

@@ -95,8 +95,13 @@ class TfmOp(IRDLOperation):
         if self.IS_VIEW:
             return VIEW_WORK
         elements = max((numel(r) for r in self.results), default=0)
-        return OpWork(self.KIND, int(self.FLOPS_PER_ELEMENT * elements), 0,
-                      self.bytes_read(), self.bytes_written())
+        return OpWork(
+            self.KIND,
+            int(self.FLOPS_PER_ELEMENT * elements),
+            0,
+            self.bytes_read(),
+            self.bytes_written(),
+        )
 
     def bytes_read(self) -> int:
         return sum(nbytes(v) for v in self.operands)
@@ -118,4 +123,3 @@ def vjp(fn: Callable[..., Tensor], inputs: Sequence[Tensor], grad: Tensor) -> li
         grads = torch.autograd.grad(out, wrt, grad, allow_unused=True)
     it = iter(grads)
     return [next(it) if x.requires_grad else None for x in leaves]
-

@@ -41,11 +41,17 @@ class BinaryOp(TfmOp):
         a, b = shape(self.lhs), shape(self.rhs)
         want = broadcast_shapes(a, b)
         self.expect(want is not None, f"operand shapes {fmt(a)} and {fmt(b)} do not broadcast")
-        self.expect(shape(self.result) == want, f"result must be {fmt(want)}, got {fmt(shape(self.result))}")
-        self.expect(dtype(self.lhs) == dtype(self.rhs),
-                    f"operand dtypes differ: {dtype(self.lhs)} and {dtype(self.rhs)}")
+        self.expect(
+            shape(self.result) == want, f"result must be {fmt(want)}, got {fmt(shape(self.result))}"
+        )
+        self.expect(
+            dtype(self.lhs) == dtype(self.rhs),
+            f"operand dtypes differ: {dtype(self.lhs)} and {dtype(self.rhs)}",
+        )
         out = "i1" if self.COMPARES else dtype(self.lhs)
-        self.expect(dtype(self.result) == out, f"result dtype must be {out}, got {dtype(self.result)}")
+        self.expect(
+            dtype(self.result) == out, f"result dtype must be {out}, got {dtype(self.result)}"
+        )
 
     def apply(self, x: Tensor, y: Tensor) -> Tensor:
         raise NotImplementedError
@@ -64,7 +70,7 @@ class CompareOp(BinaryOp):
 class AddOp(BinaryOp):
     """Elementwise sum.
 
-        %z = tfm.add %x, %y : (tensor<2x16xf32>, tensor<16xf32>) -> tensor<2x16xf32>
+    %z = tfm.add %x, %y : (tensor<2x16xf32>, tensor<16xf32>) -> tensor<2x16xf32>
     """
 
     name = "tfm.add"
@@ -78,7 +84,7 @@ class AddOp(BinaryOp):
 class SubOp(BinaryOp):
     """Elementwise difference.
 
-        %z = tfm.sub %x, %y : (tensor<2x16xf32>, tensor<16xf32>) -> tensor<2x16xf32>
+    %z = tfm.sub %x, %y : (tensor<2x16xf32>, tensor<16xf32>) -> tensor<2x16xf32>
     """
 
     name = "tfm.sub"
@@ -91,7 +97,7 @@ class SubOp(BinaryOp):
 class MulOp(BinaryOp):
     """Elementwise product.
 
-        %z = tfm.mul %x, %y : (tensor<2x16xf32>, tensor<16xf32>) -> tensor<2x16xf32>
+    %z = tfm.mul %x, %y : (tensor<2x16xf32>, tensor<16xf32>) -> tensor<2x16xf32>
     """
 
     name = "tfm.mul"
@@ -104,7 +110,7 @@ class MulOp(BinaryOp):
 class DivOp(BinaryOp):
     """Elementwise true division.
 
-        %z = tfm.div %x, %y : (tensor<2x16xf32>, tensor<16xf32>) -> tensor<2x16xf32>
+    %z = tfm.div %x, %y : (tensor<2x16xf32>, tensor<16xf32>) -> tensor<2x16xf32>
     """
 
     name = "tfm.div"
@@ -117,7 +123,7 @@ class DivOp(BinaryOp):
 class PowOp(BinaryOp):
     """Elementwise power.
 
-        %z = tfm.pow %x, %y : (tensor<2x16xf32>, tensor<f32>) -> tensor<2x16xf32>
+    %z = tfm.pow %x, %y : (tensor<2x16xf32>, tensor<f32>) -> tensor<2x16xf32>
     """
 
     name = "tfm.pow"
@@ -130,7 +136,7 @@ class PowOp(BinaryOp):
 class MaxOp(BinaryOp):
     """Elementwise maximum.
 
-        %z = tfm.max %x, %y : (tensor<2x16xf32>, tensor<16xf32>) -> tensor<2x16xf32>
+    %z = tfm.max %x, %y : (tensor<2x16xf32>, tensor<16xf32>) -> tensor<2x16xf32>
     """
 
     name = "tfm.max"
@@ -143,7 +149,7 @@ class MaxOp(BinaryOp):
 class MinOp(BinaryOp):
     """Elementwise minimum.
 
-        %z = tfm.min %x, %y : (tensor<2x16xf32>, tensor<16xf32>) -> tensor<2x16xf32>
+    %z = tfm.min %x, %y : (tensor<2x16xf32>, tensor<16xf32>) -> tensor<2x16xf32>
     """
 
     name = "tfm.min"
@@ -156,7 +162,7 @@ class MinOp(BinaryOp):
 class AndOp(BinaryOp):
     """Logical (i1) or bitwise (integer) and.
 
-        %z = tfm.and %x, %y : (tensor<2x16xi1>, tensor<16xi1>) -> tensor<2x16xi1>
+    %z = tfm.and %x, %y : (tensor<2x16xi1>, tensor<16xi1>) -> tensor<2x16xi1>
     """
 
     name = "tfm.and"
@@ -169,7 +175,7 @@ class AndOp(BinaryOp):
 class OrOp(BinaryOp):
     """Logical (i1) or bitwise (integer) or.
 
-        %z = tfm.or %x, %y : (tensor<2x16xi1>, tensor<16xi1>) -> tensor<2x16xi1>
+    %z = tfm.or %x, %y : (tensor<2x16xi1>, tensor<16xi1>) -> tensor<2x16xi1>
     """
 
     name = "tfm.or"
@@ -182,7 +188,7 @@ class OrOp(BinaryOp):
 class EqOp(CompareOp):
     """x == y, i1 result.
 
-        %z = tfm.eq %x, %y : (tensor<2x16xf32>, tensor<16xf32>) -> tensor<2x16xi1>
+    %z = tfm.eq %x, %y : (tensor<2x16xf32>, tensor<16xf32>) -> tensor<2x16xi1>
     """
 
     name = "tfm.eq"
@@ -195,7 +201,7 @@ class EqOp(CompareOp):
 class NeOp(CompareOp):
     """x != y, i1 result.
 
-        %z = tfm.ne %x, %y : (tensor<2x16xf32>, tensor<16xf32>) -> tensor<2x16xi1>
+    %z = tfm.ne %x, %y : (tensor<2x16xf32>, tensor<16xf32>) -> tensor<2x16xi1>
     """
 
     name = "tfm.ne"
@@ -208,7 +214,7 @@ class NeOp(CompareOp):
 class LtOp(CompareOp):
     """x < y, i1 result.
 
-        %z = tfm.lt %x, %y : (tensor<2x16xf32>, tensor<16xf32>) -> tensor<2x16xi1>
+    %z = tfm.lt %x, %y : (tensor<2x16xf32>, tensor<16xf32>) -> tensor<2x16xi1>
     """
 
     name = "tfm.lt"
@@ -221,7 +227,7 @@ class LtOp(CompareOp):
 class LeOp(CompareOp):
     """x <= y, i1 result.
 
-        %z = tfm.le %x, %y : (tensor<2x16xf32>, tensor<16xf32>) -> tensor<2x16xi1>
+    %z = tfm.le %x, %y : (tensor<2x16xf32>, tensor<16xf32>) -> tensor<2x16xi1>
     """
 
     name = "tfm.le"
@@ -234,7 +240,7 @@ class LeOp(CompareOp):
 class GtOp(CompareOp):
     """x > y, i1 result.
 
-        %z = tfm.gt %x, %y : (tensor<2x16xf32>, tensor<16xf32>) -> tensor<2x16xi1>
+    %z = tfm.gt %x, %y : (tensor<2x16xf32>, tensor<16xf32>) -> tensor<2x16xi1>
     """
 
     name = "tfm.gt"
@@ -247,7 +253,7 @@ class GtOp(CompareOp):
 class GeOp(CompareOp):
     """x >= y, i1 result.
 
-        %z = tfm.ge %x, %y : (tensor<2x16xf32>, tensor<16xf32>) -> tensor<2x16xi1>
+    %z = tfm.ge %x, %y : (tensor<2x16xf32>, tensor<16xf32>) -> tensor<2x16xi1>
     """
 
     name = "tfm.ge"
@@ -256,5 +262,20 @@ class GeOp(CompareOp):
         return torch.ge(x, y)
 
 
-BINARY_OPS = [AddOp, SubOp, MulOp, DivOp, PowOp, MaxOp, MinOp, AndOp, OrOp,
-              EqOp, NeOp, LtOp, LeOp, GtOp, GeOp]
+BINARY_OPS = [
+    AddOp,
+    SubOp,
+    MulOp,
+    DivOp,
+    PowOp,
+    MaxOp,
+    MinOp,
+    AndOp,
+    OrOp,
+    EqOp,
+    NeOp,
+    LtOp,
+    LeOp,
+    GtOp,
+    GeOp,
+]

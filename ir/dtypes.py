@@ -60,7 +60,9 @@ BY_NAME: dict[str, DType] = {d.name: d for d in TABLE}
 _SPELLINGS: dict[str, str] = {s: d.name for d in TABLE for s in (d.name, *d.aliases)}
 # names of the element types IR tensors may have
 ELEMENT_NAMES: tuple[str, ...] = tuple(d.name for d in TABLE if d.element is not None)
-FLOAT_ELEMENTS: tuple[str, ...] = tuple(d.name for d in TABLE if d.element is not None and d.is_float)
+FLOAT_ELEMENTS: tuple[str, ...] = tuple(
+    d.name for d in TABLE if d.element is not None and d.is_float
+)
 
 
 def parse_dtype(text: str) -> str:
@@ -80,8 +82,10 @@ def element_type(name: str) -> Attribute:
     """The xDSL element type of an IR dtype name."""
     d = BY_NAME.get(name)
     if d is None or d.element is None:
-        raise TandemError(f"{name!r} is not an element type of tfm tensors "
-                          f"(expected one of {', '.join(ELEMENT_NAMES)})")
+        raise TandemError(
+            f"{name!r} is not an element type of tfm tensors "
+            f"(expected one of {', '.join(ELEMENT_NAMES)})"
+        )
     return d.element
 
 

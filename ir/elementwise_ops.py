@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 class WhereOp(TfmOp):
     """`cond ? x : y`, broadcasting all three operands.
 
-        %z = tfm.where %c, %x, %y : (tensor<1x1x16x16xi1>, tensor<2x4x16x16xf32>, tensor<f32>) -> tensor<2x4x16x16xf32>
+    %z = tfm.where %c, %x, %y : (tensor<1x1x16x16xi1>, tensor<2x4x16x16xf32>, tensor<f32>) -> tensor<2x4x16x16xf32>
     """
 
     name = "tfm.where"
@@ -41,14 +41,18 @@ class WhereOp(TfmOp):
     traits = traits_def(Pure())
     assembly_format = "$cond `,` $lhs `,` $rhs attr-dict `:` functional-type(operands, results)"
 
-    def __init__(self, cond: SSAValue, lhs: SSAValue, rhs: SSAValue, result_type: Attribute) -> None:
+    def __init__(
+        self, cond: SSAValue, lhs: SSAValue, rhs: SSAValue, result_type: Attribute
+    ) -> None:
         super().__init__(operands=[cond, lhs, rhs], result_types=[result_type])
 
     def verify_(self) -> None:
         self.expect(dtype(self.cond) == "i1", f"condition must be i1, got {dtype(self.cond)}")
         want = broadcast_shapes(shape(self.cond), shape(self.lhs), shape(self.rhs))
         self.expect(want is not None, "operand shapes do not broadcast")
-        self.expect(shape(self.result) == want, f"result must be {fmt(want)}, got {fmt(shape(self.result))}")
+        self.expect(
+            shape(self.result) == want, f"result must be {fmt(want)}, got {fmt(shape(self.result))}"
+        )
         self.expect(dtype(self.lhs) == dtype(self.rhs) == dtype(self.result), "value dtypes differ")
 
     def interpret(self, args: Sequence[Tensor]) -> list[Tensor]:
@@ -59,7 +63,7 @@ class WhereOp(TfmOp):
 class ConvertOp(TfmOp):
     """Element type conversion; the shape is unchanged.
 
-        %y = tfm.convert %x : (tensor<2x16xf16>) -> tensor<2x16xf32>
+    %y = tfm.convert %x : (tensor<2x16xf16>) -> tensor<2x16xf32>
     """
 
     name = "tfm.convert"
@@ -75,8 +79,10 @@ class ConvertOp(TfmOp):
         super().__init__(operands=[input], result_types=[result_type])
 
     def verify_(self) -> None:
-        self.expect(shape(self.input) == shape(self.result),
-                    f"shape changes from {fmt(shape(self.input))} to {fmt(shape(self.result))}")
+        self.expect(
+            shape(self.input) == shape(self.result),
+            f"shape changes from {fmt(shape(self.input))} to {fmt(shape(self.result))}",
+        )
 
     def interpret(self, args: Sequence[Tensor]) -> list[Tensor]:
         return [args[0].to(torch_dtype(dtype(self.result)))]
@@ -93,7 +99,7 @@ def _scalar(attr: FloatAttr | IntegerAttr) -> float | int:
 class ConstantOp(TfmOp):
     """A tensor filled with one scalar (never weights: those are function arguments).
 
-        %c = tfm.constant {value = 0.5 : f64} : tensor<2x16xf32>
+    %c = tfm.constant {value = 0.5 : f64} : tensor<2x16xf32>
     """
 
     name = "tfm.constant"
@@ -109,18 +115,24 @@ class ConstantOp(TfmOp):
 
     def verify_(self) -> None:
         is_int = dtype(self.result).startswith("i")
-        self.expect(not is_int or isinstance(self.value, IntegerAttr),
-                    f"an integer tensor ({dtype(self.result)}) needs an integer value, got {self.value}")
+        self.expect(
+            not is_int or isinstance(self.value, IntegerAttr),
+            f"an integer tensor ({dtype(self.result)}) needs an integer value, got {self.value}",
+        )
 
     def interpret(self, args: Sequence[Tensor]) -> list[Tensor]:
-        return [torch.full(shape(self.result), _scalar(self.value), dtype=torch_dtype(dtype(self.result)))]
+        return [
+            torch.full(
+                shape(self.result), _scalar(self.value), dtype=torch_dtype(dtype(self.result))
+            )
+        ]
 
 
 @irdl_op_definition
 class ArangeOp(TfmOp):
     """`start, start + step, ...` filling a rank-1 tensor.
 
-        %i = tfm.arange {start = 0 : i64, step = 1 : i64} : tensor<16xi64>
+    %i = tfm.arange {start = 0 : i64, step = 1 : i64} : tensor<16xi64>
     """
 
     name = "tfm.arange"
@@ -132,14 +144,19 @@ class ArangeOp(TfmOp):
     KIND: ClassVar[str] = "view"
     IS_VIEW: ClassVar[bool] = True
 
-    def __init__(self, start: FloatAttr | IntegerAttr, step: FloatAttr | IntegerAttr,
-                 result_type: Attribute) -> None:
+    def __init__(
+        self, start: FloatAttr | IntegerAttr, step: FloatAttr | IntegerAttr, result_type: Attribute
+    ) -> None:
         super().__init__(result_types=[result_type], properties={"start": start, "step": step})
 
     def verify_(self) -> None:
-        self.expect(len(shape(self.result)) == 1, f"result must have rank 1, got {fmt(shape(self.result))}")
+        self.expect(
+            len(shape(self.result)) == 1, f"result must have rank 1, got {fmt(shape(self.result))}"
+        )
 
     def interpret(self, args: Sequence[Tensor]) -> list[Tensor]:
         n = shape(self.result)[0]
-        values = torch.arange(n, dtype=torch.float64).mul(_scalar(self.step)).add(_scalar(self.start))
+        values = (
+            torch.arange(n, dtype=torch.float64).mul(_scalar(self.step)).add(_scalar(self.start))
+        )
         return [values.to(torch_dtype(dtype(self.result)))]

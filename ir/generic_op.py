@@ -99,7 +99,9 @@ def encode(value: Any, operand: Any = None) -> Attribute:
         return ArrayAttr([encode(v, operand) for v in value])
     if type(value).__name__ == "dtype" and type(value).__module__ == "torch":
         return element_type(from_torch(value))
-    raise TandemError(f"a {type(value).__name__} argument ({value!r}) cannot be recorded on tfm.generic")
+    raise TandemError(
+        f"a {type(value).__name__} argument ({value!r}) cannot be recorded on tfm.generic"
+    )
 
 
 def decode(attr: Attribute, operands: Sequence[Tensor]) -> Any:
@@ -126,21 +128,29 @@ def _check_arg(op: GenericOp, attr: Attribute, used: set[int], where: str) -> No
             _check_arg(op, a, used, f"{where}[{i}]")
         return
     if isinstance(attr, OperandRefAttr):
-        op.expect(attr.data < len(op.inputs),
-                  f"{where} refers to operand {attr.data} but the op has {len(op.inputs)}")
+        op.expect(
+            attr.data < len(op.inputs),
+            f"{where} refers to operand {attr.data} but the op has {len(op.inputs)}",
+        )
         used.add(attr.data)
         return
-    ok = isinstance(attr, UnitAttr | StringAttr | FloatAttr) or is_element_type(attr) or (
-        isinstance(attr, IntegerAttr) and attr.type in (i1, i64))
-    op.expect(ok, f"{where} is {attr}: expected an operand reference, integer, float, string, "
-                  "unit (None), array or element type")
+    ok = (
+        isinstance(attr, UnitAttr | StringAttr | FloatAttr)
+        or is_element_type(attr)
+        or (isinstance(attr, IntegerAttr) and attr.type in (i1, i64))
+    )
+    op.expect(
+        ok,
+        f"{where} is {attr}: expected an operand reference, integer, float, string, "
+        "unit (None), array or element type",
+    )
 
 
 @irdl_op_definition
 class GenericOp(TfmOp):
     """An ATen op outside the tfm set, kept by name and a typed call (see the module docstring).
 
-        %y = tfm.generic %x {target = "aten.cumsum.default", args = [#tfm.operand<0>, 1 : i64], kwargs = {}} : (tensor<2x16xi64>) -> tensor<2x16xi64>
+    %y = tfm.generic %x {target = "aten.cumsum.default", args = [#tfm.operand<0>, 1 : i64], kwargs = {}} : (tensor<2x16xi64>) -> tensor<2x16xi64>
     """
 
     name = "tfm.generic"
@@ -154,15 +164,26 @@ class GenericOp(TfmOp):
     KIND: ClassVar[str] = "generic"
     VECTOR_KIND: ClassVar[str] = "copy"
 
-    def __init__(self, target: str, inputs: Sequence[SSAValue], args: ArrayAttr,
-                 kwargs: DictionaryAttr, result_types: Sequence[Attribute]) -> None:
-        super().__init__(operands=[list(inputs)], result_types=[list(result_types)],
-                         properties={"target": StringAttr(target), "args": args, "kwargs": kwargs})
+    def __init__(
+        self,
+        target: str,
+        inputs: Sequence[SSAValue],
+        args: ArrayAttr,
+        kwargs: DictionaryAttr,
+        result_types: Sequence[Attribute],
+    ) -> None:
+        super().__init__(
+            operands=[list(inputs)],
+            result_types=[list(result_types)],
+            properties={"target": StringAttr(target), "args": args, "kwargs": kwargs},
+        )
 
     def verify_(self) -> None:
         name = self.target.data
-        self.expect(TARGET.match(name) is not None,
-                    f"target {name!r} is not an ATen op name (aten.<op>.<overload>)")
+        self.expect(
+            TARGET.match(name) is not None,
+            f"target {name!r} is not an ATen op name (aten.<op>.<overload>)",
+        )
         used: set[int] = set()
         _check_arg(self, self.args, used, "args")
         for key, value in self.kwargs.data.items():
@@ -191,4 +212,3 @@ class GenericOp(TfmOp):
         call_kwargs = {k: decode(v, args) for k, v in self.kwargs.data.items()}
         out = fn(*call_args, **call_kwargs)
         return list(out) if isinstance(out, tuple | list) else [out]
-

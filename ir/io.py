@@ -1,8 +1,8 @@
 """Reading and printing tfm IR text, with diagnostics that name the file, line and op.
 
-    module = parse_text(text, "model.mlir")     # parse + verify; TandemError on bad input
-    module = read_module("model.mlir")
-    text = print_module(module)                 # custom format; generic=True for MLIR tools
+module = parse_text(text, "model.mlir")     # parse + verify; TandemError on bad input
+module = read_module("model.mlir")
+text = print_module(module)                 # custom format; generic=True for MLIR tools
 """
 
 from __future__ import annotations
@@ -30,8 +30,9 @@ def parse_error_line(path: str, exc: ParseError) -> str:
     return f"{path}:{line}:{col}: {exc.msg}"
 
 
-def parse_text(text: str, path: str = "<input>", ctx: Context | None = None,
-               verify: bool = True) -> ModuleOp:
+def parse_text(
+    text: str, path: str = "<input>", ctx: Context | None = None, verify: bool = True
+) -> ModuleOp:
     ctx = ctx or make_context()
     parser = Parser(ctx, text, path)
     try:

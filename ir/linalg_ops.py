@@ -55,11 +55,19 @@ class MatmulOp(TfmOp):
     assembly_format = "$lhs `,` $rhs attr-dict `:` functional-type(operands, results)"
     KIND: ClassVar[str] = "matmul"
 
-    def __init__(self, lhs: SSAValue, rhs: SSAValue, result_type: Attribute,
-                 transpose_lhs: bool = False, transpose_rhs: bool = False) -> None:
-        super().__init__(operands=[lhs, rhs], result_types=[result_type],
-                         properties=props(transpose_lhs=flag(transpose_lhs),
-                                          transpose_rhs=flag(transpose_rhs)))
+    def __init__(
+        self,
+        lhs: SSAValue,
+        rhs: SSAValue,
+        result_type: Attribute,
+        transpose_lhs: bool = False,
+        transpose_rhs: bool = False,
+    ) -> None:
+        super().__init__(
+            operands=[lhs, rhs],
+            result_types=[result_type],
+            properties=props(transpose_lhs=flag(transpose_lhs), transpose_rhs=flag(transpose_rhs)),
+        )
 
     @property
     def transposed(self) -> tuple[bool, bool]:
@@ -80,14 +88,22 @@ class MatmulOp(TfmOp):
 
     def verify_(self) -> None:
         a, b = shape(self.lhs), shape(self.rhs)
-        self.expect(len(a) >= 2 and len(b) >= 2, f"operands must have rank >= 2, got {fmt(a)} and {fmt(b)}")
-        self.expect(dtype(self.lhs) == dtype(self.rhs) == dtype(self.result),
-                    f"dtypes differ: {dtype(self.lhs)}, {dtype(self.rhs)} -> {dtype(self.result)}")
+        self.expect(
+            len(a) >= 2 and len(b) >= 2, f"operands must have rank >= 2, got {fmt(a)} and {fmt(b)}"
+        )
+        self.expect(
+            dtype(self.lhs) == dtype(self.rhs) == dtype(self.result),
+            f"dtypes differ: {dtype(self.lhs)}, {dtype(self.rhs)} -> {dtype(self.result)}",
+        )
         batch, m, n, k, k2 = matmul_dims(a, b, *self.transposed)
-        self.expect(k == k2, f"reduction dims differ: lhs {fmt(a)} has K={k}, rhs {fmt(b)} has K={k2}")
+        self.expect(
+            k == k2, f"reduction dims differ: lhs {fmt(a)} has K={k}, rhs {fmt(b)} has K={k2}"
+        )
         self.expect(batch is not None, f"batch dims of {fmt(a)} and {fmt(b)} do not broadcast")
         want = (*batch, m, n)
-        self.expect(shape(self.result) == want, f"result must be {fmt(want)}, got {fmt(shape(self.result))}")
+        self.expect(
+            shape(self.result) == want, f"result must be {fmt(want)}, got {fmt(shape(self.result))}"
+        )
 
     def work(self) -> OpWork:
         g = self.gemm()
@@ -99,22 +115,31 @@ class MatmulOp(TfmOp):
         return [torch.matmul(a.transpose(-1, -2) if ta else a, b.transpose(-1, -2) if tb else b)]
 
 
-def attention_reference(q: Tensor, k: Tensor, v: Tensor, mask: Tensor | None, scale: float,
-                        causal: bool) -> Tensor:
+def attention_reference(
+    q: Tensor, k: Tensor, v: Tensor, mask: Tensor | None, scale: float, causal: bool
+) -> Tensor:
     """softmax(q k^T * scale + mask) v, with k/v heads repeated for grouped-query attention."""
     group = q.shape[1] // k.shape[1]
     k = k.repeat_interleave(group, dim=1)
     v = v.repeat_interleave(group, dim=1)
-    acc = torch.promote_types(q.dtype, torch.float32)  # low precision accumulates in f32, f64 stays f64
+    acc = torch.promote_types(
+        q.dtype, torch.float32
+    )  # low precision accumulates in f32, f64 stays f64
     scores = torch.matmul(q, k.transpose(-1, -2)).to(acc) * scale
     sq, sk = scores.shape[-2], scores.shape[-1]
     if causal:
         keep = torch.ones(sq, sk, dtype=torch.bool).tril()
         scores = scores.masked_fill(~keep, float("-inf"))
     if mask is not None:
-        scores = scores.masked_fill(~mask, float("-inf")) if mask.dtype == torch.bool else scores + mask.float()
+        scores = (
+            scores.masked_fill(~mask, float("-inf"))
+            if mask.dtype == torch.bool
+            else scores + mask.float()
+        )
     probs = torch.softmax(scores, dim=-1)
-    probs = torch.nan_to_num(probs, nan=0.0)  # fully masked rows give zeros, as the fused kernels do
+    probs = torch.nan_to_num(
+        probs, nan=0.0
+    )  # fully masked rows give zeros, as the fused kernels do
     return torch.matmul(probs.to(v.dtype), v)
 
 
@@ -133,12 +158,16 @@ class _Attention(TfmOp):
 
     def check_qkv(self) -> tuple[int, ...]:
         qs, ks, vs = shape(self.q), shape(self.k), shape(self.v)
-        self.expect(len(qs) == len(ks) == len(vs) == 4,
-                    f"q, k, v must be [batch, heads, seq, head_dim], got {fmt(qs)}, {fmt(ks)}, {fmt(vs)}")
+        self.expect(
+            len(qs) == len(ks) == len(vs) == 4,
+            f"q, k, v must be [batch, heads, seq, head_dim], got {fmt(qs)}, {fmt(ks)}, {fmt(vs)}",
+        )
         self.expect(qs[0] == ks[0] == vs[0], f"batch sizes differ: {qs[0]}, {ks[0]}, {vs[0]}")
         self.expect(ks[1] == vs[1], f"k and v head counts differ: {ks[1]} and {vs[1]}")
-        self.expect(ks[1] > 0 and qs[1] % ks[1] == 0,
-                    f"query heads {qs[1]} must be a multiple of key/value heads {ks[1]} (grouped-query)")
+        self.expect(
+            ks[1] > 0 and qs[1] % ks[1] == 0,
+            f"query heads {qs[1]} must be a multiple of key/value heads {ks[1]} (grouped-query)",
+        )
         self.expect(qs[3] == ks[3], f"q and k head dims differ: {qs[3]} and {ks[3]}")
         self.expect(ks[2] == vs[2], f"k and v sequence lengths differ: {ks[2]} and {vs[2]}")
         self.expect(dtype(self.q) == dtype(self.k) == dtype(self.v), "q, k and v dtypes differ")
@@ -146,9 +175,14 @@ class _Attention(TfmOp):
         if self.mask is not None:
             want = (qs[0], qs[1], qs[2], ks[2])
             got = broadcast_shapes(shape(self.mask), want)
-            self.expect(got == want, f"mask {fmt(shape(self.mask))} does not broadcast to scores {fmt(want)}")
-            self.expect(dtype(self.mask) in ("i1", dtype(self.q)),
-                        f"mask must be i1 or {dtype(self.q)}, got {dtype(self.mask)}")
+            self.expect(
+                got == want,
+                f"mask {fmt(shape(self.mask))} does not broadcast to scores {fmt(want)}",
+            )
+            self.expect(
+                dtype(self.mask) in ("i1", dtype(self.q)),
+                f"mask must be i1 or {dtype(self.q)}, got {dtype(self.mask)}",
+            )
         return (qs[0], qs[1], qs[2], vs[3])
 
     def forward_gemms(self) -> tuple[GemmShape, GemmShape]:
@@ -163,8 +197,9 @@ class _Attention(TfmOp):
 
     def attention_work(self, gemms: tuple[GemmShape, ...]) -> OpWork:
         mm = sum(g.flops for g in gemms)
-        return OpWork(self.KIND, mm + self.softmax_flops(), mm, self.bytes_read(),
-                      self.bytes_written(), gemms)
+        return OpWork(
+            self.KIND, mm + self.softmax_flops(), mm, self.bytes_read(), self.bytes_written(), gemms
+        )
 
     def reference(self, q: Tensor, k: Tensor, v: Tensor, mask: Tensor | None) -> Tensor:
         return attention_reference(q, k, v, mask, self.scale_value, self.is_causal)
@@ -190,17 +225,32 @@ class AttentionOp(_Attention):
     scale = prop_def(FloatAttr[Float64Type])
     causal = opt_prop_def(UnitAttr)
     traits = traits_def(Pure())
-    assembly_format = "$q `,` $k `,` $v (`mask` $mask^)? attr-dict `:` functional-type(operands, results)"
+    assembly_format = (
+        "$q `,` $k `,` $v (`mask` $mask^)? attr-dict `:` functional-type(operands, results)"
+    )
 
-    def __init__(self, q: SSAValue, k: SSAValue, v: SSAValue, result_type: Attribute, *,
-                 scale: float, causal: bool = False, mask: SSAValue | None = None) -> None:
-        super().__init__(operands=[q, k, v, [] if mask is None else [mask]],
-                         result_types=[result_type],
-                         properties=props(scale=float_attr(scale), causal=flag(causal)))
+    def __init__(
+        self,
+        q: SSAValue,
+        k: SSAValue,
+        v: SSAValue,
+        result_type: Attribute,
+        *,
+        scale: float,
+        causal: bool = False,
+        mask: SSAValue | None = None,
+    ) -> None:
+        super().__init__(
+            operands=[q, k, v, [] if mask is None else [mask]],
+            result_types=[result_type],
+            properties=props(scale=float_attr(scale), causal=flag(causal)),
+        )
 
     def verify_(self) -> None:
         want = self.check_qkv()
-        self.expect(shape(self.result) == want, f"result must be {fmt(want)}, got {fmt(shape(self.result))}")
+        self.expect(
+            shape(self.result) == want, f"result must be {fmt(want)}, got {fmt(shape(self.result))}"
+        )
 
     def work(self) -> OpWork:
         return self.attention_work(self.forward_gemms())
@@ -214,7 +264,7 @@ class AttentionOp(_Attention):
 class AttentionBackwardOp(_Attention):
     """Gradients (dQ, dK, dV) of `tfm.attention` given the output gradient and the forward output.
 
-        %dq, %dk, %dv = tfm.attention_backward %do, %q, %k, %v, %o {causal, scale = 0.125 : f64} : (...) -> (...)
+    %dq, %dk, %dv = tfm.attention_backward %do, %q, %k, %v, %o {causal, scale = 0.125 : f64} : (...) -> (...)
     """
 
     name = "tfm.attention_backward"
@@ -230,30 +280,50 @@ class AttentionBackwardOp(_Attention):
     scale = prop_def(FloatAttr[Float64Type])
     causal = opt_prop_def(UnitAttr)
     traits = traits_def(Pure())
-    assembly_format = (
-        "$grad `,` $q `,` $k `,` $v `,` $out (`mask` $mask^)? attr-dict `:` functional-type(operands, results)"
-    )
+    assembly_format = "$grad `,` $q `,` $k `,` $v `,` $out (`mask` $mask^)? attr-dict `:` functional-type(operands, results)"
 
-    def __init__(self, grad: SSAValue, q: SSAValue, k: SSAValue, v: SSAValue, out: SSAValue, *,
-                 scale: float, causal: bool = False, mask: SSAValue | None = None) -> None:
-        super().__init__(operands=[grad, q, k, v, out, [] if mask is None else [mask]],
-                         result_types=[q.type, k.type, v.type],
-                         properties=props(scale=float_attr(scale), causal=flag(causal)))
+    def __init__(
+        self,
+        grad: SSAValue,
+        q: SSAValue,
+        k: SSAValue,
+        v: SSAValue,
+        out: SSAValue,
+        *,
+        scale: float,
+        causal: bool = False,
+        mask: SSAValue | None = None,
+    ) -> None:
+        super().__init__(
+            operands=[grad, q, k, v, out, [] if mask is None else [mask]],
+            result_types=[q.type, k.type, v.type],
+            properties=props(scale=float_attr(scale), causal=flag(causal)),
+        )
 
     def verify_(self) -> None:
         want = self.check_qkv()
-        self.expect(shape(self.grad) == want and shape(self.out) == want,
-                    f"grad and out must be {fmt(want)}, got {fmt(shape(self.grad))} and {fmt(shape(self.out))}")
+        self.expect(
+            shape(self.grad) == want and shape(self.out) == want,
+            f"grad and out must be {fmt(want)}, got {fmt(shape(self.grad))} and {fmt(shape(self.out))}",
+        )
         for res, src in ((self.dq, self.q), (self.dk, self.k), (self.dv, self.v)):
-            self.expect(shape(res) == shape(src), f"gradient {fmt(shape(res))} must match input {fmt(shape(src))}")
+            self.expect(
+                shape(res) == shape(src),
+                f"gradient {fmt(shape(res))} must match input {fmt(shape(src))}",
+            )
 
     def work(self) -> OpWork:
         # recompute scores; dP = dO V^T; dV = P^T dO; dQ = dS K; dK = dS^T Q
         b, hq, sq, d = shape(self.q)
         sk, dv = shape(self.k)[2], shape(self.v)[3]
         bh = b * hq
-        gemms = (GemmShape(bh, sq, sk, d), GemmShape(bh, sq, sk, dv), GemmShape(bh, sk, dv, sq),
-                 GemmShape(bh, sq, d, sk), GemmShape(bh, sk, d, sq))
+        gemms = (
+            GemmShape(bh, sq, sk, d),
+            GemmShape(bh, sq, sk, dv),
+            GemmShape(bh, sk, dv, sq),
+            GemmShape(bh, sq, d, sk),
+            GemmShape(bh, sk, d, sq),
+        )
         return self.attention_work(gemms)
 
     def interpret(self, args: Sequence[Tensor]) -> list[Tensor | None]:

@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 class EmbeddingOp(TfmOp):
     """Row lookup: `table[ids]`, result shape ids.shape + [dim].
 
-        %h = tfm.embedding %table, %ids : (tensor<128x64xf32>, tensor<2x16xi64>) -> tensor<2x16x64xf32>
+    %h = tfm.embedding %table, %ids : (tensor<128x64xf32>, tensor<2x16xi64>) -> tensor<2x16x64xf32>
     """
 
     name = "tfm.embedding"
@@ -52,10 +52,16 @@ class EmbeddingOp(TfmOp):
     def verify_(self) -> None:
         t = shape(self.table)
         self.expect(len(t) == 2, f"table must be [rows, dim], got {fmt(t)}")
-        self.expect(dtype(self.ids) in ("i64", "i32"), f"ids must be integers, got {dtype(self.ids)}")
+        self.expect(
+            dtype(self.ids) in ("i64", "i32"), f"ids must be integers, got {dtype(self.ids)}"
+        )
         want = shape(self.ids) + (t[1],)
-        self.expect(shape(self.result) == want, f"result must be {fmt(want)}, got {fmt(shape(self.result))}")
-        self.expect(dtype(self.result) == dtype(self.table), "result dtype must equal the table dtype")
+        self.expect(
+            shape(self.result) == want, f"result must be {fmt(want)}, got {fmt(shape(self.result))}"
+        )
+        self.expect(
+            dtype(self.result) == dtype(self.table), "result dtype must equal the table dtype"
+        )
 
     def work(self) -> OpWork:
         # a gather reads only the rows it returns, not the whole table
@@ -69,7 +75,7 @@ class EmbeddingOp(TfmOp):
 class EmbeddingBackwardOp(TfmOp):
     """Table gradient of `tfm.embedding`: output gradients summed into their rows.
 
-        %dt = tfm.embedding_backward %dh, %ids {padding_idx = -1 : i64} : (tensor<2x16x64xf32>, tensor<2x16xi64>) -> tensor<128x64xf32>
+    %dt = tfm.embedding_backward %dh, %ids {padding_idx = -1 : i64} : (tensor<2x16x64xf32>, tensor<2x16xi64>) -> tensor<128x64xf32>
     """
 
     name = "tfm.embedding_backward"
@@ -82,14 +88,21 @@ class EmbeddingBackwardOp(TfmOp):
     KIND: ClassVar[str] = "embedding"
     VECTOR_KIND: ClassVar[str] = "copy"
 
-    def __init__(self, grad: SSAValue, ids: SSAValue, result_type: Attribute, padding_idx: int = -1) -> None:
-        super().__init__(operands=[grad, ids], result_types=[result_type],
-                         properties={"padding_idx": int_attr(padding_idx)})
+    def __init__(
+        self, grad: SSAValue, ids: SSAValue, result_type: Attribute, padding_idx: int = -1
+    ) -> None:
+        super().__init__(
+            operands=[grad, ids],
+            result_types=[result_type],
+            properties={"padding_idx": int_attr(padding_idx)},
+        )
 
     def verify_(self) -> None:
         g, r = shape(self.grad), shape(self.result)
-        self.expect(len(r) == 2 and g == shape(self.ids) + (r[1],),
-                    f"grad {fmt(g)} must be ids {fmt(shape(self.ids))} + [{r[1] if r else '?'}]")
+        self.expect(
+            len(r) == 2 and g == shape(self.ids) + (r[1],),
+            f"grad {fmt(g)} must be ids {fmt(shape(self.ids))} + [{r[1] if r else '?'}]",
+        )
 
     def work(self) -> OpWork:
         # one add per gradient element scattered into its row
@@ -110,7 +123,7 @@ class EmbeddingBackwardOp(TfmOp):
 class ReduceOp(TfmOp):
     """Reduces `dims` with `kind` (sum, mean, max, min, prod, any, all); `keepdim` keeps them as 1.
 
-        %s = tfm.reduce %x {kind = #tfm<reduce_kind sum>, dims = array<i64: 0, 1>} : (tensor<2x16x64xf32>) -> tensor<64xf32>
+    %s = tfm.reduce %x {kind = #tfm<reduce_kind sum>, dims = array<i64: 0, 1>} : (tensor<2x16x64xf32>) -> tensor<64xf32>
     """
 
     name = "tfm.reduce"
@@ -123,11 +136,21 @@ class ReduceOp(TfmOp):
     assembly_format = "$input attr-dict `:` functional-type(operands, results)"
     KIND: ClassVar[str] = "reduce"
 
-    def __init__(self, input: SSAValue, kind: str, dims: Sequence[int], result_type: Attribute,
-                 keepdim: bool = False) -> None:
-        super().__init__(operands=[input], result_types=[result_type],
-                         properties=props(kind=ReduceKindAttr(ReduceKind(kind)), dims=ints_attr(dims),
-                                          keepdim=flag(keepdim)))
+    def __init__(
+        self,
+        input: SSAValue,
+        kind: str,
+        dims: Sequence[int],
+        result_type: Attribute,
+        keepdim: bool = False,
+    ) -> None:
+        super().__init__(
+            operands=[input],
+            result_types=[result_type],
+            properties=props(
+                kind=ReduceKindAttr(ReduceKind(kind)), dims=ints_attr(dims), keepdim=flag(keepdim)
+            ),
+        )
 
     @property
     def reduction(self) -> ReduceKind:
@@ -142,7 +165,9 @@ class ReduceOp(TfmOp):
             want = tuple(1 if i in dims else s for i, s in enumerate(src))
         else:
             want = tuple(s for i, s in enumerate(src) if i not in dims)
-        self.expect(shape(self.result) == want, f"result must be {fmt(want)}, got {fmt(shape(self.result))}")
+        self.expect(
+            shape(self.result) == want, f"result must be {fmt(want)}, got {fmt(shape(self.result))}"
+        )
 
     def work(self) -> OpWork:
         return OpWork(self.KIND, numel(self.input), 0, self.bytes_read(), self.bytes_written())
@@ -156,7 +181,11 @@ class ReduceOp(TfmOp):
         elif kind in (ReduceKind.MAX, ReduceKind.MIN):
             y = (torch.amax if kind == ReduceKind.MAX else torch.amin)(x, dim=dims, keepdim=keep)
         else:  # prod, any, all reduce one dim at a time
-            fn = {ReduceKind.PROD: torch.prod, ReduceKind.ANY: torch.any, ReduceKind.ALL: torch.all}[kind]
+            fn = {
+                ReduceKind.PROD: torch.prod,
+                ReduceKind.ANY: torch.any,
+                ReduceKind.ALL: torch.all,
+            }[kind]
             y = x
             for d in sorted((d % max(x.dim(), 1) for d in dims), reverse=True):
                 y = fn(y, dim=d, keepdim=keep)
@@ -178,14 +207,22 @@ class _LossOp(TfmOp):
 
     def check_loss(self, scores: SSAValue, labels: SSAValue, result: SSAValue) -> None:
         s, lab = shape(scores), shape(labels)
-        self.expect(len(s) == 2 and lab == (s[0],), f"scores must be [N, C] and labels [N], got {fmt(s)} and {fmt(lab)}")
-        self.expect(dtype(labels) in ("i64", "i32"), f"labels must be integers, got {dtype(labels)}")
+        self.expect(
+            len(s) == 2 and lab == (s[0],),
+            f"scores must be [N, C] and labels [N], got {fmt(s)} and {fmt(lab)}",
+        )
+        self.expect(
+            dtype(labels) in ("i64", "i32"), f"labels must be integers, got {dtype(labels)}"
+        )
         want = (s[0],) if self.mode == "none" else ()
         self.expect(shape(result) == want, f"result must be {fmt(want)}, got {fmt(shape(result))}")
 
 
 def _loss_props(ignore_index: int, reduction: str) -> dict[str, Attribute]:
-    return {"ignore_index": int_attr(ignore_index), "reduction": LossReductionAttr(LossReduction(reduction))}
+    return {
+        "ignore_index": int_attr(ignore_index),
+        "reduction": LossReductionAttr(LossReduction(reduction)),
+    }
 
 
 class _Loss(_LossOp):
@@ -195,17 +232,32 @@ class _Loss(_LossOp):
     traits = traits_def(Pure())
     assembly_format = "$input `,` $labels attr-dict `:` functional-type(operands, results)"
 
-    def __init__(self, input: SSAValue, labels: SSAValue, result_type: Attribute, *,
-                 ignore_index: int = -100, reduction: str = "mean") -> None:
-        super().__init__(operands=[input, labels], result_types=[result_type],
-                         properties=_loss_props(ignore_index, reduction))
+    def __init__(
+        self,
+        input: SSAValue,
+        labels: SSAValue,
+        result_type: Attribute,
+        *,
+        ignore_index: int = -100,
+        reduction: str = "mean",
+    ) -> None:
+        super().__init__(
+            operands=[input, labels],
+            result_types=[result_type],
+            properties=_loss_props(ignore_index, reduction),
+        )
 
     def verify_(self) -> None:
         self.check_loss(self.input, self.labels, self.result)
 
     def work(self) -> OpWork:
-        return OpWork(self.KIND, int(self.FLOPS_PER_ELEMENT * numel(self.input)), 0,
-                      self.bytes_read(), self.bytes_written())
+        return OpWork(
+            self.KIND,
+            int(self.FLOPS_PER_ELEMENT * numel(self.input)),
+            0,
+            self.bytes_read(),
+            self.bytes_written(),
+        )
 
 
 @irdl_op_definition
@@ -228,7 +280,7 @@ class CrossEntropyOp(_Loss):
 class NllLossOp(_Loss):
     """Negative log-likelihood of log-probabilities [N, C] at integer labels [N].
 
-        %loss = tfm.nll_loss %logp, %labels {ignore_index = -100 : i64, reduction = #tfm<reduction sum>} : (tensor<32x128xf32>, tensor<32xi64>) -> tensor<f32>
+    %loss = tfm.nll_loss %logp, %labels {ignore_index = -100 : i64, reduction = #tfm<reduction sum>} : (tensor<32x128xf32>, tensor<32xi64>) -> tensor<f32>
     """
 
     name = "tfm.nll_loss"
@@ -241,7 +293,7 @@ class NllLossOp(_Loss):
 class NllLossBackwardOp(_LossOp):
     """Gradient of `tfm.nll_loss` with respect to its log-probabilities.
 
-        %d = tfm.nll_loss_backward %g, %logp, %labels {ignore_index = -100 : i64, reduction = #tfm<reduction sum>} : (tensor<f32>, tensor<32x128xf32>, tensor<32xi64>) -> tensor<32x128xf32>
+    %d = tfm.nll_loss_backward %g, %logp, %labels {ignore_index = -100 : i64, reduction = #tfm<reduction sum>} : (tensor<f32>, tensor<32x128xf32>, tensor<32xi64>) -> tensor<32x128xf32>
     """
 
     name = "tfm.nll_loss_backward"
@@ -250,12 +302,24 @@ class NllLossBackwardOp(_LossOp):
     labels = operand_def(TensorType)
     result = result_def(TensorType)
     traits = traits_def(Pure())
-    assembly_format = "$grad `,` $input `,` $labels attr-dict `:` functional-type(operands, results)"
+    assembly_format = (
+        "$grad `,` $input `,` $labels attr-dict `:` functional-type(operands, results)"
+    )
 
-    def __init__(self, grad: SSAValue, input: SSAValue, labels: SSAValue, *,
-                 ignore_index: int = -100, reduction: str = "mean") -> None:
-        super().__init__(operands=[grad, input, labels], result_types=[input.type],
-                         properties=_loss_props(ignore_index, reduction))
+    def __init__(
+        self,
+        grad: SSAValue,
+        input: SSAValue,
+        labels: SSAValue,
+        *,
+        ignore_index: int = -100,
+        reduction: str = "mean",
+    ) -> None:
+        super().__init__(
+            operands=[grad, input, labels],
+            result_types=[input.type],
+            properties=_loss_props(ignore_index, reduction),
+        )
 
     def verify_(self) -> None:
         self.check_loss(self.input, self.labels, self.grad)
@@ -274,7 +338,7 @@ class NllLossBackwardOp(_LossOp):
 class DropoutOp(TfmOp):
     """Zeroes elements with probability `p` and scales the rest by 1/(1-p).
 
-        %y = tfm.dropout %x {p = 0.1 : f64} : (tensor<2x16x64xf32>) -> tensor<2x16x64xf32>
+    %y = tfm.dropout %x {p = 0.1 : f64} : (tensor<2x16x64xf32>) -> tensor<2x16x64xf32>
     """
 
     name = "tfm.dropout"
@@ -288,7 +352,9 @@ class DropoutOp(TfmOp):
     FLOPS_PER_ELEMENT: ClassVar[float] = estimates.DROPOUT
 
     def __init__(self, input: SSAValue, p: float) -> None:
-        super().__init__(operands=[input], result_types=[input.type], properties={"p": float_attr(p)})
+        super().__init__(
+            operands=[input], result_types=[input.type], properties={"p": float_attr(p)}
+        )
 
     @property
     def probability(self) -> float:
@@ -301,5 +367,6 @@ class DropoutOp(TfmOp):
     def interpret(self, args: Sequence[Tensor]) -> list[Tensor]:
         if self.probability == 0.0:
             return [args[0]]
-        raise TandemError(f"tfm.dropout with p={self.probability} is random; "
-                          "the reference interpreter needs p=0")
+        raise TandemError(
+            f"tfm.dropout with p={self.probability} is random; the reference interpreter needs p=0"
+        )

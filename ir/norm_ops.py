@@ -49,7 +49,9 @@ class _Softmax(_DimOp):
     KIND: ClassVar[str] = "softmax"
 
     def __init__(self, input: SSAValue, dim: int) -> None:
-        super().__init__(operands=[input], result_types=[input.type], properties={"dim": int_attr(dim)})
+        super().__init__(
+            operands=[input], result_types=[input.type], properties={"dim": int_attr(dim)}
+        )
 
     def verify_(self) -> None:
         self.check_dim(self.input)
@@ -60,7 +62,7 @@ class _Softmax(_DimOp):
 class SoftmaxOp(_Softmax):
     """Softmax along `dim`.
 
-        %p = tfm.softmax %s {dim = -1 : i64} : (tensor<2x4x16x16xf32>) -> tensor<2x4x16x16xf32>
+    %p = tfm.softmax %s {dim = -1 : i64} : (tensor<2x4x16x16xf32>) -> tensor<2x4x16x16xf32>
     """
 
     name = "tfm.softmax"
@@ -75,7 +77,7 @@ class SoftmaxOp(_Softmax):
 class LogSoftmaxOp(_Softmax):
     """log(softmax(x)) along `dim`.
 
-        %l = tfm.log_softmax %x {dim = -1 : i64} : (tensor<32x128xf32>) -> tensor<32x128xf32>
+    %l = tfm.log_softmax %x {dim = -1 : i64} : (tensor<32x128xf32>) -> tensor<32x128xf32>
     """
 
     name = "tfm.log_softmax"
@@ -96,19 +98,23 @@ class _SoftmaxBackward(_DimOp):
     FLOPS_PER_ELEMENT: ClassVar[float] = estimates.SOFTMAX_BACKWARD
 
     def __init__(self, grad: SSAValue, output: SSAValue, dim: int) -> None:
-        super().__init__(operands=[grad, output], result_types=[grad.type], properties={"dim": int_attr(dim)})
+        super().__init__(
+            operands=[grad, output], result_types=[grad.type], properties={"dim": int_attr(dim)}
+        )
 
     def verify_(self) -> None:
         self.check_dim(self.output)
-        self.expect(self.grad.type == self.output.type == self.result.type,
-                    "grad, forward output and result must have one type")
+        self.expect(
+            self.grad.type == self.output.type == self.result.type,
+            "grad, forward output and result must have one type",
+        )
 
 
 @irdl_op_definition
 class SoftmaxBackwardOp(_SoftmaxBackward):
     """Input gradient of softmax from the output gradient and the softmax output.
 
-        %dx = tfm.softmax_backward %dy, %y {dim = -1 : i64} : (tensor<8x16xf32>, tensor<8x16xf32>) -> tensor<8x16xf32>
+    %dx = tfm.softmax_backward %dy, %y {dim = -1 : i64} : (tensor<8x16xf32>, tensor<8x16xf32>) -> tensor<8x16xf32>
     """
 
     name = "tfm.softmax_backward"
@@ -123,7 +129,7 @@ class SoftmaxBackwardOp(_SoftmaxBackward):
 class LogSoftmaxBackwardOp(_SoftmaxBackward):
     """Input gradient of log_softmax from the output gradient and the log_softmax output.
 
-        %dx = tfm.log_softmax_backward %dy, %y {dim = -1 : i64} : (tensor<8x16xf32>, tensor<8x16xf32>) -> tensor<8x16xf32>
+    %dx = tfm.log_softmax_backward %dy, %y {dim = -1 : i64} : (tensor<8x16xf32>, tensor<8x16xf32>) -> tensor<8x16xf32>
     """
 
     name = "tfm.log_softmax_backward"
@@ -154,11 +160,13 @@ class _Norm(TfmOp):
         n = self.norm_dims
         self.expect(1 <= n <= len(shape(x)), f"ndim {n} out of range for {fmt(shape(x))}")
         self.expect(self.epsilon >= 0, "eps must be non-negative")
-        norm_shape = shape(x)[len(shape(x)) - n:]
+        norm_shape = shape(x)[len(shape(x)) - n :]
         for p in params:
             if p is not None:
-                self.expect(shape(p) == norm_shape,
-                            f"weight/bias {fmt(shape(p))} must match the normalised dims {fmt(norm_shape)}")
+                self.expect(
+                    shape(p) == norm_shape,
+                    f"weight/bias {fmt(shape(p))} must match the normalised dims {fmt(norm_shape)}",
+                )
 
 
 def layer_norm_reference(x: Tensor, w: Tensor, b: Tensor, ndim: int, eps: float) -> Tensor:
@@ -174,7 +182,7 @@ def layer_norm_reference(x: Tensor, w: Tensor, b: Tensor, ndim: int, eps: float)
 class LayerNormOp(_Norm):
     """Layer normalisation over the last `ndim` dims with affine weight and bias.
 
-        %y = tfm.layer_norm %x, %w, %b {eps = 1.0e-05 : f64, ndim = 1 : i64} : (tensor<2x16x64xf32>, tensor<64xf32>, tensor<64xf32>) -> tensor<2x16x64xf32>
+    %y = tfm.layer_norm %x, %w, %b {eps = 1.0e-05 : f64, ndim = 1 : i64} : (tensor<2x16x64xf32>, tensor<64xf32>, tensor<64xf32>) -> tensor<2x16x64xf32>
     """
 
     name = "tfm.layer_norm"
@@ -183,12 +191,19 @@ class LayerNormOp(_Norm):
     bias = operand_def(TensorType)
     result = result_def(TensorType)
     traits = traits_def(Pure())
-    assembly_format = "$input `,` $weight `,` $bias attr-dict `:` functional-type(operands, results)"
+    assembly_format = (
+        "$input `,` $weight `,` $bias attr-dict `:` functional-type(operands, results)"
+    )
     FLOPS_PER_ELEMENT: ClassVar[float] = estimates.LAYER_NORM
 
-    def __init__(self, input: SSAValue, weight: SSAValue, bias: SSAValue, *, eps: float, ndim: int) -> None:
-        super().__init__(operands=[input, weight, bias], result_types=[input.type],
-                         properties={"eps": float_attr(eps), "ndim": int_attr(ndim)})
+    def __init__(
+        self, input: SSAValue, weight: SSAValue, bias: SSAValue, *, eps: float, ndim: int
+    ) -> None:
+        super().__init__(
+            operands=[input, weight, bias],
+            result_types=[input.type],
+            properties={"eps": float_attr(eps), "ndim": int_attr(ndim)},
+        )
 
     def verify_(self) -> None:
         self.check_params(self.input, (self.weight, self.bias))
@@ -202,7 +217,7 @@ class LayerNormOp(_Norm):
 class LayerNormBackwardOp(_Norm):
     """Gradients of `tfm.layer_norm` (input, weight, bias); statistics are recomputed from x.
 
-        %dx, %dw, %db = tfm.layer_norm_backward %dy, %x, %w, %b {eps = 1.0e-05 : f64, ndim = 1 : i64} : (...) -> (...)
+    %dx, %dw, %db = tfm.layer_norm_backward %dy, %x, %w, %b {eps = 1.0e-05 : f64, ndim = 1 : i64} : (...) -> (...)
     """
 
     name = "tfm.layer_norm_backward"
@@ -214,21 +229,37 @@ class LayerNormBackwardOp(_Norm):
     grad_weight = result_def(TensorType)
     grad_bias = result_def(TensorType)
     traits = traits_def(Pure())
-    assembly_format = "$grad `,` $input `,` $weight `,` $bias attr-dict `:` functional-type(operands, results)"
+    assembly_format = (
+        "$grad `,` $input `,` $weight `,` $bias attr-dict `:` functional-type(operands, results)"
+    )
     FLOPS_PER_ELEMENT: ClassVar[float] = estimates.LAYER_NORM_BACKWARD
 
-    def __init__(self, grad: SSAValue, input: SSAValue, weight: SSAValue, bias: SSAValue, *,
-                 eps: float, ndim: int) -> None:
-        super().__init__(operands=[grad, input, weight, bias],
-                         result_types=[input.type, weight.type, bias.type],
-                         properties={"eps": float_attr(eps), "ndim": int_attr(ndim)})
+    def __init__(
+        self,
+        grad: SSAValue,
+        input: SSAValue,
+        weight: SSAValue,
+        bias: SSAValue,
+        *,
+        eps: float,
+        ndim: int,
+    ) -> None:
+        super().__init__(
+            operands=[grad, input, weight, bias],
+            result_types=[input.type, weight.type, bias.type],
+            properties={"eps": float_attr(eps), "ndim": int_attr(ndim)},
+        )
 
     def verify_(self) -> None:
         self.check_params(self.input, (self.weight, self.bias))
-        self.expect(self.grad.type == self.input.type == self.grad_input.type,
-                    "grad, input and input gradient must have one type")
-        self.expect(self.grad_weight.type == self.weight.type and self.grad_bias.type == self.bias.type,
-                    "weight and bias gradients must match the weight and bias types")
+        self.expect(
+            self.grad.type == self.input.type == self.grad_input.type,
+            "grad, input and input gradient must have one type",
+        )
+        self.expect(
+            self.grad_weight.type == self.weight.type and self.grad_bias.type == self.bias.type,
+            "weight and bias gradients must match the weight and bias types",
+        )
 
     def interpret(self, args: Sequence[Tensor]) -> list[Tensor | None]:
         g, x, w, b = args
@@ -240,7 +271,7 @@ class LayerNormBackwardOp(_Norm):
 class RmsNormOp(_Norm):
     """Root-mean-square normalisation over the last `ndim` dims: x * rsqrt(mean(x^2) + eps) * w.
 
-        %y = tfm.rms_norm %x weight %w {eps = 1.0e-06 : f64, ndim = 1 : i64} : (tensor<2x16x64xf32>, tensor<64xf32>) -> tensor<2x16x64xf32>
+    %y = tfm.rms_norm %x weight %w {eps = 1.0e-06 : f64, ndim = 1 : i64} : (tensor<2x16x64xf32>, tensor<64xf32>) -> tensor<2x16x64xf32>
     """
 
     name = "tfm.rms_norm"
@@ -251,9 +282,14 @@ class RmsNormOp(_Norm):
     assembly_format = "$input (`weight` $weight^)? attr-dict `:` functional-type(operands, results)"
     FLOPS_PER_ELEMENT: ClassVar[float] = estimates.RMS_NORM
 
-    def __init__(self, input: SSAValue, weight: SSAValue | None = None, *, eps: float, ndim: int) -> None:
-        super().__init__(operands=[input, [] if weight is None else [weight]], result_types=[input.type],
-                         properties={"eps": float_attr(eps), "ndim": int_attr(ndim)})
+    def __init__(
+        self, input: SSAValue, weight: SSAValue | None = None, *, eps: float, ndim: int
+    ) -> None:
+        super().__init__(
+            operands=[input, [] if weight is None else [weight]],
+            result_types=[input.type],
+            properties={"eps": float_attr(eps), "ndim": int_attr(ndim)},
+        )
 
     def verify_(self) -> None:
         self.check_params(self.input, (self.weight,))
@@ -276,19 +312,25 @@ class _ActBackward(TfmOp):
     traits = traits_def(Pure())
     assembly_format = "$grad `,` $input attr-dict `:` functional-type(operands, results)"
 
-    def __init__(self, grad: SSAValue, input: SSAValue, properties: dict[str, Attribute] | None = None) -> None:
-        super().__init__(operands=[grad, input], result_types=[input.type], properties=properties or {})
+    def __init__(
+        self, grad: SSAValue, input: SSAValue, properties: dict[str, Attribute] | None = None
+    ) -> None:
+        super().__init__(
+            operands=[grad, input], result_types=[input.type], properties=properties or {}
+        )
 
     def verify_(self) -> None:
-        self.expect(self.grad.type == self.input.type == self.result.type,
-                    f"grad, input and result must have one type, got {fmt(shape(self.grad))}x{dtype(self.grad)}")
+        self.expect(
+            self.grad.type == self.input.type == self.result.type,
+            f"grad, input and result must have one type, got {fmt(shape(self.grad))}x{dtype(self.grad)}",
+        )
 
 
 @irdl_op_definition
 class GeluBackwardOp(_ActBackward):
     """Input gradient of `tfm.gelu`.
 
-        %dx = tfm.gelu_backward %dy, %x {approximate = #tfm<approximate tanh>} : (tensor<8xf32>, tensor<8xf32>) -> tensor<8xf32>
+    %dx = tfm.gelu_backward %dy, %x {approximate = #tfm<approximate tanh>} : (tensor<8xf32>, tensor<8xf32>) -> tensor<8xf32>
     """
 
     name = "tfm.gelu_backward"
@@ -297,7 +339,9 @@ class GeluBackwardOp(_ActBackward):
     FLOPS_PER_ELEMENT: ClassVar[float] = estimates.GELU_BACKWARD
 
     def __init__(self, grad: SSAValue, input: SSAValue, approximate: str = "none") -> None:
-        approx = None if approximate == "none" else GeluApproximationAttr(GeluApproximation(approximate))
+        approx = (
+            None if approximate == "none" else GeluApproximationAttr(GeluApproximation(approximate))
+        )
         super().__init__(grad, input, props(approximate=approx))
 
     @property
@@ -313,7 +357,7 @@ class GeluBackwardOp(_ActBackward):
 class SiluBackwardOp(_ActBackward):
     """Input gradient of `tfm.silu`.
 
-        %dx = tfm.silu_backward %dy, %x : (tensor<8xf32>, tensor<8xf32>) -> tensor<8xf32>
+    %dx = tfm.silu_backward %dy, %x : (tensor<8xf32>, tensor<8xf32>) -> tensor<8xf32>
     """
 
     name = "tfm.silu_backward"

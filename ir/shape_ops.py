@@ -46,7 +46,7 @@ class _ViewOp(_ShapeOp):
 class ReshapeOp(_ViewOp):
     """Same elements, new static shape (row-major).
 
-        %y = tfm.reshape %x : (tensor<2x16x64xf32>) -> tensor<32x64xf32>
+    %y = tfm.reshape %x : (tensor<2x16x64xf32>) -> tensor<32x64xf32>
     """
 
     name = "tfm.reshape"
@@ -56,8 +56,10 @@ class ReshapeOp(_ViewOp):
 
     def verify_(self) -> None:
         self.same_dtype(self.input, self.result)
-        self.expect(numel(self.input) == numel(self.result),
-                    f"element count changes: {fmt(shape(self.input))} -> {fmt(shape(self.result))}")
+        self.expect(
+            numel(self.input) == numel(self.result),
+            f"element count changes: {fmt(shape(self.input))} -> {fmt(shape(self.result))}",
+        )
 
     def interpret(self, args: Sequence[Tensor]) -> list[Tensor]:
         return [args[0].reshape(shape(self.result))]
@@ -67,7 +69,7 @@ class ReshapeOp(_ViewOp):
 class PermuteOp(_ViewOp):
     """Reorders dims: result dim i is input dim perm[i].
 
-        %y = tfm.permute %x {perm = array<i64: 0, 2, 1, 3>} : (tensor<2x16x4x16xf32>) -> tensor<2x4x16x16xf32>
+    %y = tfm.permute %x {perm = array<i64: 0, 2, 1, 3>} : (tensor<2x16x4x16xf32>) -> tensor<2x4x16x16xf32>
     """
 
     name = "tfm.permute"
@@ -85,9 +87,14 @@ class PermuteOp(_ViewOp):
     def verify_(self) -> None:
         perm = self.permutation
         src = shape(self.input)
-        self.expect(sorted(perm) == list(range(len(src))), f"perm {list(perm)} is not a permutation of rank {len(src)}")
+        self.expect(
+            sorted(perm) == list(range(len(src))),
+            f"perm {list(perm)} is not a permutation of rank {len(src)}",
+        )
         want = tuple(src[p] for p in perm)
-        self.expect(shape(self.result) == want, f"result must be {fmt(want)}, got {fmt(shape(self.result))}")
+        self.expect(
+            shape(self.result) == want, f"result must be {fmt(want)}, got {fmt(shape(self.result))}"
+        )
         self.same_dtype(self.input, self.result)
 
     def interpret(self, args: Sequence[Tensor]) -> list[Tensor]:
@@ -98,7 +105,7 @@ class PermuteOp(_ViewOp):
 class BroadcastOp(_ViewOp):
     """Numpy-style broadcast of the input to the result shape (torch `expand`).
 
-        %y = tfm.broadcast %x : (tensor<1x1x16x16xi1>) -> tensor<2x4x16x16xi1>
+    %y = tfm.broadcast %x : (tensor<1x1x16x16xi1>) -> tensor<2x4x16x16xi1>
     """
 
     name = "tfm.broadcast"
@@ -108,8 +115,10 @@ class BroadcastOp(_ViewOp):
 
     def verify_(self) -> None:
         src, dst = shape(self.input), shape(self.result)
-        self.expect(len(src) <= len(dst) and broadcast_shapes(src, dst) == dst,
-                    f"{fmt(src)} does not broadcast to {fmt(dst)}")
+        self.expect(
+            len(src) <= len(dst) and broadcast_shapes(src, dst) == dst,
+            f"{fmt(src)} does not broadcast to {fmt(dst)}",
+        )
         self.same_dtype(self.input, self.result)
 
     def interpret(self, args: Sequence[Tensor]) -> list[Tensor]:
@@ -120,7 +129,7 @@ class BroadcastOp(_ViewOp):
 class SliceOp(_ViewOp):
     """`x[..., start:end:step, ...]` along `dim`.
 
-        %y = tfm.slice %x {dim = 2 : i64, start = 0 : i64, end = 64 : i64, step = 1 : i64} : (tensor<2x16x192xf32>) -> tensor<2x16x64xf32>
+    %y = tfm.slice %x {dim = 2 : i64, start = 0 : i64, end = 64 : i64, step = 1 : i64} : (tensor<2x16x192xf32>) -> tensor<2x16x64xf32>
     """
 
     name = "tfm.slice"
@@ -132,26 +141,41 @@ class SliceOp(_ViewOp):
     def __init__(self, input: SSAValue, dim: int, start: int, end: int, step: int = 1) -> None:
         src = shape(input)
         d = normalize_dim(dim, len(src))
-        out = src[:d] + (len(range(start, end, step)),) + src[d + 1:]
-        super().__init__(operands=[input],
-                         result_types=[TensorType(input.type.element_type, out)],  # type: ignore[attr-defined]
-                         properties={"dim": int_attr(dim), "start": int_attr(start),
-                                     "end": int_attr(end), "step": int_attr(step)})
+        out = src[:d] + (len(range(start, end, step)),) + src[d + 1 :]
+        super().__init__(
+            operands=[input],
+            result_types=[TensorType(input.type.element_type, out)],  # type: ignore[attr-defined]
+            properties={
+                "dim": int_attr(dim),
+                "start": int_attr(start),
+                "end": int_attr(end),
+                "step": int_attr(step),
+            },
+        )
 
     @property
     def bounds(self) -> tuple[int, int, int, int]:
         """(dim, start, end, step), dim as written (may be negative)."""
-        return (self.dim.value.data, self.start.value.data, self.end.value.data, self.step.value.data)
+        return (
+            self.dim.value.data,
+            self.start.value.data,
+            self.end.value.data,
+            self.step.value.data,
+        )
 
     def verify_(self) -> None:
         src = shape(self.input)
         dim, start, end, step = self.bounds
         d = normalize_dim(dim, len(src))
         self.expect(0 <= d < len(src), f"dim {dim} out of range for rank {len(src)}")
-        self.expect(step >= 1 and 0 <= start <= end <= src[d],
-                    f"bad range {start}:{end}:{step} for a dim of size {src[d]}")
-        want = src[:d] + (len(range(start, end, step)),) + src[d + 1:]
-        self.expect(shape(self.result) == want, f"result must be {fmt(want)}, got {fmt(shape(self.result))}")
+        self.expect(
+            step >= 1 and 0 <= start <= end <= src[d],
+            f"bad range {start}:{end}:{step} for a dim of size {src[d]}",
+        )
+        want = src[:d] + (len(range(start, end, step)),) + src[d + 1 :]
+        self.expect(
+            shape(self.result) == want, f"result must be {fmt(want)}, got {fmt(shape(self.result))}"
+        )
         self.same_dtype(self.input, self.result)
 
     def interpret(self, args: Sequence[Tensor]) -> list[Tensor]:
@@ -165,7 +189,7 @@ class SliceOp(_ViewOp):
 class ConcatOp(_ShapeOp):
     """Joins tensors along `dim`.
 
-        %y = tfm.concat %a, %b {dim = 1 : i64} : (tensor<2x3xf32>, tensor<2x5xf32>) -> tensor<2x8xf32>
+    %y = tfm.concat %a, %b {dim = 1 : i64} : (tensor<2x3xf32>, tensor<2x5xf32>) -> tensor<2x8xf32>
     """
 
     name = "tfm.concat"
@@ -179,7 +203,9 @@ class ConcatOp(_ShapeOp):
     FLOPS_PER_ELEMENT: ClassVar[float] = estimates.COPY
 
     def __init__(self, inputs: Sequence[SSAValue], dim: int, result_type: Attribute) -> None:
-        super().__init__(operands=[list(inputs)], result_types=[result_type], properties={"dim": int_attr(dim)})
+        super().__init__(
+            operands=[list(inputs)], result_types=[result_type], properties={"dim": int_attr(dim)}
+        )
 
     def verify_(self) -> None:
         self.expect(len(self.inputs) >= 1, "needs at least one input")
@@ -190,12 +216,16 @@ class ConcatOp(_ShapeOp):
         total = 0
         for x in self.inputs:
             s = shape(x)
-            self.expect(len(s) == len(first) and s[:d] + s[d + 1:] == first[:d] + first[d + 1:],
-                        f"inputs {fmt(first)} and {fmt(s)} differ outside dim {d}")
+            self.expect(
+                len(s) == len(first) and s[:d] + s[d + 1 :] == first[:d] + first[d + 1 :],
+                f"inputs {fmt(first)} and {fmt(s)} differ outside dim {d}",
+            )
             self.same_dtype(x, self.result)
             total += s[d]
-        want = first[:d] + (total,) + first[d + 1:]
-        self.expect(shape(self.result) == want, f"result must be {fmt(want)}, got {fmt(shape(self.result))}")
+        want = first[:d] + (total,) + first[d + 1 :]
+        self.expect(
+            shape(self.result) == want, f"result must be {fmt(want)}, got {fmt(shape(self.result))}"
+        )
 
     def interpret(self, args: Sequence[Tensor]) -> list[Tensor]:
         return [torch.cat(list(args), dim=self.dim.value.data)]
@@ -205,7 +235,7 @@ class ConcatOp(_ShapeOp):
 class PadOp(_ShapeOp):
     """Pads each dim with `low[i]` and `high[i]` copies of `value`.
 
-        %y = tfm.pad %x {low = array<i64: 0, 0>, high = array<i64: 0, 47>, value = 0.0 : f64} : (tensor<32x50257xf16>) -> tensor<32x50304xf16>
+    %y = tfm.pad %x {low = array<i64: 0, 0>, high = array<i64: 0, 47>, value = 0.0 : f64} : (tensor<32x50257xf16>) -> tensor<32x50304xf16>
     """
 
     name = "tfm.pad"
@@ -220,23 +250,31 @@ class PadOp(_ShapeOp):
     VECTOR_KIND: ClassVar[str] = "copy"
     FLOPS_PER_ELEMENT: ClassVar[float] = estimates.COPY
 
-    def __init__(self, input: SSAValue, low: Sequence[int], high: Sequence[int], value: float = 0.0) -> None:
+    def __init__(
+        self, input: SSAValue, low: Sequence[int], high: Sequence[int], value: float = 0.0
+    ) -> None:
         out = [s + lo + hi for s, lo, hi in zip(shape(input), low, high, strict=True)]
-        super().__init__(operands=[input],
-                         result_types=[TensorType(input.type.element_type, out)],  # type: ignore[attr-defined]
-                         properties={"low": ints_attr(low), "high": ints_attr(high), "value": float_attr(value)})
+        super().__init__(
+            operands=[input],
+            result_types=[TensorType(input.type.element_type, out)],  # type: ignore[attr-defined]
+            properties={"low": ints_attr(low), "high": ints_attr(high), "value": float_attr(value)},
+        )
 
     def verify_(self) -> None:
         src, low, high = shape(self.input), self.low.get_values(), self.high.get_values()
         self.expect(len(low) == len(high) == len(src), f"low and high need {len(src)} entries")
         self.expect(all(v >= 0 for v in low + high), "padding must be non-negative")
         want = tuple(s + lo + hi for s, lo, hi in zip(src, low, high, strict=True))
-        self.expect(shape(self.result) == want, f"result must be {fmt(want)}, got {fmt(shape(self.result))}")
+        self.expect(
+            shape(self.result) == want, f"result must be {fmt(want)}, got {fmt(shape(self.result))}"
+        )
         self.same_dtype(self.input, self.result)
 
     def interpret(self, args: Sequence[Tensor]) -> list[Tensor]:
         spec: list[int] = []
-        for lo, hi in zip(reversed(self.low.get_values()), reversed(self.high.get_values()), strict=True):
+        for lo, hi in zip(
+            reversed(self.low.get_values()), reversed(self.high.get_values()), strict=True
+        ):
             spec += [lo, hi]
         return [F.pad(args[0], spec, value=self.value.value.data)]
 

@@ -1,8 +1,8 @@
 """Plain-text formatting shared by every layer: aligned tables, SI-prefixed numbers, times.
 
-    si(1.5e12, "FLOP/s")      # '1.5 TFLOP/s'
-    seconds(1.5e-3)           # '1.5 ms'
-    table(["op", "time"], [["tfm.matmul", "1.5 ms"]])
+si(1.5e12, "FLOP/s")      # '1.5 TFLOP/s'
+seconds(1.5e-3)           # '1.5 ms'
+table(["op", "time"], [["tfm.matmul", "1.5 ms"]])
 """
 
 from __future__ import annotations
@@ -27,14 +27,19 @@ def seconds(value: float) -> str:
     return f"{value / 1e-9:.3g} ns"
 
 
-def table(headers: Sequence[str], rows: Sequence[Sequence[str]], right: Sequence[int] | None = None) -> str:
+def table(
+    headers: Sequence[str], rows: Sequence[Sequence[str]], right: Sequence[int] | None = None
+) -> str:
     """A plain aligned table; columns after the first are right-aligned unless `right` says otherwise."""
     cols = len(headers)
     widths = [max(len(str(r[i])) for r in [headers, *rows]) for i in range(cols)]
     right = list(range(1, cols)) if right is None else list(right)
 
     def fmt(row: Sequence[str]) -> str:
-        cells = [str(c).rjust(w) if i in right else str(c).ljust(w) for i, (c, w) in enumerate(zip(row, widths, strict=True))]
+        cells = [
+            str(c).rjust(w) if i in right else str(c).ljust(w)
+            for i, (c, w) in enumerate(zip(row, widths, strict=True))
+        ]
         return "  ".join(cells).rstrip()
 
     rule = "  ".join("-" * w for w in widths)

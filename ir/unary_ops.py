@@ -34,16 +34,25 @@ class UnaryOp(TfmOp):
     traits = traits_def(Pure())
     assembly_format = "$input attr-dict `:` functional-type(operands, results)"
 
-    def __init__(self, input: SSAValue, result_type: Attribute | None = None,
-                 properties: dict[str, Attribute] | None = None) -> None:
-        super().__init__(operands=[input], result_types=[result_type or input.type],
-                         properties=properties or {})
+    def __init__(
+        self,
+        input: SSAValue,
+        result_type: Attribute | None = None,
+        properties: dict[str, Attribute] | None = None,
+    ) -> None:
+        super().__init__(
+            operands=[input], result_types=[result_type or input.type], properties=properties or {}
+        )
 
     def verify_(self) -> None:
-        self.expect(shape(self.input) == shape(self.result),
-                    f"shape changes from {fmt(shape(self.input))} to {fmt(shape(self.result))}")
-        self.expect(dtype(self.input) == dtype(self.result),
-                    f"dtype changes from {dtype(self.input)} to {dtype(self.result)}")
+        self.expect(
+            shape(self.input) == shape(self.result),
+            f"shape changes from {fmt(shape(self.input))} to {fmt(shape(self.result))}",
+        )
+        self.expect(
+            dtype(self.input) == dtype(self.result),
+            f"dtype changes from {dtype(self.input)} to {dtype(self.result)}",
+        )
 
     def apply(self, x: Tensor) -> Tensor:
         raise NotImplementedError
@@ -56,7 +65,7 @@ class UnaryOp(TfmOp):
 class GeluOp(UnaryOp):
     """GELU, exact (erf) or tanh-approximated (`approximate = #tfm<approximate tanh>`).
 
-        %y = tfm.gelu %x {approximate = #tfm<approximate tanh>} : (tensor<2x16x256xf32>) -> tensor<2x16x256xf32>
+    %y = tfm.gelu %x {approximate = #tfm<approximate tanh>} : (tensor<2x16x256xf32>) -> tensor<2x16x256xf32>
     """
 
     name = "tfm.gelu"
@@ -65,7 +74,9 @@ class GeluOp(UnaryOp):
     FLOPS_PER_ELEMENT: ClassVar[float] = estimates.GELU
 
     def __init__(self, input: SSAValue, approximate: str = "none") -> None:
-        approx = None if approximate == "none" else GeluApproximationAttr(GeluApproximation(approximate))
+        approx = (
+            None if approximate == "none" else GeluApproximationAttr(GeluApproximation(approximate))
+        )
         super().__init__(input, properties=props(approximate=approx))
 
     @property
@@ -80,7 +91,7 @@ class GeluOp(UnaryOp):
 class SiluOp(UnaryOp):
     """x * sigmoid(x).
 
-        %y = tfm.silu %x : (tensor<4xf32>) -> tensor<4xf32>
+    %y = tfm.silu %x : (tensor<4xf32>) -> tensor<4xf32>
     """
 
     name = "tfm.silu"
@@ -94,7 +105,7 @@ class SiluOp(UnaryOp):
 class ReluOp(UnaryOp):
     """max(x, 0).
 
-        %y = tfm.relu %x : (tensor<4xf32>) -> tensor<4xf32>
+    %y = tfm.relu %x : (tensor<4xf32>) -> tensor<4xf32>
     """
 
     name = "tfm.relu"
@@ -108,7 +119,7 @@ class ReluOp(UnaryOp):
 class TanhOp(UnaryOp):
     """Hyperbolic tangent.
 
-        %y = tfm.tanh %x : (tensor<4xf32>) -> tensor<4xf32>
+    %y = tfm.tanh %x : (tensor<4xf32>) -> tensor<4xf32>
     """
 
     name = "tfm.tanh"
@@ -122,7 +133,7 @@ class TanhOp(UnaryOp):
 class SigmoidOp(UnaryOp):
     """1 / (1 + exp(-x)).
 
-        %y = tfm.sigmoid %x : (tensor<4xf32>) -> tensor<4xf32>
+    %y = tfm.sigmoid %x : (tensor<4xf32>) -> tensor<4xf32>
     """
 
     name = "tfm.sigmoid"
@@ -136,7 +147,7 @@ class SigmoidOp(UnaryOp):
 class ExpOp(UnaryOp):
     """Exponential.
 
-        %y = tfm.exp %x : (tensor<4xf32>) -> tensor<4xf32>
+    %y = tfm.exp %x : (tensor<4xf32>) -> tensor<4xf32>
     """
 
     name = "tfm.exp"
@@ -149,7 +160,7 @@ class ExpOp(UnaryOp):
 class LogOp(UnaryOp):
     """Natural logarithm.
 
-        %y = tfm.log %x : (tensor<4xf32>) -> tensor<4xf32>
+    %y = tfm.log %x : (tensor<4xf32>) -> tensor<4xf32>
     """
 
     name = "tfm.log"
@@ -162,7 +173,7 @@ class LogOp(UnaryOp):
 class SqrtOp(UnaryOp):
     """Square root.
 
-        %y = tfm.sqrt %x : (tensor<4xf32>) -> tensor<4xf32>
+    %y = tfm.sqrt %x : (tensor<4xf32>) -> tensor<4xf32>
     """
 
     name = "tfm.sqrt"
@@ -175,7 +186,7 @@ class SqrtOp(UnaryOp):
 class RsqrtOp(UnaryOp):
     """1 / sqrt(x).
 
-        %y = tfm.rsqrt %x : (tensor<4xf32>) -> tensor<4xf32>
+    %y = tfm.rsqrt %x : (tensor<4xf32>) -> tensor<4xf32>
     """
 
     name = "tfm.rsqrt"
@@ -188,7 +199,7 @@ class RsqrtOp(UnaryOp):
 class NegOp(UnaryOp):
     """-x.
 
-        %y = tfm.neg %x : (tensor<4xf32>) -> tensor<4xf32>
+    %y = tfm.neg %x : (tensor<4xf32>) -> tensor<4xf32>
     """
 
     name = "tfm.neg"
@@ -201,7 +212,7 @@ class NegOp(UnaryOp):
 class AbsOp(UnaryOp):
     """|x|.
 
-        %y = tfm.abs %x : (tensor<4xf32>) -> tensor<4xf32>
+    %y = tfm.abs %x : (tensor<4xf32>) -> tensor<4xf32>
     """
 
     name = "tfm.abs"
@@ -214,7 +225,7 @@ class AbsOp(UnaryOp):
 class ErfOp(UnaryOp):
     """Error function.
 
-        %y = tfm.erf %x : (tensor<4xf32>) -> tensor<4xf32>
+    %y = tfm.erf %x : (tensor<4xf32>) -> tensor<4xf32>
     """
 
     name = "tfm.erf"
@@ -227,7 +238,7 @@ class ErfOp(UnaryOp):
 class ReciprocalOp(UnaryOp):
     """1 / x.
 
-        %y = tfm.reciprocal %x : (tensor<4xf32>) -> tensor<4xf32>
+    %y = tfm.reciprocal %x : (tensor<4xf32>) -> tensor<4xf32>
     """
 
     name = "tfm.reciprocal"
@@ -240,7 +251,7 @@ class ReciprocalOp(UnaryOp):
 class SinOp(UnaryOp):
     """Sine.
 
-        %y = tfm.sin %x : (tensor<4xf32>) -> tensor<4xf32>
+    %y = tfm.sin %x : (tensor<4xf32>) -> tensor<4xf32>
     """
 
     name = "tfm.sin"
@@ -253,7 +264,7 @@ class SinOp(UnaryOp):
 class CosOp(UnaryOp):
     """Cosine.
 
-        %y = tfm.cos %x : (tensor<4xf32>) -> tensor<4xf32>
+    %y = tfm.cos %x : (tensor<4xf32>) -> tensor<4xf32>
     """
 
     name = "tfm.cos"
@@ -266,7 +277,7 @@ class CosOp(UnaryOp):
 class NotOp(UnaryOp):
     """Logical (i1) or bitwise (integer) not.
 
-        %y = tfm.not %x : (tensor<4xi1>) -> tensor<4xi1>
+    %y = tfm.not %x : (tensor<4xi1>) -> tensor<4xi1>
     """
 
     name = "tfm.not"
@@ -275,5 +286,21 @@ class NotOp(UnaryOp):
         return torch.bitwise_not(x)
 
 
-UNARY_OPS = [GeluOp, SiluOp, ReluOp, TanhOp, SigmoidOp, ExpOp, LogOp, SqrtOp, RsqrtOp, NegOp,
-             AbsOp, ErfOp, ReciprocalOp, SinOp, CosOp, NotOp]
+UNARY_OPS = [
+    GeluOp,
+    SiluOp,
+    ReluOp,
+    TanhOp,
+    SigmoidOp,
+    ExpOp,
+    LogOp,
+    SqrtOp,
+    RsqrtOp,
+    NegOp,
+    AbsOp,
+    ErfOp,
+    ReciprocalOp,
+    SinOp,
+    CosOp,
+    NotOp,
+]

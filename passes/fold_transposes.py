@@ -48,9 +48,17 @@ class FoldTransposeIntoMatmul(RewritePattern):
                 operands[i], flags[i], changed = src.input, not flags[i], True
         if not changed:
             return
-        props = {name: UnitAttr() for name, on in zip(("transpose_lhs", "transpose_rhs"), flags, strict=True) if on}
-        new = MatmulOp.create(operands=operands, result_types=[op.result.type], properties=props,
-                              attributes=dict(op.attributes))
+        props = {
+            name: UnitAttr()
+            for name, on in zip(("transpose_lhs", "transpose_rhs"), flags, strict=True)
+            if on
+        }
+        new = MatmulOp.create(
+            operands=operands,
+            result_types=[op.result.type],
+            properties=props,
+            attributes=dict(op.attributes),
+        )
         rewriter.replace(op, new)
 
 

@@ -1,11 +1,11 @@
 """Tandem's public Python API.
 
-    import tandem.api as tandem
-    ir = tandem.import_model("gpt2-tiny", training=True)
-    tandem.run_pipeline(ir, "fold-transposes")
-    report = tandem.verify(tandem.model("gpt2-tiny"), pipeline="fold-transposes")
-    sim = tandem.simulate(ir, "a100-sxm4-40gb")
-    print(sim.latency_s)
+import tandem.api as tandem
+ir = tandem.import_model("gpt2-tiny", training=True)
+tandem.run_pipeline(ir, "fold-transposes")
+report = tandem.verify(tandem.model("gpt2-tiny"), pipeline="fold-transposes")
+sim = tandem.simulate(ir, "a100-sxm4-40gb")
+print(sim.latency_s)
 """
 
 from __future__ import annotations
@@ -21,36 +21,58 @@ from frontends.zoo import ModelSpec, Overrides
 from ir.errors import TandemError
 from tandem.pipeline import run_pipeline
 
-__all__ = ["Overrides", "ModelSpec", "model", "import_model", "import_torch", "run_pipeline", "verify",
-           "simulate", "load_target"]
+__all__ = [
+    "Overrides",
+    "ModelSpec",
+    "model",
+    "import_model",
+    "import_torch",
+    "run_pipeline",
+    "verify",
+    "simulate",
+    "load_target",
+]
 
 
-def model(name: str, overrides: Overrides = Overrides(), *, training: bool = False,
-          device: str = "cpu") -> ModelSpec:
+def model(
+    name: str, overrides: Overrides = Overrides(), *, training: bool = False, device: str = "cpu"
+) -> ModelSpec:
     """A zoo model or a user's `file.py:factory`, with its example inputs."""
     from frontends.user_model import resolve_model
 
     return resolve_model(name, overrides, training=training, device=device)
 
 
-def import_model(name_or_spec: str | ModelSpec, overrides: Overrides = Overrides(), *,
-                 training: bool = False, device: str = "meta") -> ModuleOp:
+def import_model(
+    name_or_spec: str | ModelSpec,
+    overrides: Overrides = Overrides(),
+    *,
+    training: bool = False,
+    device: str = "meta",
+) -> ModuleOp:
     """tfm IR of a model (by default built on the meta device: shapes only)."""
     from frontends.importer import import_model as _import
 
-    spec = name_or_spec if isinstance(name_or_spec, ModelSpec) else model(name_or_spec, overrides, training=training, device=device)
+    spec = (
+        name_or_spec
+        if isinstance(name_or_spec, ModelSpec)
+        else model(name_or_spec, overrides, training=training, device=device)
+    )
     return _import(spec)
 
 
-def import_torch(module: torch.nn.Module, example_inputs: tuple, *, training: bool = False) -> ModuleOp:
+def import_torch(
+    module: torch.nn.Module, example_inputs: tuple, *, training: bool = False
+) -> ModuleOp:
     """tfm IR of any nn.Module (training: its forward must return the scalar loss)."""
     from frontends.importer import import_module
 
     return import_module(module, example_inputs, training=training)
 
 
-def verify(spec: ModelSpec, *, pipeline: str = "", rtol: float | None = None,
-           via: str = "torch-export") -> VerifyReport:
+def verify(
+    spec: ModelSpec, *, pipeline: str = "", rtol: float | None = None, via: str = "torch-export"
+) -> VerifyReport:
     """Import `spec`, apply `pipeline`, run the reference interpreter, compare with PyTorch eager.
 
     `via="torch-mlir"` imports through torch-mlir's fx importer (forward graphs only) and runs
@@ -70,11 +92,18 @@ def verify(spec: ModelSpec, *, pipeline: str = "", rtol: float | None = None,
     else:
         raise TandemError(f"unknown import route {via!r}; expected torch-export or torch-mlir")
     run_pipeline(imported.ir, pipeline)
-    return compare_with_pytorch(imported.ir, spec.module, spec.example_inputs,
-                                training=spec.training, constants=imported.constants, rtol=rtol)
+    return compare_with_pytorch(
+        imported.ir,
+        spec.module,
+        spec.example_inputs,
+        training=spec.training,
+        constants=imported.constants,
+        rtol=rtol,
+    )
 
 
-def simulate(module: ModuleOp, target: Target | str, *, fused_attention: bool = True,
-             name: str | None = None) -> SimReport:
+def simulate(
+    module: ModuleOp, target: Target | str, *, fused_attention: bool = True, name: str | None = None
+) -> SimReport:
     """Run `module` on `target` (a name, a TOML path or a loaded target): a SimReport."""
     return _simulate(module, target, fused_attention=fused_attention, name=name)

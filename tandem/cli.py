@@ -73,7 +73,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # noqa: BLE001 - users get one line; TANDEM_DEBUG=1 shows the trace
         if os.environ.get("TANDEM_DEBUG"):
             raise
-        print(f"internal error: {type(exc).__name__}: {exc} (set TANDEM_DEBUG=1 for a traceback)", file=sys.stderr)
+        print(
+            f"internal error: {type(exc).__name__}: {exc} (set TANDEM_DEBUG=1 for a traceback)",
+            file=sys.stderr,
+        )
         return 2
 
 

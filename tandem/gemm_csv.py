@@ -31,8 +31,9 @@ def _int(value: str, col: str, where: str) -> int:
     return v
 
 
-def cost_gemm_csv(target_name_or_path: str, in_csv: str | Path,
-                  out_csv: str | Path | None = None) -> str:
+def cost_gemm_csv(
+    target_name_or_path: str, in_csv: str | Path, out_csv: str | Path | None = None
+) -> str:
     """Predict every GEMM of ``in_csv``; write ``out_csv`` atomically; return the CSV text."""
     target = load_target(target_name_or_path)
     path = Path(in_csv)
@@ -45,13 +46,16 @@ def cost_gemm_csv(target_name_or_path: str, in_csv: str | Path,
     reader = csv.reader(io.StringIO(text))
     header = next(reader, None)
     if not header:
-        raise TandemError(f"{name}: line 1: empty file; expected a header with "
-                          f"{', '.join(REQUIRED)}")
+        raise TandemError(
+            f"{name}: line 1: empty file; expected a header with {', '.join(REQUIRED)}"
+        )
     cols = [h.strip() for h in header]
     missing = [c for c in REQUIRED if c not in cols]
     if missing:
-        raise TandemError(f"{name}: line 1: header must name columns {', '.join(REQUIRED)} "
-                          f"(missing {', '.join(missing)}; got {', '.join(cols)})")
+        raise TandemError(
+            f"{name}: line 1: header must name columns {', '.join(REQUIRED)} "
+            f"(missing {', '.join(missing)}; got {', '.join(cols)})"
+        )
     idx = {c: cols.index(c) for c in cols}
     keep = [i for i, c in enumerate(cols) if c not in OUTPUT]
     out = io.StringIO()
@@ -79,12 +83,12 @@ def cost_gemm_csv(target_name_or_path: str, in_csv: str | Path,
             except ValueError:
                 sparsity = -1.0
             if not 0.0 <= sparsity < 1.0:
-                raise TandemError(f"{where}: column 'sparsity' must be a number in [0, 1), "
-                                  f"got {raw!r}")
+                raise TandemError(
+                    f"{where}: column 'sparsity' must be a number in [0, 1), got {raw!r}"
+                )
         c = gemm_cost(target, b, m, n, k, dtype, sparsity)
         writer.writerow([row[i] for i in keep] + [f"{c.seconds:.6e}", f"{c.tflops:.3f}"])
     result = out.getvalue()
     if out_csv is not None:
         write_text(out_csv, result)
     return result
-

@@ -57,7 +57,11 @@ def _describe(exc: BaseException, path: str) -> str:
 
         return parse_error_line(path, exc)
     if isinstance(exc, DiagnosticException):
-        boxed = [ln.strip().lstrip("|").strip() for ln in str(exc).splitlines() if ln.strip().startswith("|")]
+        boxed = [
+            ln.strip().lstrip("|").strip()
+            for ln in str(exc).splitlines()
+            if ln.strip().startswith("|")
+        ]
         if boxed:
             return f"{path}: {boxed[0].removeprefix('Operation does not verify: ')}"
     return f"{path}: {one_line(exc)}"
@@ -69,7 +73,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     pre.add_argument("-o", "--output-file", dest="output")
     known, argv = pre.parse_known_args(list(sys.argv[1:] if argv is None else argv))
     output = known.output
-    path = next((a for a in argv if not a.startswith("-") and (a.endswith(".mlir") or a == "-")), "<stdin>")
+    path = next(
+        (a for a in argv if not a.startswith("-") and (a.endswith(".mlir") or a == "-")), "<stdin>"
+    )
     try:
         tool = TandemOptMain(args=argv)
         tool.run()

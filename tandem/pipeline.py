@@ -17,8 +17,15 @@ def build_pipeline(spec: str) -> PassPipeline:
         return PassPipeline.parse_spec(get_all_passes(), spec)
     except TandemError:
         raise
-    except (Exception, ArgSpecParseError) as exc:  # xDSL's spec errors; ArgSpecParseError is a BaseException
-        hint = " (quote option values with spaces or slashes: target=\"path/to.toml\")" if isinstance(exc, ArgSpecParseError) else ""
+    except (
+        Exception,
+        ArgSpecParseError,
+    ) as exc:  # xDSL's spec errors; ArgSpecParseError is a BaseException
+        hint = (
+            ' (quote option values with spaces or slashes: target="path/to.toml")'
+            if isinstance(exc, ArgSpecParseError)
+            else ""
+        )
         raise TandemError(f"bad pass pipeline {spec!r}: {one_line(exc)}{hint}") from exc
 
 

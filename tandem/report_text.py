@@ -25,11 +25,14 @@ def summary(report: SimReport) -> list[str]:
     t, m, mem = report.target, report.model, report.memory
     lat = report.latency_s
     kind = "training step" if m.get("training") else "forward"
-    lines = [f"{m.get('name') or m.get('function')} ({kind}) on {t.name} [{t.kind}]: "
-             f"{t.description}"]
-    lines.append(f"  model       {m['ops']} ops ({m['signatures']} distinct), "
-                 f"{si(m['params'])} params ({si(m['param_bytes'], 'B')})"
-                 + (f", {m['tokens']} tokens" if m.get("tokens") else ""))
+    lines = [
+        f"{m.get('name') or m.get('function')} ({kind}) on {t.name} [{t.kind}]: {t.description}"
+    ]
+    lines.append(
+        f"  model       {m['ops']} ops ({m['signatures']} distinct), "
+        f"{si(m['params'])} params ({si(m['param_bytes'], 'B')})"
+        + (f", {m['tokens']} tokens" if m.get("tokens") else "")
+    )
     tp = report.throughput()
     rate = f"{1 / lat:.3g} iterations/s" if lat > 0 else "-"
     if tp["tokens_per_s"]:
@@ -37,27 +40,38 @@ def summary(report: SimReport) -> list[str]:
     lines.append(f"  latency     {seconds(lat)} ({rate})")
     dt = report.by_dtype()
     peaks = ", ".join(f"{d} {si(v['peak_flops'], 'FLOP/s')}" for d, v in sorted(dt.items()))
-    lines.append(f"  compute     {si(report.flops, 'FLOP')}, achieved "
-                 f"{si(report.achieved_flops, 'FLOP/s')}"
-                 + (f", {_pct(report.utilisation())} of peak ({peaks})" if dt else ""))
+    lines.append(
+        f"  compute     {si(report.flops, 'FLOP')}, achieved "
+        f"{si(report.achieved_flops, 'FLOP/s')}"
+        + (f", {_pct(report.utilisation())} of peak ({peaks})" if dt else "")
+    )
     if t.kind == "gpu" and "f32" in dt:
-        lines.append("  note        f32 matmuls run at the f32 (non-tensor-core) peak; "
-                     "--dtype bf16 models mixed precision")
+        lines.append(
+            "  note        f32 matmuls run at the f32 (non-tensor-core) peak; "
+            "--dtype bf16 models mixed precision"
+        )
     lines.append(f"  traffic     {si(report.bytes, 'B')} main memory")
     fits = "fits" if mem["fits"] else "DOES NOT FIT"
-    lines.append(f"  memory      peak {si(mem['peak_bytes'], 'B')} of "
-                 f"{si(mem['capacity_bytes'], 'B')} ({fits}): arguments "
-                 f"{si(mem['argument_bytes'], 'B')} + activations "
-                 f"{si(mem['activation_peak_bytes'], 'B')}")
+    lines.append(
+        f"  memory      peak {si(mem['peak_bytes'], 'B')} of "
+        f"{si(mem['capacity_bytes'], 'B')} ({fits}): arguments "
+        f"{si(mem['argument_bytes'], 'B')} + activations "
+        f"{si(mem['activation_peak_bytes'], 'B')}"
+    )
     if report.energy:
         e = report.energy
-        lines.append(f"  energy      {eng(e['total_j'], 'J')} (dynamic {eng(e['dynamic_j'], 'J')}, "
-                     f"leakage {eng(e['leakage_j'], 'J')}), average {eng(e['average_power_w'], 'W')}")
+        lines.append(
+            f"  energy      {eng(e['total_j'], 'J')} (dynamic {eng(e['dynamic_j'], 'J')}, "
+            f"leakage {eng(e['leakage_j'], 'J')}), average {eng(e['average_power_w'], 'W')}"
+        )
     if report.area_mm2:
         a = report.area_mm2
         parts = sorted(((k, v) for k, v in a.items() if k != "total"), key=lambda kv: -kv[1])[:3]
-        lines.append(f"  area        {a['total']:.3g} mm^2 (largest: "
-                     + ", ".join(f"{k} {v:.3g}" for k, v in parts) + ")")
+        lines.append(
+            f"  area        {a['total']:.3g} mm^2 (largest: "
+            + ", ".join(f"{k} {v:.3g}" for k, v in parts)
+            + ")"
+        )
     return lines
 
 
@@ -70,11 +84,24 @@ def top_ops(report: SimReport, n: int) -> str:
         if c.seconds <= 0:
             continue
         total = c.seconds * s.count
-        rows.append([s.op.removeprefix("tfm."), s.shape, str(s.count), seconds(c.seconds),
-                     seconds(total), _pct(total / busy),
-                     si(c.flops / c.seconds, "FLOP/s") if c.flops else "-", c.bound, c.unit])
-    return table(["op", "shape", "count", "each", "total", "share", "achieved", "bound", "unit"],
-                 rows, right=[2, 3, 4, 5, 6])
+        rows.append(
+            [
+                s.op.removeprefix("tfm."),
+                s.shape,
+                str(s.count),
+                seconds(c.seconds),
+                seconds(total),
+                _pct(total / busy),
+                si(c.flops / c.seconds, "FLOP/s") if c.flops else "-",
+                c.bound,
+                c.unit,
+            ]
+        )
+    return table(
+        ["op", "shape", "count", "each", "total", "share", "achieved", "bound", "unit"],
+        rows,
+        right=[2, 3, 4, 5, 6],
+    )
 
 
 def by_layer(report: SimReport) -> str:
@@ -89,14 +116,25 @@ def by_layer(report: SimReport) -> str:
         g = run[0]
         name = str(g["layer"]) if len(run) == 1 else f"{run[0]['layer']}-{run[-1]['layer']}"
         each = "" if len(run) == 1 else " each"
-        rows.append([name, str(g["ops"]), seconds(g["seconds"]) + each,
-                     _pct(sum(x["share"] for x in run)), si(g["flops"], "FLOP") + each])
+        rows.append(
+            [
+                name,
+                str(g["ops"]),
+                seconds(g["seconds"]) + each,
+                _pct(sum(x["share"] for x in run)),
+                si(g["flops"], "FLOP") + each,
+            ]
+        )
         run.clear()
 
     for g in groups:
-        same = run and isinstance(g["layer"], int) and g["ops"] == run[-1]["ops"] and \
-            abs(g["seconds"] - run[-1]["seconds"]) <= 1e-9 * max(g["seconds"], 1e-30) and \
-            g["layer"] == run[-1]["layer"] + 1
+        same = (
+            run
+            and isinstance(g["layer"], int)
+            and g["ops"] == run[-1]["ops"]
+            and abs(g["seconds"] - run[-1]["seconds"]) <= 1e-9 * max(g["seconds"], 1e-30)
+            and g["layer"] == run[-1]["layer"] + 1
+        )
         if not same:
             flush()
         run.append(g)
@@ -105,14 +143,25 @@ def by_layer(report: SimReport) -> str:
 
 
 def by_kind(report: SimReport) -> str:
-    rows = [[g["kind"], str(g["ops"]), seconds(g["seconds"]), _pct(g["share"]),
-             si(g["flops"], "FLOP"), si(g["bytes"], "B")] for g in report.group("kind")]
+    rows = [
+        [
+            g["kind"],
+            str(g["ops"]),
+            seconds(g["seconds"]),
+            _pct(g["share"]),
+            si(g["flops"], "FLOP"),
+            si(g["bytes"], "B"),
+        ]
+        for g in report.group("kind")
+    ]
     return table(["kind", "ops", "time", "share", "FLOPs", "bytes"], rows)
 
 
 def units(report: SimReport) -> str:
-    rows = [[f"{u['device']}/{u['unit']}", str(u["ops"]), seconds(u["busy_s"]),
-             _pct(u["utilisation"])] for u in report.units()]
+    rows = [
+        [f"{u['device']}/{u['unit']}", str(u["ops"]), seconds(u["busy_s"]), _pct(u["utilisation"])]
+        for u in report.units()
+    ]
     return table(["device/unit", "ops", "busy", "busy share"], rows)
 
 
@@ -120,10 +169,12 @@ def render(report: SimReport, top: int = 10) -> str:
     """The whole terminal report."""
     parts = ["\n".join(summary(report))]
     if top > 0:
-        parts.append(f"Top {top} ops by total time (identical ops grouped)\n"
-                     + top_ops(report, top))
-    parts.append("By layer (op time; 'embed/head' = ops outside transformer blocks)\n"
-                 + by_layer(report))
+        parts.append(
+            f"Top {top} ops by total time (identical ops grouped)\n" + top_ops(report, top)
+        )
+    parts.append(
+        "By layer (op time; 'embed/head' = ops outside transformer blocks)\n" + by_layer(report)
+    )
     parts.append("By kind\n" + by_kind(report))
     if len(report.units()) > 1:
         parts.append("By unit\n" + units(report))

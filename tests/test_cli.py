@@ -45,7 +45,8 @@ def assert_one_error(code: int, err: str, *, usage: bool = False) -> str:
 def data_dependent(tmp_path: Path) -> str:
     """A model file whose forward branches on a tensor value: torch.export must refuse it."""
     path = tmp_path / "branchy.py"
-    path.write_text(textwrap.dedent("""
+    path.write_text(
+        textwrap.dedent("""
         import torch
 
         class Branchy(torch.nn.Module):
@@ -61,11 +62,13 @@ def data_dependent(tmp_path: Path) -> str:
 
         def factory():
             return Branchy(), torch.randn(2, 4)
-    """))
+    """)
+    )
     return f"{path}:factory"
 
 
 # ---- bad input ---------------------------------------------------------------------------------
+
 
 def test_unknown_model(capfd, tmp_path: Path) -> None:
     out = tmp_path / "out.mlir"
@@ -97,7 +100,9 @@ def test_invalid_override(capfd, tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("training", [False, True], ids=["inference", "training"])
-def test_model_that_fails_to_export(capfd, tmp_path: Path, data_dependent: str, training: bool) -> None:
+def test_model_that_fails_to_export(
+    capfd, tmp_path: Path, data_dependent: str, training: bool
+) -> None:
     """The failure comes late (after the file was loaded and the output path checked)."""
     out = tmp_path / "out.mlir"
     args = ["import", data_dependent, "-o", str(out)] + (["--training"] if training else [])
@@ -114,7 +119,9 @@ def test_failure_keeps_an_existing_output_file(capfd, tmp_path: Path, data_depen
     code, _, err = cli(capfd, "import", data_dependent, "-o", str(out))
     assert_one_error(code, err)
     assert out.read_text() == "previous contents\n"
-    assert [p.name for p in tmp_path.iterdir() if p.name != "branchy.py"] == ["out.mlir"]  # no temp files
+    assert [p.name for p in tmp_path.iterdir() if p.name != "branchy.py"] == [
+        "out.mlir"
+    ]  # no temp files
 
 
 def test_missing_output_directory(capfd, tmp_path: Path) -> None:
@@ -130,9 +137,11 @@ def test_missing_model_file(capfd, tmp_path: Path) -> None:
 
 def test_malformed_mlir_names_file_line_col(capfd, tmp_path: Path) -> None:
     bad = tmp_path / "bad.mlir"
-    bad.write_text("func.func @f(%a: tensor<2x3xf32>) {\n"
-                   "  %0 = tfm.exp %a : (tensor<2x3xf32>) -> tensor<2x3xf32\n"
-                   "  func.return\n}\n")
+    bad.write_text(
+        "func.func @f(%a: tensor<2x3xf32>) {\n"
+        "  %0 = tfm.exp %a : (tensor<2x3xf32>) -> tensor<2x3xf32\n"
+        "  func.return\n}\n"
+    )
     code, stdout, err = cli(capfd, "flops", str(bad))
     line = assert_one_error(code, err)
     assert line.startswith(f"error: {bad}:3:")
@@ -141,9 +150,11 @@ def test_malformed_mlir_names_file_line_col(capfd, tmp_path: Path) -> None:
 
 def test_invalid_ir_file(capfd, tmp_path: Path) -> None:
     bad = tmp_path / "bad.mlir"
-    bad.write_text("func.func @f(%a: tensor<2x3xf32>) {\n"
-                   "  %0 = tfm.matmul %a, %a : (tensor<2x3xf32>, tensor<2x3xf32>) -> tensor<2x3xf32>\n"
-                   "  func.return\n}\n")
+    bad.write_text(
+        "func.func @f(%a: tensor<2x3xf32>) {\n"
+        "  %0 = tfm.matmul %a, %a : (tensor<2x3xf32>, tensor<2x3xf32>) -> tensor<2x3xf32>\n"
+        "  func.return\n}\n"
+    )
     code, _, err = cli(capfd, "flops", str(bad))
     line = assert_one_error(code, err)
     assert str(bad) in line and "tfm.matmul: reduction dims differ" in line
@@ -161,6 +172,7 @@ def test_unknown_pass_option_in_verify(capfd) -> None:
 
 # ---- happy paths -------------------------------------------------------------------------------
 
+
 def test_import_writes_a_file_tandem_opt_reads(capfd, tmp_path: Path) -> None:
     from tandem.opt import main as opt_main
 
@@ -172,7 +184,9 @@ def test_import_writes_a_file_tandem_opt_reads(capfd, tmp_path: Path) -> None:
     again = tmp_path / "again.mlir"
     capfd.readouterr()
     assert opt_main([str(out), "-o", str(again)]) == 0
-    assert again.read_text().rstrip() == text.rstrip()  # the custom format round-trips through tandem-opt
+    assert (
+        again.read_text().rstrip() == text.rstrip()
+    )  # the custom format round-trips through tandem-opt
     code, stdout, _ = cli(capfd, "flops", str(out), "--json")
     assert code == 0 and json.loads(stdout)["ops"] > 0
 
@@ -187,7 +201,11 @@ def test_flops_json(capfd, models) -> None:
     _, imported = models.get("gpt2-tiny")
     totals = count_module(imported.ir)  # the CLI imports on meta: same IR, same numbers
     assert data["flop_counter_flops"] == totals.mm_flops
-    assert data["flops"] == totals.flops and data["bytes"] == totals.bytes and data["ops"] == totals.ops
+    assert (
+        data["flops"] == totals.flops
+        and data["bytes"] == totals.bytes
+        and data["ops"] == totals.ops
+    )
 
 
 def test_flops_table(capfd) -> None:

@@ -71,12 +71,16 @@ def test_simulate_json_matches_documented_schema(capsys, tiny_mlir):
 
 def test_trace_has_one_track_per_unit(capsys, tiny_mlir, tmp_path):
     trace = tmp_path / "trace.json"
-    rc, _, err = _run(capsys, "simulate", tiny_mlir, "--target", "acceltran-edge", "--trace",
-                      str(trace))
+    rc, _, err = _run(
+        capsys, "simulate", tiny_mlir, "--target", "acceltran-edge", "--trace", str(trace)
+    )
     assert rc == 0, err
     events = json.loads(trace.read_text())["traceEvents"]
-    names = {(e["pid"], e["tid"]): e["args"]["name"] for e in events
-             if e["ph"] == "M" and e["name"] == "thread_name"}
+    names = {
+        (e["pid"], e["tid"]): e["args"]["name"]
+        for e in events
+        if e["ph"] == "M" and e["name"] == "thread_name"
+    }
     xs = [e for e in events if e["ph"] == "X"]
     assert xs and len(set(names.values())) == len(names)
     assert set(names.values()) == {"mac", "softmax", "layernorm", "dma"}
@@ -106,11 +110,14 @@ def test_simulate_model_name(capsys):
     assert "gpt2-tiny (forward)" in out and "Top" not in out
 
 
-@pytest.mark.parametrize("target, message", [
-    ("no-such-target", "unknown target"),
-    ("{bad}", "not valid TOML"),
-    ("{missing}", "no such target file"),
-])
+@pytest.mark.parametrize(
+    "target, message",
+    [
+        ("no-such-target", "unknown target"),
+        ("{bad}", "not valid TOML"),
+        ("{missing}", "no such target file"),
+    ],
+)
 def test_bad_target_is_one_line_error(capsys, tiny_mlir, tmp_path, target, message):
     bad = tmp_path / "bad.toml"
     bad.write_text('kind = "gpu"\nname = [unclosed\n')
@@ -124,16 +131,18 @@ def test_bad_target_is_one_line_error(capsys, tiny_mlir, tmp_path, target, messa
 
 def test_missing_input_is_one_line_error(capsys, tmp_path):
     plot = tmp_path / "p.png"
-    rc, _, err = _run(capsys, "simulate", str(tmp_path / "nope.mlir"), "--target", "toy",
-                      "--plot", str(plot))
+    rc, _, err = _run(
+        capsys, "simulate", str(tmp_path / "nope.mlir"), "--target", "toy", "--plot", str(plot)
+    )
     assert rc == 1 and err.startswith("error: ") and err.count("\n") == 1
     assert not plot.exists()
 
 
 def test_compile_tiny(capsys, tmp_path):
     out_ir = tmp_path / "out.mlir"
-    rc, out, err = _run(capsys, "compile", "gpt2-tiny", "--training", "--target", "toy",
-                        "-o", str(out_ir), "--json")
+    rc, out, err = _run(
+        capsys, "compile", "gpt2-tiny", "--training", "--target", "toy", "-o", str(out_ir), "--json"
+    )
     assert rc == 0, err
     data = json.loads(out)
     assert data["compile"]["pipeline"] == DEFAULT_PIPELINE.format(target="toy")
@@ -148,8 +157,9 @@ def test_compile_table_and_bad_pipeline(capsys, tmp_path):
     assert rc == 0, err
     assert out.startswith("gpt2-tiny (inference): arch") and "pipeline: (none)" in out
     out_ir = tmp_path / "x.mlir"
-    rc, _, err = _run(capsys, "compile", "gpt2-tiny", "--target", "toy", "-p", "no-such-pass",
-                      "-o", str(out_ir))
+    rc, _, err = _run(
+        capsys, "compile", "gpt2-tiny", "--target", "toy", "-p", "no-such-pass", "-o", str(out_ir)
+    )
     assert rc == 1 and err.startswith("error: ") and err.count("\n") == 1
     assert not out_ir.exists()
 
@@ -158,8 +168,9 @@ def test_cost_gemm_csv(capsys, tmp_path):
     src = tmp_path / "in.csv"
     src.write_text("batch,m,n,k\n1,4096,4096,4096\n4,128,128,64\n")
     dst = tmp_path / "out.csv"
-    rc, out, err = _run(capsys, "cost", "gemm", "--target", "a100-sxm4-40gb", "--csv", str(src),
-                        "-o", str(dst))
+    rc, out, err = _run(
+        capsys, "cost", "gemm", "--target", "a100-sxm4-40gb", "--csv", str(src), "-o", str(dst)
+    )
     assert rc == 0, err
     lines = dst.read_text().splitlines()
     assert lines[0].endswith("predicted_seconds,predicted_tflops") and len(lines) == 3

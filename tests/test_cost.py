@@ -52,11 +52,15 @@ def _min_bytes(b: int, m: int, n: int, k: int, dtype: str, s: float) -> float:
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(name=st.sampled_from(GPUS), shape=shapes,
-       dtype=st.sampled_from(["f16", "bf16", "f32", "tf32"]),
-       sparsity=st.sampled_from([0.0, 0.0, 0.25, 0.5, 0.9]))
-def test_never_faster_than_peak_or_bandwidth(name: str, shape: tuple[int, int, int, int],
-                                             dtype: str, sparsity: float) -> None:
+@given(
+    name=st.sampled_from(GPUS),
+    shape=shapes,
+    dtype=st.sampled_from(["f16", "bf16", "f32", "tf32"]),
+    sparsity=st.sampled_from([0.0, 0.0, 0.25, 0.5, 0.9]),
+)
+def test_never_faster_than_peak_or_bandwidth(
+    name: str, shape: tuple[int, int, int, int], dtype: str, sparsity: float
+) -> None:
     t = load_target(name)
     if dtype not in t.peak_flops_by_dtype:
         dtype = "f16"
@@ -70,10 +74,16 @@ def test_never_faster_than_peak_or_bandwidth(name: str, shape: tuple[int, int, i
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(name=st.sampled_from(GPUS), shape=shapes, which=st.integers(0, 3),
-       dtype=st.sampled_from(["f16", "f32"]), steps=st.integers(1, 4))
-def test_monotone_when_alignment_kept(name: str, shape: tuple[int, int, int, int], which: int,
-                                      dtype: str, steps: int) -> None:
+@given(
+    name=st.sampled_from(GPUS),
+    shape=shapes,
+    which=st.integers(0, 3),
+    dtype=st.sampled_from(["f16", "f32"]),
+    steps=st.integers(1, 4),
+)
+def test_monotone_when_alignment_kept(
+    name: str, shape: tuple[int, int, int, int], which: int, dtype: str, steps: int
+) -> None:
     """Growing one dim while keeping its byte alignment never makes the GEMM faster."""
     t = load_target(name)
     dims_ = list(shape)
@@ -144,7 +154,7 @@ def test_calibrated_block_round_trip(tmp_path: Path, name: str) -> None:
     copy.write_text(text)
     calibrate_gemm.write_block(copy, block.replace("gemm_max = 0.84", "gemm_max = 0.5"))
     assert load_target(str(copy)).gemm.gemm_max == 0.5
-    copy.write_text("kind = \"gpu\"\n")
+    copy.write_text('kind = "gpu"\n')
     with pytest.raises(TandemError, match="no '# BEGIN CALIBRATED'"):
         calibrate_gemm.write_block(copy, block)
 
@@ -177,8 +187,11 @@ def test_vocab_and_head_dim_on_each_gpu(name: str) -> None:
 
 
 def test_alignment_knob_forces_padding(tmp_path: Path) -> None:
-    text = (TARGETS_DIR / "toy.toml").read_text().replace("alignment_bytes = 128",
-                                                          "alignment_bytes = 1024")
+    text = (
+        (TARGETS_DIR / "toy.toml")
+        .read_text()
+        .replace("alignment_bytes = 128", "alignment_bytes = 1024")
+    )
     p = tmp_path / "toy-pad.toml"
     p.write_text(text)
     t = load_target(str(p))
@@ -300,19 +313,22 @@ def test_ring_collectives() -> None:
     c = load_cluster("dgx-a100")
     nv = c.intra_node
     ar = allreduce_cost(c, 1e9, 8, intra_node=True)
-    assert ar.seconds == pytest.approx(2 * 7 / 8 * 1e9 / (nv.bandwidth * nv.efficiency)
-                                       + 14 * nv.latency_s)
+    assert ar.seconds == pytest.approx(
+        2 * 7 / 8 * 1e9 / (nv.bandwidth * nv.efficiency) + 14 * nv.latency_s
+    )
     ib = c.inter_node
     ar2 = allreduce_cost(c, 1e9, 64, intra_node=False)
-    assert ar2.seconds == pytest.approx(2 * 63 / 64 * 1e9 / (ib.bandwidth * ib.efficiency)
-                                        + 126 * ib.latency_s)
+    assert ar2.seconds == pytest.approx(
+        2 * 63 / 64 * 1e9 / (ib.bandwidth * ib.efficiency) + 126 * ib.latency_s
+    )
     assert allreduce_cost(c, 1e9, 1).seconds == 0
     ag = allgather_cost(c, 1e9, 8)
     rs = reduce_scatter_cost(c, 1e9, 8)
     assert ag.seconds == pytest.approx(rs.seconds)
     assert ar.seconds == pytest.approx(ag.seconds + rs.seconds)
-    assert p2p_cost(c, 1e6).seconds == pytest.approx(1e6 / (nv.bandwidth * nv.efficiency)
-                                                     + nv.latency_s)
+    assert p2p_cost(c, 1e6).seconds == pytest.approx(
+        1e6 / (nv.bandwidth * nv.efficiency) + nv.latency_s
+    )
     assert allreduce_cost(c, 8, 8).bound == "latency"
     with pytest.raises(TandemError, match="do not fit in one node"):
         allreduce_cost(c, 1e9, 16, intra_node=True)
@@ -338,15 +354,21 @@ def test_gemm_csv(tmp_path: Path) -> None:
     assert cost_gemm_csv("toy", src).count("\n") == 3
 
 
-@pytest.mark.parametrize("body,message", [
-    ("batch,m,n,k\n1,2,3,4\n1,x,3,4\n", "in.csv: line 3: column 'm' must be a positive integer, got 'x'"),
-    ("batch,m,n,k\n1,2,3,0\n", "in.csv: line 2: column 'k' must be a positive integer"),
-    ("batch,m,n\n1,2,3\n", "in.csv: line 1: header must name columns batch, m, n, k"),
-    ("1,2,3,4\n", "in.csv: line 1: header must name columns"),
-    ("batch,m,n,k,dtype\n1,2,3,4,f13\n", "in.csv: line 2: column 'dtype'"),
-    ("batch,m,n,k\n1,2,3\n", "in.csv: line 2: expected 4 columns, got 3"),
-    ("", "in.csv: line 1: empty file"),
-])
+@pytest.mark.parametrize(
+    "body,message",
+    [
+        (
+            "batch,m,n,k\n1,2,3,4\n1,x,3,4\n",
+            "in.csv: line 3: column 'm' must be a positive integer, got 'x'",
+        ),
+        ("batch,m,n,k\n1,2,3,0\n", "in.csv: line 2: column 'k' must be a positive integer"),
+        ("batch,m,n\n1,2,3\n", "in.csv: line 1: header must name columns batch, m, n, k"),
+        ("1,2,3,4\n", "in.csv: line 1: header must name columns"),
+        ("batch,m,n,k,dtype\n1,2,3,4,f13\n", "in.csv: line 2: column 'dtype'"),
+        ("batch,m,n,k\n1,2,3\n", "in.csv: line 2: expected 4 columns, got 3"),
+        ("", "in.csv: line 1: empty file"),
+    ],
+)
 def test_gemm_csv_errors_leave_no_output(tmp_path: Path, body: str, message: str) -> None:
     src = tmp_path / "in.csv"
     src.write_text(body)

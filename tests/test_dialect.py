@@ -21,11 +21,22 @@ from ir.types import tensor
 
 # Function arguments every snippet may use.
 ARGS = {
-    "x": "tensor<2x4xf32>", "y": "tensor<4xf32>", "b": "tensor<2x4xi1>", "i": "tensor<2x4xi64>",
-    "a": "tensor<2x3x4xf32>", "w": "tensor<5x4xf32>", "q": "tensor<2x4x8x16xf32>",
-    "kv": "tensor<2x2x8x16xf32>", "m": "tensor<1x1x8x8xi1>", "t": "tensor<10x4xf32>",
-    "ids": "tensor<2x3xi64>", "g3": "tensor<2x3x4xf32>", "lab": "tensor<2xi64>", "s": "tensor<f32>",
-    "h": "tensor<2x8xf16>", "u": "tensor<3x2xf32>",
+    "x": "tensor<2x4xf32>",
+    "y": "tensor<4xf32>",
+    "b": "tensor<2x4xi1>",
+    "i": "tensor<2x4xi64>",
+    "a": "tensor<2x3x4xf32>",
+    "w": "tensor<5x4xf32>",
+    "q": "tensor<2x4x8x16xf32>",
+    "kv": "tensor<2x2x8x16xf32>",
+    "m": "tensor<1x1x8x8xi1>",
+    "t": "tensor<10x4xf32>",
+    "ids": "tensor<2x3xi64>",
+    "g3": "tensor<2x3x4xf32>",
+    "lab": "tensor<2xi64>",
+    "s": "tensor<f32>",
+    "h": "tensor<2x8xf16>",
+    "u": "tensor<3x2xf32>",
 }
 
 X, A, Q, KV = ARGS["x"], ARGS["a"], ARGS["q"], ARGS["kv"]
@@ -50,8 +61,12 @@ SNIPPETS: dict[str, list[str]] = {
     ],
     "tfm.softmax": [f"%r = tfm.softmax %x {{dim = -1 : i64}} : ({X}) -> {X}"],
     "tfm.log_softmax": [f"%r = tfm.log_softmax %x {{dim = 1 : i64}} : ({X}) -> {X}"],
-    "tfm.softmax_backward": [f"%r = tfm.softmax_backward %x, %x {{dim = -1 : i64}} : ({X}, {X}) -> {X}"],
-    "tfm.log_softmax_backward": [f"%r = tfm.log_softmax_backward %x, %x {{dim = 1 : i64}} : ({X}, {X}) -> {X}"],
+    "tfm.softmax_backward": [
+        f"%r = tfm.softmax_backward %x, %x {{dim = -1 : i64}} : ({X}, {X}) -> {X}"
+    ],
+    "tfm.log_softmax_backward": [
+        f"%r = tfm.log_softmax_backward %x, %x {{dim = 1 : i64}} : ({X}, {X}) -> {X}"
+    ],
     "tfm.layer_norm": [
         f"%r = tfm.layer_norm %a, %y, %y {{eps = 1.0e-12 : f64, ndim = 1 : i64}} : ({A}, {ARGS['y']}, {ARGS['y']}) -> {A}",
     ],
@@ -72,15 +87,38 @@ SNIPPETS: dict[str, list[str]] = {
         f"%r = tfm.gelu %x {{approximate = #tfm<approximate tanh>}} : ({X}) -> {X}",
         f"%r = tfm.gelu %x : ({X}) -> {X}",
     ],
-    **{f"tfm.{n}": [f"%r = tfm.{n} %x : ({X}) -> {X}"]
-       for n in ("silu", "relu", "tanh", "sigmoid", "exp", "log", "sqrt", "rsqrt", "neg", "abs", "erf",
-                 "reciprocal", "sin", "cos")},
+    **{
+        f"tfm.{n}": [f"%r = tfm.{n} %x : ({X}) -> {X}"]
+        for n in (
+            "silu",
+            "relu",
+            "tanh",
+            "sigmoid",
+            "exp",
+            "log",
+            "sqrt",
+            "rsqrt",
+            "neg",
+            "abs",
+            "erf",
+            "reciprocal",
+            "sin",
+            "cos",
+        )
+    },
     "tfm.not": [f"%r = tfm.not %b : ({ARGS['b']}) -> {ARGS['b']}"],
-    **{f"tfm.{n}": [f"%r = tfm.{n} %x, %y : ({X}, {ARGS['y']}) -> {X}"]
-       for n in ("add", "sub", "mul", "div", "pow", "max", "min")},
-    **{f"tfm.{n}": [f"%r = tfm.{n} %b, %b : ({ARGS['b']}, {ARGS['b']}) -> {ARGS['b']}"] for n in ("and", "or")},
-    **{f"tfm.{n}": [f"%r = tfm.{n} %x, %s : ({X}, {ARGS['s']}) -> tensor<2x4xi1>"]
-       for n in ("eq", "ne", "lt", "le", "gt", "ge")},
+    **{
+        f"tfm.{n}": [f"%r = tfm.{n} %x, %y : ({X}, {ARGS['y']}) -> {X}"]
+        for n in ("add", "sub", "mul", "div", "pow", "max", "min")
+    },
+    **{
+        f"tfm.{n}": [f"%r = tfm.{n} %b, %b : ({ARGS['b']}, {ARGS['b']}) -> {ARGS['b']}"]
+        for n in ("and", "or")
+    },
+    **{
+        f"tfm.{n}": [f"%r = tfm.{n} %x, %s : ({X}, {ARGS['s']}) -> tensor<2x4xi1>"]
+        for n in ("eq", "ne", "lt", "le", "gt", "ge")
+    },
     "tfm.where": [f"%r = tfm.where %b, %x, %s : ({ARGS['b']}, {X}, {ARGS['s']}) -> {X}"],
     "tfm.convert": [f"%r = tfm.convert %h : ({ARGS['h']}) -> tensor<2x8xf32>"],
     "tfm.constant": [
@@ -92,7 +130,9 @@ SNIPPETS: dict[str, list[str]] = {
         "%r = tfm.arange {start = 0.5 : f64, step = 2.0 : f64} : tensor<4xf32>",
     ],
     "tfm.reshape": [f"%r = tfm.reshape %a : ({A}) -> tensor<6x4xf32>"],
-    "tfm.permute": [f"%r = tfm.permute %a {{perm = array<i64: 2, 0, 1>}} : ({A}) -> tensor<4x2x3xf32>"],
+    "tfm.permute": [
+        f"%r = tfm.permute %a {{perm = array<i64: 2, 0, 1>}} : ({A}) -> tensor<4x2x3xf32>"
+    ],
     "tfm.broadcast": [f"%r = tfm.broadcast %y : ({ARGS['y']}) -> {A}"],
     "tfm.slice": [
         f"%r = tfm.slice %a {{dim = 1 : i64, start = 0 : i64, end = 3 : i64, step = 2 : i64}} : ({A}) -> tensor<2x2x4xf32>",
@@ -127,9 +167,9 @@ SNIPPETS: dict[str, list[str]] = {
     ],
     "tfm.dropout": [f"%r = tfm.dropout %x {{p = 0.1 : f64}} : ({X}) -> {X}"],
     "tfm.generic": [
-        f"%r = tfm.generic %i {{target = \"aten.cumsum.default\", args = [#tfm.operand<0>, 1 : i64], kwargs = {{}}}} : ({ARGS['i']}) -> {ARGS['i']}",
-        f"%r:2 = tfm.generic %x {{target = \"aten.sort.default\", args = [#tfm.operand<0>, -1 : i64], kwargs = {{}}}} : ({X}) -> ({X}, {ARGS['i']})",
-        "%r = tfm.generic {target = \"aten.randn.default\", args = [[2 : i64, 4 : i64]], kwargs = {dtype = f32}} : () -> tensor<2x4xf32>",
+        f'%r = tfm.generic %i {{target = "aten.cumsum.default", args = [#tfm.operand<0>, 1 : i64], kwargs = {{}}}} : ({ARGS["i"]}) -> {ARGS["i"]}',
+        f'%r:2 = tfm.generic %x {{target = "aten.sort.default", args = [#tfm.operand<0>, -1 : i64], kwargs = {{}}}} : ({X}) -> ({X}, {ARGS["i"]})',
+        '%r = tfm.generic {target = "aten.randn.default", args = [[2 : i64, 4 : i64]], kwargs = {dtype = f32}} : () -> tensor<2x4xf32>',
     ],
 }
 
@@ -152,7 +192,7 @@ def only_tfm_op(module: ModuleOp):
 def test_every_op_has_a_roundtrip_case() -> None:
     """New ops must come with a round-trip case here."""
     registered = {op.name for op in TFM.operations}
-    assert registered == set(SNIPPETS), (registered ^ set(SNIPPETS))
+    assert registered == set(SNIPPETS), registered ^ set(SNIPPETS)
 
 
 @pytest.mark.parametrize("name,index,line", CASES, ids=[f"{n}-{i}" for n, i, _ in CASES])
@@ -174,20 +214,22 @@ def test_roundtrip(name: str, index: int, line: str) -> None:
 
 
 def test_discardable_attributes_roundtrip() -> None:
-    line = SNIPPETS["tfm.matmul"][0].replace("{transpose_rhs}", '{layer = 3 : i64, phase = "backward", transpose_rhs}')
+    line = SNIPPETS["tfm.matmul"][0].replace(
+        "{transpose_rhs}", '{layer = 3 : i64, phase = "backward", transpose_rhs}'
+    )
     module = parse_text(wrap(line))
     op = only_tfm_op(module)
     assert op.attributes["layer"].value.data == 3
     assert op.attributes["phase"] == StringAttr("backward")
     assert op.transpose_rhs is not None and "transpose_rhs" not in op.attributes
     printed = print_module(module)
-    assert 'layer = 3 : i64' in printed and 'phase = "backward"' in printed
+    assert "layer = 3 : i64" in printed and 'phase = "backward"' in printed
     assert print_module(parse_text(printed)) == printed
 
 
 def test_float_properties_are_exact() -> None:
     """Scales and epsilons survive printing bit for bit (1/sqrt(48), 1e-12)."""
-    scale = 48 ** -0.5
+    scale = 48**-0.5
     line = SNIPPETS["tfm.attention"][0].replace("0.25", repr(scale))
     module = parse_text(print_module(parse_text(wrap(line))))
     assert only_tfm_op(module).scale.value.data == scale
@@ -224,6 +266,7 @@ def test_matmul_dims_with_transposes_and_broadcast() -> None:
 
 # ---- invalid IR: the lit tests check each verifier's message; here the Python API's form ----
 
+
 def test_verifier_error_is_one_tandem_line() -> None:
     text = wrap("%r = tfm.matmul %x, %x : (tensor<2x4xf32>, tensor<2x4xf32>) -> tensor<2x4xf32>")
     with pytest.raises(TandemError) as info:
@@ -259,9 +302,15 @@ def test_unknown_dialect_op_is_refused() -> None:
 
 # ---- the generic form is plain MLIR ------------------------------------------------------------
 
+
 def _torch_mlir_parse(binary: str, text: str) -> str:
-    proc = subprocess.run([binary, "--allow-unregistered-dialect"], input=text, capture_output=True,
-                          text=True, timeout=120)
+    proc = subprocess.run(
+        [binary, "--allow-unregistered-dialect"],
+        input=text,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stderr[:2000]
     return proc.stdout
 
@@ -275,25 +324,41 @@ def test_all_snippets_parse_with_torch_mlir_opt(torch_mlir_opt: str) -> None:
 
 
 @pytest.mark.parametrize("training", [False, True], ids=["inference", "training"])
-def test_imported_model_parses_with_torch_mlir_opt(models, torch_mlir_opt: str, training: bool) -> None:
+def test_imported_model_parses_with_torch_mlir_opt(
+    models, torch_mlir_opt: str, training: bool
+) -> None:
     _, imported = models.get("gpt2-tiny", training=training)
     ours = [op.name for op in imported.ir.walk() if op.name.startswith("tfm.")]
     out = _torch_mlir_parse(torch_mlir_opt, print_module(imported.ir, generic=True))
-    theirs = [line.split('"')[1] for line in out.splitlines() if '"tfm.' in line and '= "tfm.' in line]
+    theirs = [
+        line.split('"')[1] for line in out.splitlines() if '"tfm.' in line and '= "tfm.' in line
+    ]
     assert theirs == ours
     assert "tfm.param" in out and ("tfm.grad_of" in out) == training
 
 
 # ---- enum properties: a closed set of spellings, refused at parse time --------------------
 
-@pytest.mark.parametrize("line,expected", [
-    (f"%r = tfm.gelu %x {{approximate = #tfm<approximate fast>}} : ({X}) -> {X}", "Expected `none`, or `tanh`"),
-    (f"%r = tfm.reduce %a {{kind = #tfm<reduce_kind average>, dims = array<i64: 1>}} : ({A}) -> tensor<2x4xf32>",
-     "Expected `sum`, `mean`, `max`, `min`, `prod`, `any`, or `all`"),
-    (f"%r = tfm.cross_entropy %x, %lab {{ignore_index = -100 : i64, reduction = #tfm<reduction avg>}} "
-     f": ({X}, {ARGS['lab']}) -> tensor<f32>", "Expected `none`, `mean`, or `sum`"),
-    (f"%r = tfm.gelu %x {{approximate = \"tanh\"}} : ({X}) -> {X}", "approximate"),
-])
+
+@pytest.mark.parametrize(
+    "line,expected",
+    [
+        (
+            f"%r = tfm.gelu %x {{approximate = #tfm<approximate fast>}} : ({X}) -> {X}",
+            "Expected `none`, or `tanh`",
+        ),
+        (
+            f"%r = tfm.reduce %a {{kind = #tfm<reduce_kind average>, dims = array<i64: 1>}} : ({A}) -> tensor<2x4xf32>",
+            "Expected `sum`, `mean`, `max`, `min`, `prod`, `any`, or `all`",
+        ),
+        (
+            f"%r = tfm.cross_entropy %x, %lab {{ignore_index = -100 : i64, reduction = #tfm<reduction avg>}} "
+            f": ({X}, {ARGS['lab']}) -> tensor<f32>",
+            "Expected `none`, `mean`, or `sum`",
+        ),
+        (f'%r = tfm.gelu %x {{approximate = "tanh"}} : ({X}) -> {X}', "approximate"),
+    ],
+)
 def test_bad_enum_spelling_is_a_located_error(line: str, expected: str) -> None:
     with pytest.raises(TandemError) as info:
         parse_text(wrap(line), "m.mlir")
@@ -313,19 +378,32 @@ def test_enum_properties_read_as_python_values() -> None:
 
 # ---- every op declares its behaviour next to its definition --------------------------------
 
+
 def test_every_op_declares_its_behaviour() -> None:
     """Kind, view-ness, FLOPs and the interpreter rule live on each op class."""
     from ir.base import TfmOp
 
-    kinds = {"matmul", "attention", "softmax", "norm", "elementwise", "embedding", "reduce",
-             "loss", "data-movement", "generic", "view"}
+    kinds = {
+        "matmul",
+        "attention",
+        "softmax",
+        "norm",
+        "elementwise",
+        "embedding",
+        "reduce",
+        "loss",
+        "data-movement",
+        "generic",
+        "view",
+    }
     for cls in TFM.operations:
         assert issubclass(cls, TfmOp), cls.name
         assert cls.KIND in kinds, (cls.name, cls.KIND)
         assert cls.IS_VIEW == (cls.KIND == "view"), cls.name
         assert cls.interpret is not TfmOp.interpret, f"{cls.name} has no interpreter rule"
-        assert "__init__" in {k for c in cls.__mro__ if c is not TfmOp and issubclass(c, TfmOp)
-                              for k in vars(c)}, f"{cls.name} has no builder"
+        assert "__init__" in {
+            k for c in cls.__mro__ if c is not TfmOp and issubclass(c, TfmOp) for k in vars(c)
+        }, f"{cls.name} has no builder"
 
 
 # ---- tfm.generic holds data, never code ------------------------------------------------------
@@ -356,11 +434,14 @@ def test_generic_with_python_source_is_refused_without_running(tmp_path, capfd) 
     assert not target.exists()
 
 
-@pytest.mark.parametrize("target,message", [
-    ("aten._print.default", "not an ATen operator the interpreter runs"),
-    ("aten.add_.Tensor", "mutates its arguments"),
-    ("aten.no_such_op.default", "unknown ATen op"),
-])
+@pytest.mark.parametrize(
+    "target,message",
+    [
+        ("aten._print.default", "not an ATen operator the interpreter runs"),
+        ("aten.add_.Tensor", "mutates its arguments"),
+        ("aten.no_such_op.default", "unknown ATen op"),
+    ],
+)
 def test_generic_runs_only_pure_aten_ops(target: str, message: str) -> None:
     import torch
 
@@ -376,13 +457,18 @@ def test_generic_runs_only_pure_aten_ops(target: str, message: str) -> None:
         run_module(module, [torch.ones(2, 4)])
 
 
-@pytest.mark.parametrize("args,message", [
-    ("[#tfm.operand<3>]", "refers to operand 3 but the op has 1"),
-    ("[1 : i64]", "operand 0 is not used by the call"),
-    ("[#tfm.operand<0>, 1 : i32]", "expected an operand reference"),
-    ("[#tfm.operand<0>, tensor<2xf32>]", "expected an operand reference"),
-])
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        ("[#tfm.operand<3>]", "refers to operand 3 but the op has 1"),
+        ("[1 : i64]", "operand 0 is not used by the call"),
+        ("[#tfm.operand<0>, 1 : i32]", "expected an operand reference"),
+        ("[#tfm.operand<0>, tensor<2xf32>]", "expected an operand reference"),
+    ],
+)
 def test_generic_arguments_are_verified(args: str, message: str) -> None:
-    text = wrap(f"%r = tfm.generic %x {{target = \"aten.abs.default\", args = {args}, kwargs = {{}}}} : ({X}) -> {X}")
+    text = wrap(
+        f'%r = tfm.generic %x {{target = "aten.abs.default", args = {args}, kwargs = {{}}}} : ({X}) -> {X}'
+    )
     with pytest.raises(TandemError, match=re.escape(message)):
         parse_text(text)

@@ -55,7 +55,9 @@ def test_mm_flops_equal_flop_counter(models, name: str, training: bool) -> None:
     ours = count_module(imported.ir).mm_flops
     theirs = torch_flops(spec)
     assert ours == theirs
-    attention = sum(count_op(op).mm_flops for op in imported.ir.walk() if op.name.startswith("tfm.attention"))
+    attention = sum(
+        count_op(op).mm_flops for op in imported.ir.walk() if op.name.startswith("tfm.attention")
+    )
     assert attention > 0  # the attention formulas were applied on both sides
 
 
@@ -64,7 +66,9 @@ def test_flop_counter_without_cpu_attention_formulas_misses_attention(models) ->
     spec, imported = models.get("gpt2-tiny")
     with FlopCounterMode(display=False) as counter:
         spec.module(*spec.example_inputs)
-    attention = sum(count_op(op).mm_flops for op in imported.ir.walk() if op.name == "tfm.attention")
+    attention = sum(
+        count_op(op).mm_flops for op in imported.ir.walk() if op.name == "tfm.attention"
+    )
     assert counter.get_total_flops() == count_module(imported.ir).mm_flops - attention
 
 
@@ -131,10 +135,14 @@ def test_views_are_free() -> None:
     }""")
     counts = [count_op(op) for op in module.walk() if op.name.startswith("tfm.")]
     assert all(c.kind == "view" and c.flops == 0 and c.bytes == 0 for c in counts[:5])
-    assert counts[5].kind == "elementwise" and counts[5].flops == 24 and counts[5].bytes == 2 * 24 * 4
+    assert (
+        counts[5].kind == "elementwise" and counts[5].flops == 24 and counts[5].bytes == 2 * 24 * 4
+    )
 
 
-@pytest.mark.parametrize("argv", [["gpt2-tiny", "--training"], ["llama-tiny"], ["gpt2", "--layers", "2"]])
+@pytest.mark.parametrize(
+    "argv", [["gpt2-tiny", "--training"], ["llama-tiny"], ["gpt2", "--layers", "2"]]
+)
 def test_cli_compare_torch_agrees(capsys, argv) -> None:
     """`tandem flops --compare-torch` runs FlopCounterMode on fake tensors (any size) and agrees."""
     from tandem.cli import main

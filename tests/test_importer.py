@@ -38,6 +38,7 @@ MODE_IDS = ["inference", "training"]
 
 # ---- helpers -----------------------------------------------------------------------------------
 
+
 def entry(ir) -> func.FuncOp:
     return next(op for op in ir.ops if isinstance(op, func.FuncOp))
 
@@ -92,6 +93,7 @@ def attributes_of(op: Operation) -> list[Attribute]:
 
 # ---- weights are arguments ---------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("training", MODES, ids=MODE_IDS)
 @pytest.mark.parametrize("name", TINY)
 def test_parameters_are_arguments(models, name: str, training: bool) -> None:
@@ -136,6 +138,7 @@ def test_weights_used_by_their_ops(models) -> None:
 
 # ---- tied weights ------------------------------------------------------------------------------
 
+
 def test_tied_weights_share_one_argument(models) -> None:
     for training in MODES:
         _, imported = models.get("gpt2-tiny", training=training)
@@ -155,8 +158,13 @@ def test_tied_gradient_is_one_summed_result(models) -> None:
     upstream = {op.name for op in ancestors(wte)}
     # both uses contribute: the embedding lookup and the logits matmul
     assert "tfm.embedding_backward" in upstream
-    mm = [op for op in ancestors(wte) if op.name == "tfm.matmul" and phase_of(op) == "backward"
-          and sorted(shape(op.results[0])) == [64, 256]]
+    mm = [
+        op
+        for op in ancestors(wte)
+        if op.name == "tfm.matmul"
+        and phase_of(op) == "backward"
+        and sorted(shape(op.results[0])) == [64, 256]
+    ]
     assert mm, "the lm_head use of wte has no gradient matmul"
 
 
@@ -180,18 +188,24 @@ def test_tied_weights_in_a_user_module() -> None:
     fn = entry(imported.ir)
     assert sorted(label for label, _ in arg_labels(fn, attrs.PARAM)) == ["a.weight", "b.bias"]
     assert sorted(label for label, _ in result_labels(fn, attrs.GRAD_OF)) == ["a.weight", "b.bias"]
-    report = compare_with_pytorch(imported.ir, model, (x,), training=True, constants=imported.constants)
+    report = compare_with_pytorch(
+        imported.ir, model, (x,), training=True, constants=imported.constants
+    )
     assert report.ok, report.worst
     assert {c.name for c in report.comparisons} == {"loss", "a.weight", "b.bias"}
 
 
 # ---- layers and phases -------------------------------------------------------------------------
 
+
 def test_layer_attributes_on_block_ops(models) -> None:
     spec, imported = models.get("gpt2-tiny")
     fn = entry(imported.ir)
-    block_args = {arg: int(label.split(".h.")[1].split(".")[0])
-                  for label, arg in arg_labels(fn, attrs.PARAM) if ".h." in label}
+    block_args = {
+        arg: int(label.split(".h.")[1].split(".")[0])
+        for label, arg in arg_labels(fn, attrs.PARAM)
+        if ".h." in label
+    }
     seen = defaultdict(int)
     for op in tfm_ops(imported.ir):
         layers = {block_args[v] for v in op.operands if v in block_args}
@@ -263,7 +277,9 @@ def test_training_graph_has_fused_backward_ops(models, name: str) -> None:
     assert len(bwd_mm) == 2 * len(fwd_mm)  # dX and dW for every forward GEMM
     assert not any(op.name == "tfm.softmax" for op in ops)  # attention stays fused
     if name != "llama-tiny":
-        assert sum(op.name == "tfm.layer_norm_backward" for op in ops) == sum(op.name == "tfm.layer_norm" for op in ops)
+        assert sum(op.name == "tfm.layer_norm_backward" for op in ops) == sum(
+            op.name == "tfm.layer_norm" for op in ops
+        )
     ret = entry(imported.ir).body.block.last_op
     backward_ops = {op for op in ops if phase_of(op) == "backward"}
     for _, value in result_labels(entry(imported.ir), attrs.GRAD_OF):
@@ -281,6 +297,7 @@ def test_import_is_deterministic(models) -> None:
 
 
 # ---- meta device -------------------------------------------------------------------------------
+
 
 def test_meta_import_allocates_no_weights(gpt2_meta) -> None:
     spec, ir, grown = gpt2_meta
@@ -332,6 +349,7 @@ def test_swap_to_fake_cpu_works_in_place_and_keeps_ties() -> None:
 
 # ---- errors ------------------------------------------------------------------------------------
 
+
 class DataDependent(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.sum() > 0:  # Python control flow on a tensor value
@@ -350,7 +368,9 @@ def test_training_needs_a_scalar_loss() -> None:
     """A forward returning logits in training mode is refused (it used to import with a
     ones-tensor gradient seed, and `tandem verify --training` then crashed in PyTorch)."""
     model = nn.Linear(4, 4)
-    with pytest.raises(TandemError, match=r"returns the scalar loss, got a tensor of shape \[2, 4\]") as info:
+    with pytest.raises(
+        TandemError, match=r"returns the scalar loss, got a tensor of shape \[2, 4\]"
+    ) as info:
         import_module(model, (torch.randn(2, 4),), training=True)
     assert "\n" not in str(info.value)
 
@@ -363,6 +383,7 @@ def test_imported_ir_reparses(models) -> None:
 
 
 # ---- dead code ---------------------------------------------------------------------------------
+
 
 class DeadGeneric(nn.Module):
     """A tfm.generic (cumsum) whose only user, a concatenation, drops its empty operand."""
@@ -384,8 +405,10 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def import_graph(root: Path, package: str) -> dict[str, set[str]]:
     """Module -> the modules of `package` it imports (imports inside functions too)."""
-    files = {".".join(p.relative_to(root).with_suffix("").parts).removesuffix(".__init__"): p
-             for p in sorted((root / package).rglob("*.py"))}
+    files = {
+        ".".join(p.relative_to(root).with_suffix("").parts).removesuffix(".__init__"): p
+        for p in sorted((root / package).rglob("*.py"))
+    }
     graph: dict[str, set[str]] = {}
     for name, path in files.items():
         deps: set[str] = set()
@@ -394,8 +417,10 @@ def import_graph(root: Path, package: str) -> dict[str, set[str]]:
                 deps.update(a.name for a in node.names)
             elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
                 # `from pkg import mod` imports the module pkg.mod; `from mod import name`, mod
-                deps.update(f"{node.module}.{a.name}" if f"{node.module}.{a.name}" in files else node.module
-                            for a in node.names)
+                deps.update(
+                    f"{node.module}.{a.name}" if f"{node.module}.{a.name}" in files else node.module
+                    for a in node.names
+                )
         graph[name] = {d for d in deps if d in files and d != name}
     return graph
 
@@ -410,7 +435,7 @@ def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
         path.append(m)
         for d in sorted(graph[m]):
             if state.get(d) == "open":
-                return path[path.index(d):] + [d]
+                return path[path.index(d) :] + [d]
             if d not in state and (cycle := visit(d)) is not None:
                 return cycle
         state[m] = "done"

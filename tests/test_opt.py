@@ -50,8 +50,12 @@ def one_error(code: int, err: str) -> str:
 @pytest.fixture
 def files(tmp_path: Path) -> dict[str, Path]:
     out = {}
-    for name, text in [("good", GOOD), ("syntax", BAD_SYNTAX), ("verify", BAD_VERIFY),
-                       ("late", GOOD + "// -----\n" + BAD_VERIFY)]:
+    for name, text in [
+        ("good", GOOD),
+        ("syntax", BAD_SYNTAX),
+        ("verify", BAD_VERIFY),
+        ("late", GOOD + "// -----\n" + BAD_VERIFY),
+    ]:
         out[name] = tmp_path / f"{name}.mlir"
         out[name].write_text(text)
     out["out"] = tmp_path / "out.mlir"
@@ -70,7 +74,9 @@ def test_runs_a_pass(capfd, files) -> None:
     assert "tfm.matmul %a, %w {transpose_rhs}" in out and "tfm.permute" not in out
 
 
-@pytest.mark.parametrize("spelling", [["-o", "{}"], ["--output-file", "{}"], ["-o{}"], ["--output-file={}"]])
+@pytest.mark.parametrize(
+    "spelling", [["-o", "{}"], ["--output-file", "{}"], ["-o{}"], ["--output-file={}"]]
+)
 def test_output_file_spellings(capfd, files, spelling: list[str]) -> None:
     """Every spelling `tandem-opt --help` documents writes the file (not stdout)."""
     args = [a.format(files["out"]) for a in spelling]
@@ -104,7 +110,9 @@ def test_late_failure_writes_nothing(capfd, files) -> None:
 
 
 def test_unknown_pass(capfd, files) -> None:
-    code, _, err = opt(capfd, str(files["good"]), "-p", "fold-transposes,no-such-pass", "-o", str(files["out"]))
+    code, _, err = opt(
+        capfd, str(files["good"]), "-p", "fold-transposes,no-such-pass", "-o", str(files["out"])
+    )
     assert "no-such-pass" in one_error(code, err)
     assert not files["out"].exists()
 
@@ -117,7 +125,14 @@ def test_bad_pass_options(capfd, files, pipeline: str) -> None:
 
 
 def test_pass_failure_after_parsing(capfd, files) -> None:
-    code, _, err = opt(capfd, str(files["good"]), "-p", "pad-shapes{target=no-such-target}", "-o", str(files["out"]))
+    code, _, err = opt(
+        capfd,
+        str(files["good"]),
+        "-p",
+        "pad-shapes{target=no-such-target}",
+        "-o",
+        str(files["out"]),
+    )
     assert "no-such-target" in one_error(code, err)
     assert not files["out"].exists()
 

@@ -42,8 +42,10 @@ def padding_done(ir: ModuleOp) -> tuple[int, int]:
     params = 0
     for fn in ir.walk():
         if isinstance(fn, func.FuncOp) and fn.arg_attrs is not None:
-            params += sum(isinstance(a, DictionaryAttr) and attrs.PARAM_PAD in a.data
-                          for a in fn.arg_attrs.data)
+            params += sum(
+                isinstance(a, DictionaryAttr) and attrs.PARAM_PAD in a.data
+                for a in fn.arg_attrs.data
+            )
     return pads, params
 
 
@@ -73,12 +75,22 @@ def predicted_seconds(ir: ModuleOp, target_name: str = A100) -> float:
         elif isinstance(op, AttentionOp | AttentionBackwardOp):
             b, h, sq, d = op.q.type.get_shape()
             kvh, sk = op.k.type.get_shape()[1], op.k.type.get_shape()[2]
-            total += attention_cost(target, b, h, kvh, sq, sk, d, dtype(op.q),
-                                    causal=op.causal is not None,
-                                    backward=isinstance(op, AttentionBackwardOp)).seconds
+            total += attention_cost(
+                target,
+                b,
+                h,
+                kvh,
+                sq,
+                sk,
+                d,
+                dtype(op.q),
+                causal=op.causal is not None,
+                backward=isinstance(op, AttentionBackwardOp),
+            ).seconds
         elif isinstance(op, PadOp) and dtype(op.result) in ("f32", "f16", "bf16"):
-            total += memory_op_cost(target, nbytes(op.input) + nbytes(op.result), 0.0,
-                                    dtype(op.result), "copy").seconds
+            total += memory_op_cost(
+                target, nbytes(op.input) + nbytes(op.result), 0.0, dtype(op.result), "copy"
+            ).seconds
     return total
 
 
@@ -100,16 +112,21 @@ def _pad_and_compare(text: str, pipeline: str) -> tuple[float, float, ModuleOp]:
     return before, predicted_seconds(ir), ir
 
 
-@pytest.mark.parametrize("m,n,k", [
-    (8192, 50257, 768),    # GPT-2 logits (vocab as N, then K of dX)
-    (2048, 50257, 12288),  # GPT-3 175B logits at b=1
-    (8192, 7680, 2560),    # GPT-3 2.7B QKV: aligned, left alone
-    (8192, 30522, 1024),   # BERT-large MLM head
-    (4096, 11008, 4096),   # Llama-7B MLP up
-    (1000, 4097, 333),     # everything odd
-])
+@pytest.mark.parametrize(
+    "m,n,k",
+    [
+        (8192, 50257, 768),  # GPT-2 logits (vocab as N, then K of dX)
+        (2048, 50257, 12288),  # GPT-3 175B logits at b=1
+        (8192, 7680, 2560),  # GPT-3 2.7B QKV: aligned, left alone
+        (8192, 30522, 1024),  # BERT-large MLM head
+        (4096, 11008, 4096),  # Llama-7B MLP up
+        (1000, 4097, 333),  # everything odd
+    ],
+)
 def test_padding_never_predicts_slower(m: int, n: int, k: int) -> None:
-    before, after, ir = _pad_and_compare(TRAIN_LINEAR.format(m=m, n=n, k=k), f"pad-shapes{{target={A100}}}")
+    before, after, ir = _pad_and_compare(
+        TRAIN_LINEAR.format(m=m, n=n, k=k), f"pad-shapes{{target={A100}}}"
+    )
     assert after <= before * (1 + 1e-9)
     gain = ir.attributes.get("pad.gain")
     if gain is not None:  # padded: the gain it claims is the gain the cost model sees
@@ -130,13 +147,17 @@ def test_vocabulary_padding_folds_weight_and_gradient() -> None:
 @settings(max_examples=20, deadline=None)
 @given(st.integers(16, 9000), st.integers(16, 9000), st.integers(16, 9000))
 def test_random_shapes_never_slower(m: int, n: int, k: int) -> None:
-    before, after, _ = _pad_and_compare(TRAIN_LINEAR.format(m=m, n=n, k=k), "pad-shapes{min-gain=0}")
+    before, after, _ = _pad_and_compare(
+        TRAIN_LINEAR.format(m=m, n=n, k=k), "pad-shapes{min-gain=0}"
+    )
     assert after <= before * (1 + 1e-9)
 
 
 def test_real_model_predicted_not_slower_and_exact_shapes() -> None:
     """GPT-2 shapes (2 layers) in training: the vocabulary is padded, the layers are not."""
-    ir = api.import_model("gpt2", api.Overrides(layers=2, batch=4, seq=256, dtype="f16"), training=True)
+    ir = api.import_model(
+        "gpt2", api.Overrides(layers=2, batch=4, seq=256, dtype="f16"), training=True
+    )
     before = predicted_seconds(ir)
     run_pipeline(ir, "pad-shapes")
     assert predicted_seconds(ir) < before

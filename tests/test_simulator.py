@@ -69,8 +69,11 @@ def test_latency_at_least_flops_over_peak(tiny_train, name):
     report = simulate(tiny_train, target)
     mm = sum(r.flops for r in report.rows if r.kind in ("matmul", "attention"))
     assert report.latency_s >= mm / _max_peak(target)
-    assert report.latency_s >= sum(r.flops / target.peak_flops(r.dtype) for r in report.rows
-                                   if r.kind in ("matmul", "attention")) * (1 - 1e-9)
+    assert report.latency_s >= sum(
+        r.flops / target.peak_flops(r.dtype)
+        for r in report.rows
+        if r.kind in ("matmul", "attention")
+    ) * (1 - 1e-9)
     assert 0 < report.utilisation() <= 1
 
 
@@ -100,8 +103,10 @@ def test_tiny_gpt2_matches_hand_computation_on_toy(tiny):
     # 64x64 tile (eff 0.5) with split-K 2: 6 CTAs in one wave of 2*64*64*32 FLOPs at
     # 10e12/10 * 0.5 FLOP/s per SM, plus the split-K round trip of 2 * 4 B * 32*192 * 2
     mm = rows[("tfm.matmul", 0)]
-    assert [str(v.type) for v in ops[mm.index].operands] == ["tensor<32x64xf32>",
-                                                             "tensor<64x192xf32>"]
+    assert [str(v.type) for v in ops[mm.index].operands] == [
+        "tensor<32x64xf32>",
+        "tensor<64x192xf32>",
+    ]
     compute = 2 * 64 * 64 * 32 / (10e12 / 10 * 0.5)
     split_k = 2 * 4 * 32 * 192 * 2 / 1e12
     assert mm.seconds == pytest.approx(compute + split_k + 5e-6, rel=1e-12)
@@ -165,8 +170,13 @@ def test_schedule_two_units_overlap_one_unit_serialises():
 
 
 def test_schedule_start_times_are_honoured_and_order_issue():
-    rep = simulate(_two('sched.unit = "tc0", sched.start = 1.0e-03 : f64',
-                        'sched.unit = "tc0", sched.start = 0.0 : f64'), "tpuv4-like")
+    rep = simulate(
+        _two(
+            'sched.unit = "tc0", sched.start = 1.0e-03 : f64',
+            'sched.unit = "tc0", sched.start = 0.0 : f64',
+        ),
+        "tpuv4-like",
+    )
     a, b = sorted(rep.rows, key=lambda r: r.index)
     assert b.start == 0.0  # issued first although later in program order
     assert a.start == pytest.approx(1e-3)
@@ -304,8 +314,11 @@ def test_identical_layers_are_costed_once():
 def _chain(layers: int) -> str:
     """A synthetic model of ``layers`` identical blocks of 8 ops (matmuls, norm, GELU, views)."""
     t = "tensor<512x1024xf16>"
-    lines = ["builtin.module {", f"  func.func @forward(%x: {t}, %w: tensor<1024x1024xf16>, "
-             f"%g: tensor<1024xf16>, %b: tensor<1024xf16>) -> {t} {{"]
+    lines = [
+        "builtin.module {",
+        f"  func.func @forward(%x: {t}, %w: tensor<1024x1024xf16>, "
+        f"%g: tensor<1024xf16>, %b: tensor<1024xf16>) -> {t} {{",
+    ]
     v = "%x"
     for i in range(layers):
         a = f"{{layer = {i} : i64}}"

@@ -21,8 +21,16 @@ from backends.targets import (
 from ir.dtypes import nbytes_of
 from ir.errors import TandemError
 
-BUILTIN_TARGETS = {"v100-sxm2", "a100-sxm4-40gb", "a100-sxm4-80gb", "h100-sxm", "acceltran-edge",
-                   "acceltran-server", "tpuv4-like", "toy"}
+BUILTIN_TARGETS = {
+    "v100-sxm2",
+    "a100-sxm4-40gb",
+    "a100-sxm4-80gb",
+    "h100-sxm",
+    "acceltran-edge",
+    "acceltran-server",
+    "tpuv4-like",
+    "toy",
+}
 A100_TEXT = (TARGETS_DIR / "a100-sxm4-40gb.toml").read_text()
 
 
@@ -90,20 +98,59 @@ def _write(tmp_path: Path, text: str, name: str = "a100.toml") -> str:
     return str(p)
 
 
-@pytest.mark.parametrize("old,new,message", [
-    ("f16 = 312e12", "f16 = -3", "a100.toml: [compute] peak_flops.f16 must be a positive number, got -3"),
-    ("sm_count = 108", 'sm_count = "many"', "a100.toml: [compute] sm_count must be a positive integer, got 'many'"),
-    ("sm_count = 108", "sm_count = 10.5", "a100.toml: [compute] sm_count must be a positive integer"),
-    ("sm_count = 108\n", "", "a100.toml: [compute] sm_count is missing"),
-    ("k_tile = 32", "k_tile = 32\nwarp_count = 4", "a100.toml: [compute] warp_count is not a known key"),
-    ('kind = "gpu"', 'kind = "tpu"', "a100.toml: kind must be one of"),
-    ("alignment_bytes = 128", "alignment_bytes = 96", "a100.toml: [compute] alignment_bytes must be a positive integer (a power of two)"),
-    ("hbm_bandwidth = 1.555e12", "hbm_bandwidth = 0", "a100.toml: [memory] hbm_bandwidth must be a positive number, got 0"),
-    ("gemm_max = ", "gemm_max = 1.5 #", "a100.toml: [efficiency] gemm_max must be a positive number <= 1"),
-    ("[memory]", "[memroy]", "a100.toml: memroy is not a known key"),
-    ("tile_shapes = [[256, 128]", "tile_shapes = [[256]", "a100.toml: [compute] tile_shapes[0] must have 2 entries"),
-    ("peak_flops = {", "peak_flops = { f4 = 1.0,", "a100.toml: [compute] peak_flops.f4 is not a known key"),
-])
+@pytest.mark.parametrize(
+    "old,new,message",
+    [
+        (
+            "f16 = 312e12",
+            "f16 = -3",
+            "a100.toml: [compute] peak_flops.f16 must be a positive number, got -3",
+        ),
+        (
+            "sm_count = 108",
+            'sm_count = "many"',
+            "a100.toml: [compute] sm_count must be a positive integer, got 'many'",
+        ),
+        (
+            "sm_count = 108",
+            "sm_count = 10.5",
+            "a100.toml: [compute] sm_count must be a positive integer",
+        ),
+        ("sm_count = 108\n", "", "a100.toml: [compute] sm_count is missing"),
+        (
+            "k_tile = 32",
+            "k_tile = 32\nwarp_count = 4",
+            "a100.toml: [compute] warp_count is not a known key",
+        ),
+        ('kind = "gpu"', 'kind = "tpu"', "a100.toml: kind must be one of"),
+        (
+            "alignment_bytes = 128",
+            "alignment_bytes = 96",
+            "a100.toml: [compute] alignment_bytes must be a positive integer (a power of two)",
+        ),
+        (
+            "hbm_bandwidth = 1.555e12",
+            "hbm_bandwidth = 0",
+            "a100.toml: [memory] hbm_bandwidth must be a positive number, got 0",
+        ),
+        (
+            "gemm_max = ",
+            "gemm_max = 1.5 #",
+            "a100.toml: [efficiency] gemm_max must be a positive number <= 1",
+        ),
+        ("[memory]", "[memroy]", "a100.toml: memroy is not a known key"),
+        (
+            "tile_shapes = [[256, 128]",
+            "tile_shapes = [[256]",
+            "a100.toml: [compute] tile_shapes[0] must have 2 entries",
+        ),
+        (
+            "peak_flops = {",
+            "peak_flops = { f4 = 1.0,",
+            "a100.toml: [compute] peak_flops.f4 is not a known key",
+        ),
+    ],
+)
 def test_invalid_gpu_toml(tmp_path: Path, old: str, new: str, message: str) -> None:
     assert old in A100_TEXT
     path = _write(tmp_path, A100_TEXT.replace(old, new, 1))
@@ -131,9 +178,12 @@ def test_tile_efficiency_length_checked(tmp_path: Path) -> None:
 
 def test_invalid_acceltran_and_cluster(tmp_path: Path) -> None:
     edge = (TARGETS_DIR / "acceltran-edge.toml").read_text()
-    with pytest.raises(TandemError, match=r"edge.toml: \[modules\] softmax.area_um2 must be a positive"):
-        load_target(_write(tmp_path, edge.replace("area_um2 = 87573.33", "area_um2 = -1"),
-                           "edge.toml"))
+    with pytest.raises(
+        TandemError, match=r"edge.toml: \[modules\] softmax.area_um2 must be a positive"
+    ):
+        load_target(
+            _write(tmp_path, edge.replace("area_um2 = 87573.33", "area_um2 = -1"), "edge.toml")
+        )
     with pytest.raises(TandemError, match=r"edge.toml: \[main_memory\] type must be one of"):
         load_target(_write(tmp_path, edge.replace('"lpddr3"', '"ddr5"'), "edge.toml"))
     dgx = (TARGETS_DIR.parent / "clusters" / "dgx-a100.toml").read_text()
@@ -153,4 +203,7 @@ def test_copy_edit_load_by_path(tmp_path: Path) -> None:
     from backends.cost import gemm_cost
 
     base = load_target("a100-sxm4-40gb")
-    assert gemm_cost(t, 1, 8192, 8192, 8192).seconds > 1.8 * gemm_cost(base, 1, 8192, 8192, 8192).seconds
+    assert (
+        gemm_cost(t, 1, 8192, 8192, 8192).seconds
+        > 1.8 * gemm_cost(base, 1, 8192, 8192, 8192).seconds
+    )

@@ -56,16 +56,25 @@ def test_both_frontends_agree(models, via, name):
     assert a.mm_flops > 0
     for x, y in zip(_run(mlir, spec), _run(exported, spec), strict=True):
         torch.testing.assert_close(x, y, rtol=1e-5, atol=1e-6)
-    params = {a.data["tfm.param"].data for a in entry(mlir.ir).arg_attrs.data if "tfm.param" in a.data}
-    assert params <= set(dict(spec.module.named_parameters()))  # weights are named after the model's
+    params = {
+        a.data["tfm.param"].data for a in entry(mlir.ir).arg_attrs.data if "tfm.param" in a.data
+    }
+    assert params <= set(
+        dict(spec.module.named_parameters())
+    )  # weights are named after the model's
 
 
 @pytest.mark.parametrize("name", ROUTES)
 def test_roundtrip_through_torch_mlir_opt(models, via, torch_mlir_opt, name):
     """What Tandem prints is real MLIR: torch-mlir-opt parses it and prints back the same IR."""
     _, _, mlir = via(models, name)
-    out = subprocess.run([torch_mlir_opt, "--allow-unregistered-dialect", "--mlir-print-op-generic"],
-                         input=print_module(mlir.ir, generic=True), capture_output=True, text=True, check=False)
+    out = subprocess.run(
+        [torch_mlir_opt, "--allow-unregistered-dialect", "--mlir-print-op-generic"],
+        input=print_module(mlir.ir, generic=True),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert out.returncode == 0, out.stderr
     assert parse_text(out.stdout).is_structurally_equivalent(mlir.ir)
 
@@ -112,8 +121,16 @@ def test_sample_file_translates_and_runs():
     assert list(tr.weights) == ["literal0"]  # fc.weight has no blob in the file
     x, w = torch.randn(2, 8), torch.randn(4, 8)
     got_t, got_sum = run_module(tr.ir, [x, w, tr.weights["literal0"]])
-    y = torch.softmax(torch.flip(torch.maximum(0.5 * torch.nn.functional.linear(x, w, tr.weights["literal0"]),
-                                               torch.tensor(float("-inf"))), [1]), 1)
+    y = torch.softmax(
+        torch.flip(
+            torch.maximum(
+                0.5 * torch.nn.functional.linear(x, w, tr.weights["literal0"]),
+                torch.tensor(float("-inf")),
+            ),
+            [1],
+        ),
+        1,
+    )
     torch.testing.assert_close(got_t, y.t())
     torch.testing.assert_close(got_sum, y[:, :2] + 2 * y[:, 2:])
 
@@ -121,8 +138,10 @@ def test_sample_file_translates_and_runs():
 def test_elided_weights_stay_distinct():
     """`dense_resource<__elided__>` (weights elided when printed) still gives one parameter each."""
     text = SAMPLE.read_text().replace("dense_resource<fc.weight>", "dense_resource<__elided__>")
-    text = text.replace("dense<[1.000000e+00, 2.000000e+00, 3.000000e+00, 4.000000e+00]> : tensor<4xf32>",
-                        "dense_resource<__elided__> : tensor<4xf32>")
+    text = text.replace(
+        "dense<[1.000000e+00, 2.000000e+00, 3.000000e+00, 4.000000e+00]> : tensor<4xf32>",
+        "dense_resource<__elided__> : tensor<4xf32>",
+    )
     fn = entry(import_torch_mlir(text, "elided.mlir").ir)
     labels = [a.data["tfm.param"].data for a in fn.arg_attrs.data if "tfm.param" in a.data]
     assert labels == ["elided0", "elided1"]
@@ -138,11 +157,14 @@ def _line_of(text: str, needle: str) -> int:
     return next(i for i, line in enumerate(text.splitlines(), start=1) if needle in line)
 
 
-@pytest.mark.parametrize("old, new, message", [
-    ('"torch.aten.mul.Tensor"(%2, %3)', '"torch.aten.mul.Tensor"(%2 %3)', "expected '\\)'"),
-    ('"torch.aten.flip"', '"torch.aten.nonexistent"', "no operator aten.nonexistent"),
-    ('"torch.aten.flip"', '"tfm.flip"', "unknown operation"),
-])
+@pytest.mark.parametrize(
+    "old, new, message",
+    [
+        ('"torch.aten.mul.Tensor"(%2, %3)', '"torch.aten.mul.Tensor"(%2 %3)', "expected '\\)'"),
+        ('"torch.aten.flip"', '"torch.aten.nonexistent"', "no operator aten.nonexistent"),
+        ('"torch.aten.flip"', '"tfm.flip"', "unknown operation"),
+    ],
+)
 def test_malformed_files_name_file_and_line(old, new, message):
     text = _broken(old, new)
     with pytest.raises(TandemError, match=message) as info:
@@ -151,11 +173,19 @@ def test_malformed_files_name_file_and_line(old, new, message):
 
 
 def test_dynamic_shapes_are_refused():
-    text = _broken("!torch.list<int>) -> !torch.vtensor<[2,4],f32>", "!torch.list<int>) -> !torch.vtensor<[2,?],f32>")
-    text = text.replace("(%8, %int1, %none) : (!torch.vtensor<[2,4],f32>", "(%8, %int1, %none) : (!torch.vtensor<[2,?],f32>")
+    text = _broken(
+        "!torch.list<int>) -> !torch.vtensor<[2,4],f32>",
+        "!torch.list<int>) -> !torch.vtensor<[2,?],f32>",
+    )
+    text = text.replace(
+        "(%8, %int1, %none) : (!torch.vtensor<[2,4],f32>",
+        "(%8, %int1, %none) : (!torch.vtensor<[2,?],f32>",
+    )
     with pytest.raises(TandemError, match=r"dynamic dimensions; tfm needs static shapes") as info:
         import_torch_mlir(text, "dyn.mlir")
-    assert str(info.value).startswith(f"dyn.mlir:{_line_of(text, 'torch.aten.flip')}: torch.aten.flip:")
+    assert str(info.value).startswith(
+        f"dyn.mlir:{_line_of(text, 'torch.aten.flip')}: torch.aten.flip:"
+    )
 
 
 def test_tfm_stays_strict():
@@ -179,6 +209,11 @@ def test_cli(tmp_path, capsys):
     assert main(["import", "gpt2-tiny", "--via", "torch-mlir", "--training"]) == 1
     assert "forward (inference) graphs only" in capsys.readouterr().err
 
-    assert main(["import", "bert-tiny", "--via", "torch-mlir", "--layers", "1"]) == 0  # on meta: no weights
+    assert (
+        main(["import", "bert-tiny", "--via", "torch-mlir", "--layers", "1"]) == 0
+    )  # on meta: no weights
     text = capsys.readouterr().out
-    assert "tfm.attention" in text and 'tfm.param = "model.bert.encoder.layer.0.attention.self.query.weight"' in text
+    assert (
+        "tfm.attention" in text
+        and 'tfm.param = "model.bert.encoder.layer.0.attention.self.query.weight"' in text
+    )

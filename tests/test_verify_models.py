@@ -37,6 +37,7 @@ def test_verify_passes(models, name: str, training: bool) -> None:
 
 # ---- a wrong IR must fail ----------------------------------------------------------------------
 
+
 def _ops(ir, name: str) -> list[Operation]:
     return [op for op in ir.walk() if op.name == name]
 
@@ -44,7 +45,9 @@ def _ops(ir, name: str) -> list[Operation]:
 def _verify(models, name: str, ir, training: bool):
     spec, imported = models.get(name, training=training)
     ir.verify()  # the corruption keeps the IR well-formed: only the numbers are wrong
-    return compare_with_pytorch(ir, spec.module, spec.example_inputs, training=training, constants=imported.constants)
+    return compare_with_pytorch(
+        ir, spec.module, spec.example_inputs, training=training, constants=imported.constants
+    )
 
 
 def test_uncorrupted_copy_passes(models) -> None:
@@ -92,12 +95,16 @@ def test_dropped_tied_gradient_term_fails(models) -> None:
     ir = models.ir_copy("gpt2-tiny", training=True)
     fn = next(op for op in ir.ops if isinstance(op, func.FuncOp))
     ret = fn.body.block.last_op
-    index = next(i for i, a in enumerate(fn.res_attrs.data)
-                 if isinstance(a, DictionaryAttr) and a.data.get(attrs.GRAD_OF) is not None
-                 and a.data[attrs.GRAD_OF].data == "model.transformer.wte.weight")
+    index = next(
+        i
+        for i, a in enumerate(fn.res_attrs.data)
+        if isinstance(a, DictionaryAttr)
+        and a.data.get(attrs.GRAD_OF) is not None
+        and a.data[attrs.GRAD_OF].data == "model.transformer.wte.weight"
+    )
     total = ret.operands[index].owner
     assert total.name == "tfm.add"
-    ret.operands = [*ret.operands[:index], total.operands[0], *ret.operands[index + 1:]]
+    ret.operands = [*ret.operands[:index], total.operands[0], *ret.operands[index + 1 :]]
     report = _verify(models, "gpt2-tiny", ir, True)
     assert not report.ok
     assert report.worst.name == "model.transformer.wte.weight"

@@ -35,16 +35,36 @@ def _raises(match: str, fn, *args, **kwargs) -> str:
 
 def test_model_names() -> None:
     names = model_names()
-    for n in ["gpt2", "gpt2-medium", "gpt2-large", "gpt2-xl", "bert-base", "bert-large",
-              "opt-1.3b", "llama-7b", "llama-13b", "llama-70b", "gpt3-2.7b", "gpt3-175b", *TINY]:
+    for n in [
+        "gpt2",
+        "gpt2-medium",
+        "gpt2-large",
+        "gpt2-xl",
+        "bert-base",
+        "bert-large",
+        "opt-1.3b",
+        "llama-7b",
+        "llama-13b",
+        "llama-70b",
+        "gpt3-2.7b",
+        "gpt3-175b",
+        *TINY,
+    ]:
         assert n in names
 
 
 @pytest.mark.parametrize(
     "text,dtype",
-    [("f32", torch.float32), ("FP32", torch.float32), ("float32", torch.float32),
-     ("f16", torch.float16), ("fp16", torch.float16), ("half", torch.float16),
-     ("bf16", torch.bfloat16), ("bfloat16", torch.bfloat16)],
+    [
+        ("f32", torch.float32),
+        ("FP32", torch.float32),
+        ("float32", torch.float32),
+        ("f16", torch.float16),
+        ("fp16", torch.float16),
+        ("half", torch.float16),
+        ("bf16", torch.bfloat16),
+        ("bfloat16", torch.bfloat16),
+    ],
 )
 def test_parse_dtype(text: str, dtype: torch.dtype) -> None:
     assert parse_dtype(text) is dtype
@@ -125,8 +145,14 @@ def test_global_rng_untouched() -> None:
 
 @pytest.mark.parametrize(
     "name,params,tol",
-    [("llama-70b", 69e9, 0.03), ("gpt3-175b", 175e9, 0.03), ("gpt2", 124e6, 0.02),
-     ("llama-7b", 6.74e9, 0.02), ("opt-1.3b", 1.3e9, 0.03), ("bert-base", 110e6, 0.02)],
+    [
+        ("llama-70b", 69e9, 0.03),
+        ("gpt3-175b", 175e9, 0.03),
+        ("gpt2", 124e6, 0.02),
+        ("llama-7b", 6.74e9, 0.02),
+        ("opt-1.3b", 1.3e9, 0.03),
+        ("bert-base", 110e6, 0.02),
+    ],
 )
 def test_meta_param_counts(name: str, params: float, tol: float) -> None:
     start = time.perf_counter()
@@ -139,9 +165,19 @@ def test_meta_param_counts(name: str, params: float, tol: float) -> None:
 
 def test_default_shapes() -> None:
     assert build_model("llama-70b", device="meta").config | {"params": 0} == {
-        "family": "llama", "layers": 80, "hidden": 8192, "heads": 64, "kv_heads": 8,
-        "ffn": 28672, "vocab": 32000, "max_positions": 2048, "seq": 2048, "batch": 1,
-        "dtype": "f32", "arch": "LlamaForCausalLM", "params": 0,
+        "family": "llama",
+        "layers": 80,
+        "hidden": 8192,
+        "heads": 64,
+        "kv_heads": 8,
+        "ffn": 28672,
+        "vocab": 32000,
+        "max_positions": 2048,
+        "seq": 2048,
+        "batch": 1,
+        "dtype": "f32",
+        "arch": "LlamaForCausalLM",
+        "params": 0,
     }
     assert build_model("gpt2", device="meta").config["seq"] == 1024
     assert build_model("bert-base", device="meta").config["seq"] == 512
@@ -160,12 +196,18 @@ def test_layers_override(name: str) -> None:
 
 
 def test_shape_overrides_llama() -> None:
-    ov = Overrides(hidden=128, heads=8, kv_heads=4, ffn=96, vocab=100, seq=24, batch=3,
-                   dtype="bf16")
+    ov = Overrides(
+        hidden=128, heads=8, kv_heads=4, ffn=96, vocab=100, seq=24, batch=3, dtype="bf16"
+    )
     spec = build_model("llama-tiny", ov)
     cfg = spec.config
     assert (cfg["hidden"], cfg["heads"], cfg["kv_heads"], cfg["ffn"], cfg["vocab"]) == (
-        128, 8, 4, 96, 100)
+        128,
+        8,
+        4,
+        96,
+        100,
+    )
     assert (cfg["seq"], cfg["batch"], cfg["dtype"]) == (24, 3, "bf16")
     block = _blocks(spec)[0]
     assert block.self_attn.q_proj.weight.shape == (128, 128)
@@ -328,7 +370,11 @@ def test_resolve_model(user_file) -> None:
     assert resolve_model("gpt2-tiny").config["family"] == "gpt2"
     assert resolve_model("llama-tiny", Overrides(layers=1), device="meta").config["layers"] == 1
     assert resolve_model(f"{user_file}:make").config["family"] == "user"
-    _raises("overrides \\(layers=2\\) apply only to zoo models", resolve_model,
-            f"{user_file}:make", Overrides(layers=2))
+    _raises(
+        "overrides \\(layers=2\\) apply only to zoo models",
+        resolve_model,
+        f"{user_file}:make",
+        Overrides(layers=2),
+    )
     _raises("no ':factory' given", resolve_model, str(user_file))
     _raises("unknown model", resolve_model, "nope")

@@ -68,8 +68,9 @@ def _flatten(p: GemmParams, meas: dict[str, float]) -> tuple[list[tuple[str, int
     return names, np.array(vals)
 
 
-def _unflatten(p: GemmParams, names: list[tuple[str, int]], x: np.ndarray
-               ) -> tuple[GemmParams, dict[str, float]]:
+def _unflatten(
+    p: GemmParams, names: list[tuple[str, int]], x: np.ndarray
+) -> tuple[GemmParams, dict[str, float]]:
     upd: dict[str, Any] = {f: list(getattr(p, f)) for f in _VECTOR_FIELDS}
     meas: dict[str, float] = {}
     for (f, i), v in zip(names, x, strict=True):
@@ -84,8 +85,9 @@ def _unflatten(p: GemmParams, names: list[tuple[str, int]], x: np.ndarray
     return dataclasses.replace(p, **upd), meas
 
 
-def _unsupported(p: GemmParams, names: list[tuple[str, int]], rows: GemmRows,
-                 min_rows: int = 30) -> set[int]:
+def _unsupported(
+    p: GemmParams, names: list[tuple[str, int]], rows: GemmRows, min_rows: int = 30
+) -> set[int]:
     """Alignment-table entries seen in fewer than ``min_rows`` rows are not fitted."""
     out = set()
     for j, (f, i) in enumerate(names):
@@ -103,19 +105,28 @@ def initial_params(p: GemmParams) -> tuple[GemmParams, dict[str, float]]:
     hand estimates from the vocab sweeps (odd dims ~0.29, 2/4-mod ~0.55-0.67) and a ~82%
     plateau of large aligned GEMMs."""
     n = len(p.tile_shapes)
-    tiles = tuple(1.0 if tm * tn >= 32768 else 0.95 if tm * tn >= 16384 else 0.85
-                  if tm * tn >= 8192 else 0.7 for tm, tn in p.tile_shapes)[:n]
+    tiles = tuple(
+        1.0 if tm * tn >= 32768 else 0.95 if tm * tn >= 16384 else 0.85 if tm * tn >= 8192 else 0.7
+        for tm, tn in p.tile_shapes
+    )[:n]
     start = dataclasses.replace(
-        p, gemm_max=0.84, tile_eff=tiles, k_overhead=64.0,
+        p,
+        gemm_max=0.84,
+        tile_eff=tiles,
+        k_overhead=64.0,
         align_k=(0.29, 0.29, 0.54, 0.54, 0.89, 0.985, 1.0),
         align_n=(0.28, 0.28, 0.67, 0.67, 1.0, 1.0, 1.0),
-        align_m=(1.0,) * 7, gemm_memory=0.8, split_k_overhead=3e-6)
+        align_m=(1.0,) * 7,
+        gemm_memory=0.8,
+        split_k_overhead=3e-6,
+    )
     meas = {"wall_overhead_s": 20e-6, "timing_factor_max": 1.0, "timing_factor_min": 1.0}
     return start, meas
 
 
-def fit_gemm(target: GpuTarget, rows: GemmRows, sweeps: int = 6, verbose: bool = False
-             ) -> tuple[GemmParams, dict[str, float]]:
+def fit_gemm(
+    target: GpuTarget, rows: GemmRows, sweeps: int = 6, verbose: bool = False
+) -> tuple[GemmParams, dict[str, float]]:
     """Coordinate descent on mean |log(pred/meas)| over the non-cliff rows."""
     fit_rows = rows.subset(~rows.cliff)
     # weight each source file equally so big sweeps do not drown the others
@@ -128,8 +139,7 @@ def fit_gemm(target: GpuTarget, rows: GemmRows, sweeps: int = 6, verbose: bool =
 
     def loss(xv: np.ndarray) -> float:
         p, meas = _unflatten(start, names, xv)
-        r = gemm_model_arrays(p, peak, bw, fit_rows.batch, fit_rows.m, fit_rows.n,
-                              fit_rows.k, 2)
+        r = gemm_model_arrays(p, peak, bw, fit_rows.batch, fit_rows.m, fit_rows.n, fit_rows.k, 2)
         pred = as_measured(r["kernel"], fit_rows.timing, meas)
         return float(np.sum(w * np.abs(np.log(pred / fit_rows.seconds))))
 
@@ -156,8 +166,7 @@ def fit_gemm(target: GpuTarget, rows: GemmRows, sweeps: int = 6, verbose: bool =
     return _unflatten(start, names, x)
 
 
-def fit_memory_ops(target: GpuTarget, rows: list[tuple[str, float, float]]
-                   ) -> dict[str, float]:
+def fit_memory_ops(target: GpuTarget, rows: list[tuple[str, float, float]]) -> dict[str, float]:
     """Per-kind efficiency = median of achieved bandwidth / peak (the time is linear in it)."""
     wall = measurement_model(target)["wall_overhead_s"]
     by_kind: dict[str, list[float]] = defaultdict(list)
@@ -179,8 +188,13 @@ def _fmt(v: float) -> str:
     return f"{v:.4g}" if abs(v) >= 1e-3 or v == 0 else f"{v:.3e}"
 
 
-def calibrated_block(p: GemmParams, mem_eff: dict[str, float], meas: dict[str, float],
-                     stats: dict[str, float], note: str) -> str:
+def calibrated_block(
+    p: GemmParams,
+    mem_eff: dict[str, float],
+    meas: dict[str, float],
+    stats: dict[str, float],
+    note: str,
+) -> str:
     """The text between the BEGIN/END CALIBRATED markers."""
     lst = lambda xs: "[" + ", ".join(_fmt(x) for x in xs) + "]"  # noqa: E731
     lines = [
@@ -205,8 +219,7 @@ def calibrated_block(p: GemmParams, mem_eff: dict[str, float], meas: dict[str, f
         "# achieved fraction of HBM bandwidth per memory-bound op kind (bytes = minimal",
         "# traffic at fp16: read + write (+ 1-byte dropout mask); softmax is PyTorch's",
         "# unfused masked/scaled softmax as measured)",
-        "memory_op = { " + ", ".join(f"{k} = {_fmt(v)}" for k, v in sorted(mem_eff.items()))
-        + " }",
+        "memory_op = { " + ", ".join(f"{k} = {_fmt(v)}" for k, v in sorted(mem_eff.items())) + " }",
         "",
         "[calibration]",
         "# measured with wall-clock timing: wall = (kernel + wall_overhead_s) * timing_factor",
@@ -237,8 +250,9 @@ def write_block(path: Path, block: str) -> None:
     load_target(str(path))
 
 
-def calibrate(data_dir: Path, target_file: Path, copy_to: list[Path], write: bool = True,
-              verbose: bool = True) -> dict[str, Any]:
+def calibrate(
+    data_dir: Path, target_file: Path, copy_to: list[Path], write: bool = True, verbose: bool = True
+) -> dict[str, Any]:
     """Fit on the data in ``data_dir``; write the constants into ``target_file`` and ``copy_to``."""
     t0 = time.time()
     target = load_target(str(target_file))
@@ -253,18 +267,26 @@ def calibrate(data_dir: Path, target_file: Path, copy_to: list[Path], write: boo
     ops = load_memory_ops(data_dir / OPS_FILE)
     mem_eff = fit_memory_ops(fitted, ops)
     mstats = memory_op_errors(fitted, ops, mem_eff)
-    stats.update({"memory_op_rows": mstats["rows"],
-                  "memory_op_median_rel_err": mstats["median_rel_err"],
-                  "memory_op_p90_rel_err": mstats["p90_rel_err"]})
+    stats.update(
+        {
+            "memory_op_rows": mstats["rows"],
+            "memory_op_median_rel_err": mstats["median_rel_err"],
+            "memory_op_p90_rel_err": mstats["p90_rel_err"],
+        }
+    )
     if verbose:
         for key, v in stats.items():
             print(f"  {key} = {v:.4g}")
     if write:
         gpu = target.name.upper()
-        write_block(target_file, calibrated_block(p, mem_eff, meas, stats,
-                                                  f"fitted on {gpu} cuBLAS fp16 data"))
-        note = (f"copied from the {gpu} fit (efficiencies are fractions of this GPU's own "
-                "peaks/bandwidth)")
+        write_block(
+            target_file,
+            calibrated_block(p, mem_eff, meas, stats, f"fitted on {gpu} cuBLAS fp16 data"),
+        )
+        note = (
+            f"copied from the {gpu} fit (efficiencies are fractions of this GPU's own "
+            "peaks/bandwidth)"
+        )
         for path in copy_to:
             write_block(path, calibrated_block(p, mem_eff, meas, stats, note))
     if verbose:
@@ -276,8 +298,14 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("data_dir", type=Path, help=f"folder with {GEMM_FILE} and {OPS_FILE}")
     ap.add_argument("target", type=Path, help="the measured GPU's target .toml (rewritten)")
-    ap.add_argument("--copy-to", nargs="*", type=Path, default=[], metavar="OTHER.toml",
-                    help="also write the fitted constants into these GPU target files")
+    ap.add_argument(
+        "--copy-to",
+        nargs="*",
+        type=Path,
+        default=[],
+        metavar="OTHER.toml",
+        help="also write the fitted constants into these GPU target files",
+    )
     ap.add_argument("--check", action="store_true", help="evaluate the stored constants only")
     ap.add_argument("--no-write", action="store_true", help="fit but do not rewrite TOMLs")
     a = ap.parse_args(argv)

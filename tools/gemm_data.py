@@ -42,9 +42,14 @@ MIN_SECONDS = 50e-6
 CALIBRATED_TARGET = "a100-sxm4-40gb"
 
 # timing statistic -> code; 0 mean/median, 1 max-of-N, 2 min-of-N, 3 CUDA events
-_TIMING_CODE = {"mean_of_100_wall": 0, "median_of_100_wall": 0, "max_of_200_wall": 1,
-                "max_of_100_wall": 1, "min_of_200_wall": 2,
-                "median_cuda_events_triton_do_bench": 3}
+_TIMING_CODE = {
+    "mean_of_100_wall": 0,
+    "median_of_100_wall": 0,
+    "max_of_200_wall": 1,
+    "max_of_100_wall": 1,
+    "min_of_200_wall": 2,
+    "median_cuda_events_triton_do_bench": 3,
+}
 
 
 @dataclasses.dataclass
@@ -91,20 +96,21 @@ def load_gemm_rows(path: Path, min_seconds: float = MIN_SECONDS) -> GemmRows:
     return GemmRows(b, m, n, k, sec, tcode, np.array([src[key] for key in keys]), cliff)
 
 
-def predicted_kernel(target: GpuTarget, rows: GemmRows, p: GemmParams | None = None
-                     ) -> np.ndarray:
+def predicted_kernel(target: GpuTarget, rows: GemmRows, p: GemmParams | None = None) -> np.ndarray:
     """Model kernel time (no launch overhead) for each row, fp16."""
     p = p or target.gemm
-    r = gemm_model_arrays(p, target.peak_flops("f16"), target.hbm_bandwidth, rows.batch,
-                          rows.m, rows.n, rows.k, 2)
+    r = gemm_model_arrays(
+        p, target.peak_flops("f16"), target.hbm_bandwidth, rows.batch, rows.m, rows.n, rows.k, 2
+    )
     return r["kernel"]
 
 
 def as_measured(kernel: np.ndarray, timing: np.ndarray, meas: dict[str, float]) -> np.ndarray:
     """Map kernel time to the wall-clock statistic the row was measured with."""
     wall = np.where(timing == 3, kernel, kernel + meas["wall_overhead_s"])
-    fac = np.select([timing == 1, timing == 2], [meas["timing_factor_max"],
-                                                  meas["timing_factor_min"]], 1.0)
+    fac = np.select(
+        [timing == 1, timing == 2], [meas["timing_factor_max"], meas["timing_factor_min"]], 1.0
+    )
     return wall * fac
 
 
@@ -122,13 +128,19 @@ def large_aligned(rows: GemmRows) -> np.ndarray:
 def measurement_model(target: GpuTarget) -> dict[str, float]:
     """The wall-clock constants of the target's ``[calibration]`` table (or defaults)."""
     c = target.calibration
-    return {"wall_overhead_s": c.get("wall_overhead_s", 20e-6),
-            "timing_factor_max": c.get("timing_factor_max", 1.0),
-            "timing_factor_min": c.get("timing_factor_min", 1.0)}
+    return {
+        "wall_overhead_s": c.get("wall_overhead_s", 20e-6),
+        "timing_factor_max": c.get("timing_factor_max", 1.0),
+        "timing_factor_min": c.get("timing_factor_min", 1.0),
+    }
 
 
-def gemm_errors(target: GpuTarget, rows: GemmRows, p: GemmParams | None = None,
-                meas: dict[str, float] | None = None) -> dict[str, float]:
+def gemm_errors(
+    target: GpuTarget,
+    rows: GemmRows,
+    p: GemmParams | None = None,
+    meas: dict[str, float] | None = None,
+) -> dict[str, float]:
     """Median/p90 relative throughput error, all rows and large aligned GEMMs."""
     meas = meas or measurement_model(target)
     pred = as_measured(predicted_kernel(target, rows, p), rows.timing, meas)
@@ -174,15 +186,21 @@ def load_memory_ops(path: Path, min_seconds: float = 1e-3) -> list[tuple[str, fl
     return out
 
 
-def memory_op_errors(target: GpuTarget, rows: list[tuple[str, float, float]],
-                     eff: dict[str, float] | None = None) -> dict[str, float]:
+def memory_op_errors(
+    target: GpuTarget, rows: list[tuple[str, float, float]], eff: dict[str, float] | None = None
+) -> dict[str, float]:
     """Median/p90 relative error of predicted time for memory-bound ops."""
     eff = eff or target.memory_op_efficiency
     wall = measurement_model(target)["wall_overhead_s"]
-    errs = [abs(sec / (b / (target.hbm_bandwidth * eff.get(kind, eff["elementwise"])) + wall)
-                - 1.0) for kind, b, sec in rows]
-    return {"rows": float(len(errs)), "median_rel_err": float(np.median(errs)),
-            "p90_rel_err": float(np.percentile(errs, 90))}
+    errs = [
+        abs(sec / (b / (target.hbm_bandwidth * eff.get(kind, eff["elementwise"])) + wall) - 1.0)
+        for kind, b, sec in rows
+    ]
+    return {
+        "rows": float(len(errs)),
+        "median_rel_err": float(np.median(errs)),
+        "p90_rel_err": float(np.percentile(errs, 90)),
+    }
 
 
 # ----------------------------------------------------------------------------------------
@@ -205,16 +223,18 @@ def published_checks(target: GpuTarget) -> dict[str, float]:
     times = {}
     for a in (20, 32):
         d = h // a
-        t = (gpu_gemm_cost(target, b * a, s, s, d).seconds
-             + gpu_gemm_cost(target, b * a, s, d, s).seconds)
+        t = (
+            gpu_gemm_cost(target, b * a, s, s, d).seconds
+            + gpu_gemm_cost(target, b * a, s, d, s).seconds
+        )
         times[d] = t
         out[f"attn_bmm_tflops_head_dim_{d}"] = 2 * 2.0 * b * a * s * s * d / t / 1e12
     out["attn_bmm_time_ratio_80_over_128"] = times[80] / times[128]
     bs = 8192
     for v in (50257, 50304):
-        fwd = gpu_gemm_cost(target, 1, bs, v, h)        # logits = X W^T
-        dx = gpu_gemm_cost(target, 1, bs, h, v)         # dX = dY W   (reduction over v)
-        dw = gpu_gemm_cost(target, 1, v, h, bs)         # dW = dY^T X (v rows)
+        fwd = gpu_gemm_cost(target, 1, bs, v, h)  # logits = X W^T
+        dx = gpu_gemm_cost(target, 1, bs, h, v)  # dX = dY W   (reduction over v)
+        dw = gpu_gemm_cost(target, 1, v, h, bs)  # dW = dY^T X (v rows)
         out[f"vocab_{v}_fwd_tflops"] = fwd.tflops
         out[f"vocab_{v}_dgrad_tflops"] = dx.tflops
         out[f"vocab_{v}_wgrad_tflops"] = dw.tflops

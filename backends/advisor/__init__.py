@@ -48,18 +48,37 @@ from backends.targets import Target
 from ir.errors import TandemError
 
 
-def advise(shape: ModelShape, target: Target, *, model: str = "", budget: float = 0.05,
-           dtype: str = "f16", training: bool = False, attention: str = "megatron",
-           max_head_dim: int = 128) -> Report:
+def advise(
+    shape: ModelShape,
+    target: Target,
+    *,
+    model: str = "",
+    budget: float = 0.05,
+    dtype: str = "f16",
+    training: bool = False,
+    attention: str = "megatron",
+    max_head_dim: int = 128,
+) -> Report:
     """Recommendations for every guideline of the paper (see the module docstring)."""
     if not 0 <= budget < 1:
         raise TandemError(f"budget must be in [0, 1), got {budget}")
     est = Estimator(target, dtype=dtype, training=training, attention=attention)
     adv = Advisor(shape, est, budget, max_head_dim)
-    advice = [adv.vocabulary(), adv.heads(), adv.hidden(), adv.ffn(), adv.microbatch(),
-              adv.tensor_parallel()]
-    settings = {"dtype": dtype, "training": training, "attention": attention, "budget": budget,
-                "max_head_dim": max_head_dim}
+    advice = [
+        adv.vocabulary(),
+        adv.heads(),
+        adv.hidden(),
+        adv.ffn(),
+        adv.microbatch(),
+        adv.tensor_parallel(),
+    ]
+    settings = {
+        "dtype": dtype,
+        "training": training,
+        "attention": attention,
+        "budget": budget,
+        "max_head_dim": max_head_dim,
+    }
     return Report(model, getattr(target, "name", str(target)), shape, settings, adv.base, advice)
 
 

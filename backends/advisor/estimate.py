@@ -65,20 +65,33 @@ class Estimate:
         return self.model_flops / self.model_seconds / 1e12
 
     def to_json(self) -> dict:
-        return {"layer_seconds": self.layer_seconds, "layer_tflops": self.layer_tflops,
-                "model_seconds": self.model_seconds, "model_tflops": self.model_tflops,
-                "seconds_per_token": self.seconds_per_token,
-                "params": self.params, "memory_bytes": self.memory_bytes,
-                "layer_parts_seconds": dict(self.parts)}
+        return {
+            "layer_seconds": self.layer_seconds,
+            "layer_tflops": self.layer_tflops,
+            "model_seconds": self.model_seconds,
+            "model_tflops": self.model_tflops,
+            "seconds_per_token": self.seconds_per_token,
+            "params": self.params,
+            "memory_bytes": self.memory_bytes,
+            "layer_parts_seconds": dict(self.parts),
+        }
 
 
 class Estimator:
     """Per-GPU time of a ModelShape on a target, from the per-op cost models (cached)."""
 
-    def __init__(self, target: Target, *, dtype: str = "f16", training: bool = False,
-                 attention: str = "megatron") -> None:
+    def __init__(
+        self,
+        target: Target,
+        *,
+        dtype: str = "f16",
+        training: bool = False,
+        attention: str = "megatron",
+    ) -> None:
         if attention not in ATTENTION_MODES:
-            raise TandemError(f"attention must be one of {list(ATTENTION_MODES)}, got {attention!r}")
+            raise TandemError(
+                f"attention must be one of {list(ATTENTION_MODES)}, got {attention!r}"
+            )
         self.target, self.dtype, self.training, self.attention = target, dtype, training, attention
         self.eb = nbytes_of(dtype)
         self._cache: dict[tuple, Estimate] = {}
@@ -109,16 +122,29 @@ class Estimator:
             elements = s.batch * s.heads // t * s.seq * s.seq  # b*a/t score matrices
             # fused scale-mask-softmax: read scores, write probabilities (backward: 3 tensors)
             nbytes = (2 + (3 if self.training else 0)) * self.eb * elements
-            seconds += memory_op_cost(self.target, nbytes, estimates.VECTOR_OP * elements, self.dtype,
-                                      "elementwise").seconds
+            seconds += memory_op_cost(
+                self.target, nbytes, estimates.VECTOR_OP * elements, self.dtype, "elementwise"
+            ).seconds
             return seconds, flops
         b, heads, kvh = s.batch, s.heads // t, max(1, s.kv_heads // t)
         fused = self.attention == "flash"
-        seconds = attention_cost(self.target, b, heads, kvh, s.seq, s.seq, d, self.dtype,
-                                 causal=False, fused=fused).seconds
+        seconds = attention_cost(
+            self.target, b, heads, kvh, s.seq, s.seq, d, self.dtype, causal=False, fused=fused
+        ).seconds
         if self.training:
-            seconds += attention_cost(self.target, b, heads, kvh, s.seq, s.seq, d, self.dtype,
-                                      causal=False, fused=fused, backward=True).seconds
+            seconds += attention_cost(
+                self.target,
+                b,
+                heads,
+                kvh,
+                s.seq,
+                s.seq,
+                d,
+                self.dtype,
+                causal=False,
+                fused=fused,
+                backward=True,
+            ).seconds
         return seconds, flops
 
     def recompute_time(self, s: ModelShape) -> float:
@@ -145,9 +171,11 @@ class Estimator:
         parts["attention"], att_flops = self.attention_time(s)
         parts["attention"] += self.recompute_time(s)
         act_elements = tokens * s.ffn // s.tp * (2 if s.gated else 1)
-        parts["memory_ops"] = (2 * self.memory_op("layernorm", tokens * s.hidden)
-                               + self.memory_op("gelu", act_elements)
-                               + 2 * self.memory_op("bias_dropout_add", tokens * s.hidden))
+        parts["memory_ops"] = (
+            2 * self.memory_op("layernorm", tokens * s.hidden)
+            + self.memory_op("gelu", act_elements)
+            + 2 * self.memory_op("bias_dropout_add", tokens * s.hidden)
+        )
         layer_seconds = sum(parts.values())
         layer_flops = gemm_flops + att_flops
         logits = logits_gemm(s)
@@ -156,8 +184,16 @@ class Estimator:
         params = param_count(s, base)
         model_seconds = s.layers * layer_seconds + head_seconds
         model_flops = s.layers * layer_flops + head_flops
-        return Estimate(layer_seconds, layer_flops, model_seconds, model_flops, params,
-                        self.memory(s, params), tokens, parts)
+        return Estimate(
+            layer_seconds,
+            layer_flops,
+            model_seconds,
+            model_flops,
+            params,
+            self.memory(s, params),
+            tokens,
+            parts,
+        )
 
     def memory(self, s: ModelShape, params: int) -> float:
         """Bytes per GPU: model states (training: 16 per parameter) plus activations."""

@@ -22,7 +22,9 @@ from ir.errors import TandemError
 
 MICROBATCHES = (1, 2, 4, 8, 16, 32, 64)
 TENSOR_PARALLEL = (1, 2, 4, 8)
-KEEP_WITHIN = 0.02  # keep the current value unless a candidate is predicted >2% better (model error)
+KEEP_WITHIN = (
+    0.02  # keep the current value unless a candidate is predicted >2% better (model error)
+)
 
 
 def round_up(x: int, m: int) -> int:
@@ -53,8 +55,9 @@ class Advisor:
         p = param_count(shape, self.shape)
         return abs(p / self.base.params - 1.0) <= self.budget + 1e-12
 
-    def pick(self, current: Candidate, cands: list[Candidate],
-             score: Callable[[Candidate], float]) -> Candidate:
+    def pick(
+        self, current: Candidate, cands: list[Candidate], score: Callable[[Candidate], float]
+    ) -> Candidate:
         """The best-scoring candidate (higher is better), unless current is within KEEP_WITHIN."""
         best = max(cands, key=score, default=current)
         if score(current) >= score(best) * (1 - KEEP_WITHIN):
@@ -74,11 +77,19 @@ class Advisor:
         cands = [self.cand(str(v), s.replace(vocab=v)) for v in values]
         cands = [c for c in cands if self.within_budget(c.shape)]
         if not cands:
-            return Advice("vocabulary", rule, current, current, "padding exceeds the budget", [current])
+            return Advice(
+                "vocabulary", rule, current, current, "padding exceeds the budget", [current]
+            )
         best = min(cands, key=lambda c: c.estimate.model_seconds)
         if best.estimate.model_seconds >= current.estimate.model_seconds:
-            return Advice("vocabulary", rule, current, current, "padding predicted no faster",
-                          [current, *cands])
+            return Advice(
+                "vocabulary",
+                rule,
+                current,
+                current,
+                "padding predicted no faster",
+                [current, *cands],
+            )
         note = f"pad {best.shape.vocab - s.vocab} unused tokens"
         return Advice("vocabulary", rule, current, best, note, [current, *cands])
 
@@ -113,9 +124,14 @@ class Advisor:
             new = self._with_hidden(h)
             if new is not None and self.within_budget(new):
                 cands.append(self.cand(str(h), new))
-        best = self.pick(current, cands,
-                         lambda c: c.estimate.model_tflops * (1 + 1e-4 * math.log2(
-                             pow2_divisor(c.shape.hidden // c.shape.tp))))
+        best = self.pick(
+            current,
+            cands,
+            lambda c: (
+                c.estimate.model_tflops
+                * (1 + 1e-4 * math.log2(pow2_divisor(c.shape.hidden // c.shape.tp)))
+            ),
+        )
         note = f"h/t = {pow2_divisor(best.shape.hidden // s.tp)} x odd"
         return Advice("hidden size", rule, current, best, note, cands)
 
@@ -137,8 +153,11 @@ class Advisor:
         s = self.shape
         step = (256 if s.gated else 64) * s.tp
         ideal = 8 * s.hidden / 3 if s.gated else 4 * s.hidden
-        rule = (f"multiple of {step} near 8h/3 = {ideal:.0f}" if s.gated
-                else f"multiple of {step} near 4h = {ideal:.0f}")
+        rule = (
+            f"multiple of {step} near 8h/3 = {ideal:.0f}"
+            if s.gated
+            else f"multiple of {step} near 4h = {ideal:.0f}"
+        )
         current = self.cand(str(s.ffn), s)
         cands = [current]
         span = int(s.ffn * 0.25) + step
@@ -154,8 +173,11 @@ class Advisor:
         s = self.shape
         rule = "b as large as memory allows; b*s a power of 2"
         current = self.cand(f"{s.batch} (b*s={s.batch * s.seq})", s)
-        cands = [current] + [self.cand(f"{b} (b*s={b * s.seq})", s.replace(batch=b))
-                             for b in MICROBATCHES if b != s.batch]
+        cands = [current] + [
+            self.cand(f"{b} (b*s={b * s.seq})", s.replace(batch=b))
+            for b in MICROBATCHES
+            if b != s.batch
+        ]
         cands.sort(key=lambda c: c.shape.batch)
         fitting = [c for c in cands if c.fits]
         note = ""
@@ -187,5 +209,3 @@ class Advisor:
             best = current
             note = f"no t <= {TENSOR_PARALLEL[-1]} fits {self.capacity / 1e9:.0f} GB (use pipeline/ZeRO)"
         return Advice("tensor parallel", rule, current, best, note, cands)
-
-

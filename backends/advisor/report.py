@@ -38,9 +38,15 @@ class Candidate:
     fits: bool = True
 
     def to_json(self, base: Estimate) -> dict:
-        return {"value": self.value, "fits_memory": self.fits, **relative_changes(base, self.estimate),
-                "layer_tflops": self.estimate.layer_tflops, "model_tflops": self.estimate.model_tflops,
-                "model_seconds": self.estimate.model_seconds, "params": self.estimate.params}
+        return {
+            "value": self.value,
+            "fits_memory": self.fits,
+            **relative_changes(base, self.estimate),
+            "layer_tflops": self.estimate.layer_tflops,
+            "model_tflops": self.estimate.model_tflops,
+            "model_seconds": self.estimate.model_seconds,
+            "params": self.estimate.params,
+        }
 
 
 @dataclass
@@ -60,10 +66,16 @@ class Advice:
 
     def to_json(self) -> dict:
         base = self.current.estimate
-        return {"guideline": self.guideline, "rule": self.rule, "current": self.current.value,
-                "recommended": self.recommended.value, "changed": self.changed,
-                **relative_changes(base, self.recommended.estimate), "note": self.note,
-                "candidates": [c.to_json(base) for c in self.candidates]}
+        return {
+            "guideline": self.guideline,
+            "rule": self.rule,
+            "current": self.current.value,
+            "recommended": self.recommended.value,
+            "changed": self.changed,
+            **relative_changes(base, self.recommended.estimate),
+            "note": self.note,
+            "candidates": [c.to_json(base) for c in self.candidates],
+        }
 
 
 @dataclass
@@ -84,7 +96,11 @@ class Report:
         raise KeyError(guideline)
 
     def to_json(self) -> dict:
-        return {"model": self.model, "target": self.target,
-                "shape": dict(dataclasses.asdict(self.shape)),
-                "settings": self.settings, "baseline": self.baseline.to_json(),
-                "advice": [a.to_json() for a in self.advice]}
+        return {
+            "model": self.model,
+            "target": self.target,
+            "shape": dict(dataclasses.asdict(self.shape)),
+            "settings": self.settings,
+            "baseline": self.baseline.to_json(),
+            "advice": [a.to_json() for a in self.advice],
+        }

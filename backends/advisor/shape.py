@@ -57,8 +57,12 @@ class ModelShape:
     def check(self) -> None:
         """Raise TandemError unless the shape divides evenly across t GPUs."""
         t = self.tp
-        for what, value in (("hidden", self.hidden), ("heads", self.heads),
-                            ("kv_heads", self.kv_heads), ("ffn", self.ffn)):
+        for what, value in (
+            ("hidden", self.hidden),
+            ("heads", self.heads),
+            ("kv_heads", self.kv_heads),
+            ("ffn", self.ffn),
+        ):
             if value % t:
                 raise TandemError(f"tensor-parallel degree {t} does not divide {what}={value}")
         if self.hidden % self.heads:
@@ -116,20 +120,32 @@ def param_count(s: ModelShape, base: ModelShape) -> int:
     return base.params + analytic_params(s) - analytic_params(base)
 
 
-def shape_from_config(config: dict, *, tp: int = 1, batch: int | None = None,
-                      seq: int | None = None) -> ModelShape:
+def shape_from_config(
+    config: dict, *, tp: int = 1, batch: int | None = None, seq: int | None = None
+) -> ModelShape:
     """A ModelShape from a zoo ModelSpec.config."""
     family = str(config.get("family", ""))
     try:
         shape = ModelShape(
-            layers=int(config["layers"]), hidden=int(config["hidden"]), heads=int(config["heads"]),
-            kv_heads=int(config.get("kv_heads", config["heads"])), ffn=int(config["ffn"]),
-            vocab=int(config["vocab"]), seq=int(seq or config["seq"]),
-            batch=int(batch or config["batch"]), tp=tp, gated=family == "llama",
-            tied=family != "llama", biases=family != "llama", family=family,
-            params=config.get("params"))
+            layers=int(config["layers"]),
+            hidden=int(config["hidden"]),
+            heads=int(config["heads"]),
+            kv_heads=int(config.get("kv_heads", config["heads"])),
+            ffn=int(config["ffn"]),
+            vocab=int(config["vocab"]),
+            seq=int(seq or config["seq"]),
+            batch=int(batch or config["batch"]),
+            tp=tp,
+            gated=family == "llama",
+            tied=family != "llama",
+            biases=family != "llama",
+            family=family,
+            params=config.get("params"),
+        )
     except KeyError as e:
-        raise TandemError(f"model config has no {e.args[0]!r}; give a zoo model or a .mlir file") from None
+        raise TandemError(
+            f"model config has no {e.args[0]!r}; give a zoo model or a .mlir file"
+        ) from None
     shape.check()
     return shape
 
@@ -150,7 +166,9 @@ def shape_from_ir(module: ModuleOp, *, tp: int = 1, params: int | None = None) -
     h = a * d
     forward = [op for op in ops if isinstance(op, MatmulOp) and attrs.PHASE not in op.attributes]
     if len(forward) < 3:
-        raise TandemError("cannot infer the model shape: the IR has fewer than three forward matmuls")
+        raise TandemError(
+            "cannot infer the model shape: the IR has fewer than three forward matmuls"
+        )
     vocab = forward[-1].dims()[2]  # the last forward GEMM computes the logits
     first = attrs.layer_of(attn[0])
     same_layer = [op for op in forward[:-1] if first is None or attrs.layer_of(op) == first]
@@ -159,15 +177,29 @@ def shape_from_ir(module: ModuleOp, *, tp: int = 1, params: int | None = None) -
     before = [op.dims()[2] for op in reads_h if ops.index(op) < at]
     after = [op.dims()[2] for op in reads_h if ops.index(op) > at and op.dims()[2] != h]
     if not before or not after:
-        raise TandemError("cannot infer the model shape: no QKV or FFN matmul reads the hidden state")
+        raise TandemError(
+            "cannot infer the model shape: no QKV or FFN matmul reads the hidden state"
+        )
     if before[0] > h and (before[0] - h) % (2 * d) == 0:
         kvh = (before[0] - h) // (2 * d)  # fused QKV
     elif len(before) >= 3 and before[1] == before[2] and before[1] % d == 0:
         kvh = before[1] // d
     else:
         kvh = a
-    shape = ModelShape(layers=len(attn), hidden=h, heads=a, kv_heads=kvh, ffn=after[0], vocab=vocab,
-                       seq=s, batch=b, tp=tp, gated=len(after) >= 2, tied=True, family="user",
-                       params=params)
+    shape = ModelShape(
+        layers=len(attn),
+        hidden=h,
+        heads=a,
+        kv_heads=kvh,
+        ffn=after[0],
+        vocab=vocab,
+        seq=s,
+        batch=b,
+        tp=tp,
+        gated=len(after) >= 2,
+        tied=True,
+        family="user",
+        params=params,
+    )
     shape.check()
     return shape

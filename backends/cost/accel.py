@@ -71,11 +71,17 @@ def acceltran_area(target: AccelTranTarget) -> dict[str, float]:
     """
     mods = target.modules
     lanes = target.total_lanes
-    counts = {"mac_lane": lanes, "fifo": lanes, "pre_sparsity": lanes, "post_sparsity": lanes,
-              "softmax": target.pes * target.softmax_per_pe,
-              "layernorm": target.pes * target.layernorm_per_pe,
-              "dataflow": target.pes, "dma": target.pes,
-              "stochastic_rounding": lanes if target.training else 0}
+    counts = {
+        "mac_lane": lanes,
+        "fifo": lanes,
+        "pre_sparsity": lanes,
+        "post_sparsity": lanes,
+        "softmax": target.pes * target.softmax_per_pe,
+        "layernorm": target.pes * target.layernorm_per_pe,
+        "dataflow": target.pes,
+        "dma": target.pes,
+        "stochastic_rounding": lanes if target.training else 0,
+    }
     area = {name: cnt * mods[name].area_um2 * 1e-6 for name, cnt in counts.items()}
     area["buffers"] = target.buffer_mb * target.buffer_area_mm2_per_mb
     area["total"] = sum(area.values())
@@ -100,15 +106,20 @@ def _main_memory_j(t: AccelTranTarget, nbytes: float) -> float:
     return nbytes / 64.0 * t.main_memory_energy_nj_per_64b * 1e-9
 
 
-def acceltran_matmul_cycles(target: AccelTranTarget, batch: int, m: int, n: int, k: int,
-                            sparsity: float = 0.0) -> dict[str, float]:
+def acceltran_matmul_cycles(
+    target: AccelTranTarget, batch: int, m: int, n: int, k: int, sparsity: float = 0.0
+) -> dict[str, float]:
     """Tile count, cycles per tile, dense and sparse compute cycles (see module docstring)."""
     b, x = target.tile_b, target.tile_x
     tiles = math.ceil(batch / b) * math.ceil(m / x) * math.ceil(n / x) * math.ceil(k / x)
     per_tile = b * x * x * math.ceil(x / target.macs_per_lane)
     dense = math.ceil(tiles / target.total_lanes) * per_tile
-    return {"tiles": tiles, "cycles_per_tile": per_tile, "dense_cycles": dense,
-            "cycles": dense * (1.0 - sparsity)}
+    return {
+        "tiles": tiles,
+        "cycles_per_tile": per_tile,
+        "dense_cycles": dense,
+        "cycles": dense * (1.0 - sparsity),
+    }
 
 
 def _sparse_bytes(elements: float, eb: int, sparsity: float) -> float:
@@ -118,8 +129,15 @@ def _sparse_bytes(elements: float, eb: int, sparsity: float) -> float:
     return elements * (1.0 - sparsity) * eb + elements / 8.0
 
 
-def acceltran_matmul_cost(target: AccelTranTarget, batch: int, m: int, n: int, k: int,
-                          sparsity: float = 0.0, dtype: str = "f16") -> OpCost:
+def acceltran_matmul_cost(
+    target: AccelTranTarget,
+    batch: int,
+    m: int,
+    n: int,
+    k: int,
+    sparsity: float = 0.0,
+    dtype: str = "f16",
+) -> OpCost:
     """Matmul C[batch,m,n] = A[batch,m,k] @ W[batch,k,n] on the MAC lanes of AccelTran."""
     _check(batch, m, n, k, sparsity, "acceltran_matmul_cost")
     t = target
@@ -134,45 +152,69 @@ def acceltran_matmul_cost(target: AccelTranTarget, batch: int, m: int, n: int, k
     active_lanes = min(cyc["tiles"], t.total_lanes)
     active_pes = math.ceil(active_lanes / t.lanes_per_pe)
     busy_lane_s = cyc["tiles"] * cyc["cycles_per_tile"] * (1.0 - sparsity) / t.clock_hz
-    e_dyn = _lane_power(t, "dynamic_mw") * busy_lane_s + _pe_power(t, "dynamic_mw") * \
-        active_pes * seconds
-    leak_w = (_lane_power(t, "leakage_mw") * active_lanes
-              + _pe_power(t, "leakage_mw") * active_pes
-              + t.buffer_leakage_mw_per_mb * t.buffer_mb * 1e-3)
+    e_dyn = (
+        _lane_power(t, "dynamic_mw") * busy_lane_s
+        + _pe_power(t, "dynamic_mw") * active_pes * seconds
+    )
+    leak_w = (
+        _lane_power(t, "leakage_mw") * active_lanes
+        + _pe_power(t, "leakage_mw") * active_pes
+        + t.buffer_leakage_mw_per_mb * t.buffer_mb * 1e-3
+    )
     # buffer traffic: every tile reads its A and W tiles and updates its output tile
     keep = 1.0 - sparsity
     bx = t.tile_b * t.tile_x * t.tile_x
     xx = t.tile_x * t.tile_x
-    e_buf = (_buffer_access_j(t, cyc["tiles"] * bx * eb * keep * 2, t.activation_buffer_mb)
-             + _buffer_access_j(t, cyc["tiles"] * xx * eb * keep, t.weight_buffer_mb))
+    e_buf = _buffer_access_j(
+        t, cyc["tiles"] * bx * eb * keep * 2, t.activation_buffer_mb
+    ) + _buffer_access_j(t, cyc["tiles"] * xx * eb * keep, t.weight_buffer_mb)
     if sparsity > 0:
         e_buf += _buffer_access_j(t, cyc["tiles"] * (2 * bx + xx) / 8.0, t.mask_buffer_mb)
     e_mm = _main_memory_j(t, nbytes)
     energy = e_dyn + leak_w * seconds + e_buf + e_mm
-    return OpCost(seconds=seconds, flops=2.0 * batch * m * n * k * keep, bytes=nbytes,
-                  compute_seconds=compute, memory_seconds=memory, unit="mac",
-                  energy_j=energy, bound=bound_of(compute, memory, 0.0),
-                  detail={**cyc, "active_lanes": active_lanes, "energy_dynamic_j": e_dyn,
-                          "energy_leakage_j": leak_w * seconds, "energy_buffer_j": e_buf,
-                          "energy_main_memory_j": e_mm})
+    return OpCost(
+        seconds=seconds,
+        flops=2.0 * batch * m * n * k * keep,
+        bytes=nbytes,
+        compute_seconds=compute,
+        memory_seconds=memory,
+        unit="mac",
+        energy_j=energy,
+        bound=bound_of(compute, memory, 0.0),
+        detail={
+            **cyc,
+            "active_lanes": active_lanes,
+            "energy_dynamic_j": e_dyn,
+            "energy_leakage_j": leak_w * seconds,
+            "energy_buffer_j": e_buf,
+            "energy_main_memory_j": e_mm,
+        },
+    )
 
 
 _VECTOR_UNIT = {"softmax": "softmax", "layernorm": "layernorm"}
 
 
-def acceltran_vector_cost(target: AccelTranTarget, op_kind: str, elements: int,
-                          sparsity: float = 0.0, dtype: str = "f16") -> OpCost:
+def acceltran_vector_cost(
+    target: AccelTranTarget, op_kind: str, elements: int, sparsity: float = 0.0, dtype: str = "f16"
+) -> OpCost:
     """Softmax / layer norm on their units; GELU and other elementwise ops on the MAC lanes."""
     if elements < 0:
         raise TandemError(f"acceltran_vector_cost: elements must be >= 0, got {elements}")
     t = target
     unit = _VECTOR_UNIT.get(op_kind, "mac")
     if unit == "softmax":
-        units, module, cpt = t.pes * t.softmax_per_pe, t.modules["softmax"], \
-            t.vector_cycles_per_tile["softmax"]
+        units, module, cpt = (
+            t.pes * t.softmax_per_pe,
+            t.modules["softmax"],
+            t.vector_cycles_per_tile["softmax"],
+        )
     elif unit == "layernorm":
-        units, module, cpt = t.pes * t.layernorm_per_pe, t.modules["layernorm"], \
-            t.vector_cycles_per_tile["layernorm"]
+        units, module, cpt = (
+            t.pes * t.layernorm_per_pe,
+            t.modules["layernorm"],
+            t.vector_cycles_per_tile["layernorm"],
+        )
     else:
         units, module = t.total_lanes, t.modules["mac_lane"]
         cpt = t.vector_cycles_per_tile["gelu" if op_kind == "gelu" else "elementwise"]
@@ -187,16 +229,24 @@ def acceltran_vector_cost(target: AccelTranTarget, op_kind: str, elements: int,
     seconds = max(compute, memory)
     active = min(tiles, units)
     busy_s = tiles * cpt / t.clock_hz
-    energy = (module.dynamic_mw * 1e-3 * busy_s
-              + (module.leakage_mw * 1e-3 * active
-                 + t.buffer_leakage_mw_per_mb * t.buffer_mb * 1e-3) * seconds
-              + _buffer_access_j(t, nbytes_onchip, t.activation_buffer_mb)
-              + _main_memory_j(t, nbytes))
-    return OpCost(seconds=seconds, flops=estimates.VECTOR_OP * elements * keep, bytes=nbytes,
-                  compute_seconds=compute, memory_seconds=memory, unit=unit, energy_j=energy,
-                  bound=bound_of(compute, memory, 0.0),
-                  detail={"tiles": tiles, "cycles": cycles, "units": units,
-                          "spills_to_main_memory": spills})
+    energy = (
+        module.dynamic_mw * 1e-3 * busy_s
+        + (module.leakage_mw * 1e-3 * active + t.buffer_leakage_mw_per_mb * t.buffer_mb * 1e-3)
+        * seconds
+        + _buffer_access_j(t, nbytes_onchip, t.activation_buffer_mb)
+        + _main_memory_j(t, nbytes)
+    )
+    return OpCost(
+        seconds=seconds,
+        flops=estimates.VECTOR_OP * elements * keep,
+        bytes=nbytes,
+        compute_seconds=compute,
+        memory_seconds=memory,
+        unit=unit,
+        energy_j=energy,
+        bound=bound_of(compute, memory, 0.0),
+        detail={"tiles": tiles, "cycles": cycles, "units": units, "spills_to_main_memory": spills},
+    )
 
 
 # ----------------------------------------------------------------------------------------
@@ -223,19 +273,26 @@ def _hbm_traffic(t: PhazeTarget, batch: int, m: int, n: int, k: int, eb: int) ->
         # double-buffered A and W chunks + fp32 accumulators
         need = 2 * 2 * tile * tk * eb + tile * tile * 4
         if need <= t.global_buffer_bytes:
-            traffic = eb * batch * (m * k * math.ceil(n / tile) + k * n * math.ceil(m / tile)
-                                    + m * n)
+            traffic = (
+                eb * batch * (m * k * math.ceil(n / tile) + k * n * math.ceil(m / tile) + m * n)
+            )
             best = min(best, traffic)
         tile *= 2
     if best == math.inf:  # not even one tile fits: stream everything per block
-        best = eb * batch * (m * k * math.ceil(n / t.tc_width) + k * n * math.ceil(m / tk)
-                             + m * n)
+        best = eb * batch * (m * k * math.ceil(n / t.tc_width) + k * n * math.ceil(m / tk) + m * n)
     return float(best)
 
 
-def phaze_gemm_cost(target: PhazeTarget, batch: int, m: int, n: int, k: int,
-                    dtype: str = "f16", cores: int | str = "all",
-                    sparsity: float = 0.0) -> OpCost:
+def phaze_gemm_cost(
+    target: PhazeTarget,
+    batch: int,
+    m: int,
+    n: int,
+    k: int,
+    dtype: str = "f16",
+    cores: int | str = "all",
+    sparsity: float = 0.0,
+) -> OpCost:
     """GEMM on 1 tensor core (``cores=1``) or all of them (``cores="all"``)."""
     _check(batch, m, n, k, sparsity, "phaze_gemm_cost")
     t = target
@@ -258,16 +315,29 @@ def phaze_gemm_cost(target: PhazeTarget, batch: int, m: int, n: int, k: int,
     t_gb = gb / t.global_buffer_bandwidth
     memory = max(t_hbm, t_gb)
     seconds = max(compute, memory)
-    return OpCost(seconds=seconds, flops=2.0 * batch * m * n * k * keep, bytes=hbm,
-                  compute_seconds=compute, memory_seconds=memory, unit="tc",
-                  bound=bound_of(compute, memory, 0.0),
-                  detail={"cores": nc, "cycles": cycles, "blocks": blocks, "m_split": msplit,
-                          "hbm_seconds": t_hbm, "global_buffer_seconds": t_gb,
-                          "global_buffer_bytes": gb})
+    return OpCost(
+        seconds=seconds,
+        flops=2.0 * batch * m * n * k * keep,
+        bytes=hbm,
+        compute_seconds=compute,
+        memory_seconds=memory,
+        unit="tc",
+        bound=bound_of(compute, memory, 0.0),
+        detail={
+            "cores": nc,
+            "cycles": cycles,
+            "blocks": blocks,
+            "m_split": msplit,
+            "hbm_seconds": t_hbm,
+            "global_buffer_seconds": t_gb,
+            "global_buffer_bytes": gb,
+        },
+    )
 
 
-def phaze_vector_cost(target: PhazeTarget, kind: str, elements: int, cores: int | str = "all",
-                      dtype: str = "f16") -> OpCost:
+def phaze_vector_cost(
+    target: PhazeTarget, kind: str, elements: int, cores: int | str = "all", dtype: str = "f16"
+) -> OpCost:
     """Vector op: ceil(elements / (lanes * cores)) * cycles-per-element[kind]."""
     if elements < 0:
         raise TandemError(f"phaze_vector_cost: elements must be >= 0, got {elements}")
@@ -281,22 +351,26 @@ def phaze_vector_cost(target: PhazeTarget, kind: str, elements: int, cores: int 
     t_gb = nbytes / t.global_buffer_bandwidth
     hbm = nbytes if nbytes > t.global_buffer_bytes else 0.0
     memory = max(t_gb, hbm / t.hbm_bandwidth)
-    return OpCost(seconds=max(compute, memory), flops=float(elements) * cpe, bytes=hbm,
-                  compute_seconds=compute, memory_seconds=memory, unit="vc",
-                  bound=bound_of(compute, memory, 0.0),
-                  detail={"cores": nc, "cycles": cycles, "cycles_per_element": cpe})
+    return OpCost(
+        seconds=max(compute, memory),
+        flops=float(elements) * cpe,
+        bytes=hbm,
+        compute_seconds=compute,
+        memory_seconds=memory,
+        unit="vc",
+        bound=bound_of(compute, memory, 0.0),
+        detail={"cores": nc, "cycles": cycles, "cycles_per_element": cpe},
+    )
 
 
 # ----------------------------------------------------------------------------------------
 
 
-def transfer_cost(target: Target, nbytes: float, flops: float = 0.0,
-                  kind: str = "copy") -> OpCost:
+def transfer_cost(target: Target, nbytes: float, flops: float = 0.0, kind: str = "copy") -> OpCost:
     """A plain main-memory transfer (DMA) on an accelerator template."""
     if isinstance(target, AccelTranTarget):
         sec = nbytes / target.main_memory_bandwidth
-        energy = (_main_memory_j(target, nbytes)
-                  + _pe_power(target, "dynamic_mw") * target.pes * sec)
+        energy = _main_memory_j(target, nbytes) + _pe_power(target, "dynamic_mw") * target.pes * sec
         unit = "dma"
     elif isinstance(target, PhazeTarget):
         sec = nbytes / target.hbm_bandwidth
@@ -304,5 +378,14 @@ def transfer_cost(target: Target, nbytes: float, flops: float = 0.0,
     else:
         raise TandemError(f"transfer_cost: unsupported target kind {target.kind!r}")
     detail: dict[str, Any] = {"kind": kind}
-    return OpCost(seconds=sec, flops=float(flops), bytes=float(nbytes), compute_seconds=0.0,
-                  memory_seconds=sec, unit=unit, energy_j=energy, bound="memory", detail=detail)
+    return OpCost(
+        seconds=sec,
+        flops=float(flops),
+        bytes=float(nbytes),
+        compute_seconds=0.0,
+        memory_seconds=sec,
+        unit=unit,
+        energy_j=energy,
+        bound="memory",
+        detail=detail,
+    )

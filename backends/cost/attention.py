@@ -31,50 +31,90 @@ def _combine(parts: dict[str, OpCost], unit: str) -> OpCost:
     sec = sum(p.seconds for p in parts.values())
     comp = sum(p.compute_seconds for p in parts.values())
     mem = sum(p.memory_seconds for p in parts.values())
-    return OpCost(seconds=sec, flops=sum(p.flops for p in parts.values()),
-                  bytes=sum(p.bytes for p in parts.values()), compute_seconds=comp,
-                  memory_seconds=mem, unit=unit,
-                  energy_j=sum(p.energy_j for p in parts.values()),
-                  bound="compute" if comp >= mem else "memory",
-                  detail={"parts": {k: p.seconds for k, p in parts.items()}})
+    return OpCost(
+        seconds=sec,
+        flops=sum(p.flops for p in parts.values()),
+        bytes=sum(p.bytes for p in parts.values()),
+        compute_seconds=comp,
+        memory_seconds=mem,
+        unit=unit,
+        energy_j=sum(p.energy_j for p in parts.values()),
+        bound="compute" if comp >= mem else "memory",
+        detail={"parts": {k: p.seconds for k, p in parts.items()}},
+    )
 
 
-def _materialised(target: Target, b: int, h: int, sq: int, sk: int, d: int, dtype: str,
-                  sparsity: float, backward: bool) -> OpCost:
+def _materialised(
+    target: Target,
+    b: int,
+    h: int,
+    sq: int,
+    sk: int,
+    d: int,
+    dtype: str,
+    sparsity: float,
+    backward: bool,
+) -> OpCost:
     bh = b * h
     scores = bh * sq * sk
     eb = nbytes_of(dtype)
     g = lambda bb, m, n, k: gemm_cost(target, bb, m, n, k, dtype, sparsity)  # noqa: E731
     if not backward:
-        parts = {"scores": g(bh, sq, sk, d),
-                 "softmax": vector_op_cost(target, "softmax", scores, dtype, sparsity),
-                 "values": g(bh, sq, d, sk)}
+        parts = {
+            "scores": g(bh, sq, sk, d),
+            "softmax": vector_op_cost(target, "softmax", scores, dtype, sparsity),
+            "values": g(bh, sq, d, sk),
+        }
     else:
         if target.kind == "gpu":
             # softmax backward: read P and dP, write dS
-            sm_bwd = memory_op_cost(target, 3.0 * eb * scores * (1 - sparsity),
-                                    4.0 * scores * (1 - sparsity), dtype, "softmax")
+            sm_bwd = memory_op_cost(
+                target,
+                3.0 * eb * scores * (1 - sparsity),
+                4.0 * scores * (1 - sparsity),
+                dtype,
+                "softmax",
+            )
         else:
             sm_bwd = vector_op_cost(target, "softmax", 2 * scores, dtype, sparsity)
-        parts = {"grad_values": g(bh, sk, d, sq),      # dV = P^T dO
-                 "grad_probs": g(bh, sq, sk, d),       # dP = dO V^T
-                 "softmax_backward": sm_bwd,
-                 "grad_query": g(bh, sq, d, sk),       # dQ = dS K
-                 "grad_key": g(bh, sk, d, sq)}         # dK = dS^T Q
+        parts = {
+            "grad_values": g(bh, sk, d, sq),  # dV = P^T dO
+            "grad_probs": g(bh, sq, sk, d),  # dP = dO V^T
+            "softmax_backward": sm_bwd,
+            "grad_query": g(bh, sq, d, sk),  # dQ = dS K
+            "grad_key": g(bh, sk, d, sq),
+        }  # dK = dS^T Q
     unit = "sm" if target.kind == "gpu" else ("mac" if target.kind == "acceltran" else "tc")
     out = _combine(parts, unit)
     out.detail["fused"] = False
     return out
 
 
-def _fused_gpu(target: GpuTarget, b: int, h: int, kvh: int, sq: int, sk: int, d: int,
-               dtype: str, causal: bool, sparsity: float, backward: bool) -> OpCost:
+def _fused_gpu(
+    target: GpuTarget,
+    b: int,
+    h: int,
+    kvh: int,
+    sq: int,
+    sk: int,
+    d: int,
+    dtype: str,
+    causal: bool,
+    sparsity: float,
+    backward: bool,
+) -> OpCost:
     bh = b * h
     eb = nbytes_of(dtype)
     frac = 0.5 if causal and sq == sk else 1.0
     keep = 1.0 - sparsity
-    comp = (gpu_gemm_cost(target, bh, sq, sk, d, dtype).compute_seconds
-            + gpu_gemm_cost(target, bh, sq, d, sk, dtype).compute_seconds) * frac * keep
+    comp = (
+        (
+            gpu_gemm_cost(target, bh, sq, sk, d, dtype).compute_seconds
+            + gpu_gemm_cost(target, bh, sq, d, sk, dtype).compute_seconds
+        )
+        * frac
+        * keep
+    )
     flops = 4.0 * bh * sq * sk * d * frac * keep
     q_o = eb * b * h * sq * d
     k_v = eb * b * kvh * sk * d
@@ -90,26 +130,61 @@ def _fused_gpu(target: GpuTarget, b: int, h: int, kvh: int, sq: int, sk: int, d:
     mem = nbytes / (target.hbm_bandwidth * target.gemm.gemm_memory)
     launch = launches * target.launch_overhead_s
     bound = "latency" if launch >= max(comp, mem) else ("compute" if comp >= mem else "memory")
-    return OpCost(seconds=max(comp, mem) + launch, flops=flops, bytes=nbytes,
-                  compute_seconds=comp, memory_seconds=mem, unit="sm", bound=bound,
-                  detail={"fused": True, "causal_fraction": frac})
+    return OpCost(
+        seconds=max(comp, mem) + launch,
+        flops=flops,
+        bytes=nbytes,
+        compute_seconds=comp,
+        memory_seconds=mem,
+        unit="sm",
+        bound=bound,
+        detail={"fused": True, "causal_fraction": frac},
+    )
 
 
-def attention_cost(target: Target, batch: int, heads: int, kv_heads: int, sq: int, sk: int,
-                   head_dim: int, dtype: str = "f16", causal: bool = False,
-                   fused: bool = True, sparsity: float = 0.0,
-                   backward: bool = False) -> OpCost:
+def attention_cost(
+    target: Target,
+    batch: int,
+    heads: int,
+    kv_heads: int,
+    sq: int,
+    sk: int,
+    head_dim: int,
+    dtype: str = "f16",
+    causal: bool = False,
+    fused: bool = True,
+    sparsity: float = 0.0,
+    backward: bool = False,
+) -> OpCost:
     """Cost of softmax(Q K^T / sqrt(d)) V forward (or its backward with ``backward=True``)."""
-    for name, v in (("batch", batch), ("heads", heads), ("kv_heads", kv_heads), ("sq", sq),
-                    ("sk", sk), ("head_dim", head_dim)):
+    for name, v in (
+        ("batch", batch),
+        ("heads", heads),
+        ("kv_heads", kv_heads),
+        ("sq", sq),
+        ("sk", sk),
+        ("head_dim", head_dim),
+    ):
         if not isinstance(v, int) or isinstance(v, bool) or v < 1:
             raise TandemError(f"attention_cost: {name} must be a positive integer, got {v!r}")
     if heads % kv_heads:
-        raise TandemError(f"attention_cost: heads ({heads}) must be a multiple of kv_heads "
-                          f"({kv_heads})")
+        raise TandemError(
+            f"attention_cost: heads ({heads}) must be a multiple of kv_heads ({kv_heads})"
+        )
     if not 0.0 <= sparsity < 1.0:
         raise TandemError(f"attention_cost: sparsity must be in [0, 1), got {sparsity!r}")
     if target.kind == "gpu" and fused:
-        return _fused_gpu(target, batch, heads, kv_heads, sq, sk, head_dim, dtype,  # type: ignore[arg-type]
-                          causal, sparsity, backward)
+        return _fused_gpu(
+            target,
+            batch,
+            heads,
+            kv_heads,
+            sq,
+            sk,
+            head_dim,
+            dtype,  # type: ignore[arg-type]
+            causal,
+            sparsity,
+            backward,
+        )
     return _materialised(target, batch, heads, sq, sk, head_dim, dtype, sparsity, backward)

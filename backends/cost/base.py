@@ -1,7 +1,7 @@
 """The result of every cost model: ``OpCost``, and which roofline term bounds it.
 
-    c = gemm_cost(load_target("toy"), 1, 1280, 1280, 1280)
-    c.seconds, c.flops, c.bound      # 4.7e-05, 4.2e+09, "compute"
+c = gemm_cost(load_target("toy"), 1, 1280, 1280, 1280)
+c.seconds, c.flops, c.bound      # 4.7e-05, 4.2e+09, "compute"
 """
 
 from __future__ import annotations

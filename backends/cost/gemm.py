@@ -43,8 +43,9 @@ def _check_dims(batch: int, m: int, n: int, k: int, sparsity: float) -> None:
         raise TandemError(f"gemm: sparsity must be in [0, 1), got {sparsity!r}")
 
 
-def align_factor(table: tuple[float, ...], dim: np.ndarray, eb: np.ndarray | int,
-                 alignment_bytes: int) -> np.ndarray:
+def align_factor(
+    table: tuple[float, ...], dim: np.ndarray, eb: np.ndarray | int, alignment_bytes: int
+) -> np.ndarray:
     """Efficiency factor of one dimension from its byte alignment (vectorised)."""
     nbytes = np.asarray(dim, dtype=np.int64) * np.asarray(eb, dtype=np.int64)
     low = nbytes & -nbytes  # largest power of two dividing nbytes
@@ -53,10 +54,17 @@ def align_factor(table: tuple[float, ...], dim: np.ndarray, eb: np.ndarray | int
     return np.where(low >= alignment_bytes, 1.0, fac)
 
 
-def gemm_model_arrays(p: GemmParams, peak: np.ndarray | float, bandwidth: float,
-                      batch: np.ndarray, m: np.ndarray, n: np.ndarray, k: np.ndarray,
-                      eb: np.ndarray | int, sparsity: np.ndarray | float = 0.0
-                      ) -> dict[str, np.ndarray]:
+def gemm_model_arrays(
+    p: GemmParams,
+    peak: np.ndarray | float,
+    bandwidth: float,
+    batch: np.ndarray,
+    m: np.ndarray,
+    n: np.ndarray,
+    k: np.ndarray,
+    eb: np.ndarray | int,
+    sparsity: np.ndarray | float = 0.0,
+) -> dict[str, np.ndarray]:
     """Kernel time (no launch overhead) for arrays of GEMM shapes; also the chosen config.
 
     Returns arrays: kernel, compute, memory, tile (index), split, waves, align.
@@ -65,9 +73,11 @@ def gemm_model_arrays(p: GemmParams, peak: np.ndarray | float, bandwidth: float,
     keep = 1.0 - np.asarray(sparsity, dtype=float).reshape(-1, 1) * np.ones_like(B)
     ebf = np.asarray(eb, dtype=float).reshape(-1, 1) * np.ones_like(B)
     peakf = np.asarray(peak, dtype=float).reshape(-1, 1) * np.ones_like(B)
-    align = (align_factor(p.align_k, k, eb, p.alignment_bytes)
-             * align_factor(p.align_n, n, eb, p.alignment_bytes)
-             * align_factor(p.align_m, m, eb, p.alignment_bytes)).reshape(-1, 1)
+    align = (
+        align_factor(p.align_k, k, eb, p.alignment_bytes)
+        * align_factor(p.align_n, n, eb, p.alignment_bytes)
+        * align_factor(p.align_m, m, eb, p.alignment_bytes)
+    ).reshape(-1, 1)
 
     tm = np.array([t[0] for t in p.tile_shapes], dtype=float)
     tn = np.array([t[1] for t in p.tile_shapes], dtype=float)
@@ -87,8 +97,7 @@ def gemm_model_arrays(p: GemmParams, peak: np.ndarray | float, bandwidth: float,
     nbytes = ebf * B * (M * K + K * N + M * N) * keep
     memory = nbytes / (bandwidth * p.gemm_memory) + 0.0 * s_o
     red_bytes = np.where(s_o > 1, 2.0 * 4.0 * B * M * N * s_o, 0.0)
-    reduce_t = np.where(s_o > 1, red_bytes / (bandwidth * p.gemm_memory)
-                        + p.split_k_overhead, 0.0)
+    reduce_t = np.where(s_o > 1, red_bytes / (bandwidth * p.gemm_memory) + p.split_k_overhead, 0.0)
     total = np.maximum(compute, memory) + reduce_t
     best = np.argmin(total, axis=1)
     rows = np.arange(total.shape[0])
@@ -105,41 +114,95 @@ def gemm_model_arrays(p: GemmParams, peak: np.ndarray | float, bandwidth: float,
 
 
 @lru_cache(maxsize=65536)
-def _gpu_gemm_cached(p: GemmParams, peak: float, bandwidth: float, launch: float,
-                     batch: int, m: int, n: int, k: int, eb: int, sparsity: float
-                     ) -> tuple[float, float, float, float, dict[str, Any]]:
-    r = gemm_model_arrays(p, peak, bandwidth, np.array([batch]), np.array([m]), np.array([n]),
-                          np.array([k]), eb, sparsity)
+def _gpu_gemm_cached(
+    p: GemmParams,
+    peak: float,
+    bandwidth: float,
+    launch: float,
+    batch: int,
+    m: int,
+    n: int,
+    k: int,
+    eb: int,
+    sparsity: float,
+) -> tuple[float, float, float, float, dict[str, Any]]:
+    r = gemm_model_arrays(
+        p,
+        peak,
+        bandwidth,
+        np.array([batch]),
+        np.array([m]),
+        np.array([n]),
+        np.array([k]),
+        eb,
+        sparsity,
+    )
     t = int(r["tile"][0])
-    detail = {"tile": p.tile_shapes[t], "split_k": int(r["split"][0]),
-              "waves": float(r["waves"][0]), "align_efficiency": float(r["align"][0]),
-              "tile_efficiency": p.tile_eff[t]}
-    return (float(r["kernel"][0]) + launch, float(r["compute"][0]), float(r["memory"][0]),
-            float(r["bytes"][0]), detail)
+    detail = {
+        "tile": p.tile_shapes[t],
+        "split_k": int(r["split"][0]),
+        "waves": float(r["waves"][0]),
+        "align_efficiency": float(r["align"][0]),
+        "tile_efficiency": p.tile_eff[t],
+    }
+    return (
+        float(r["kernel"][0]) + launch,
+        float(r["compute"][0]),
+        float(r["memory"][0]),
+        float(r["bytes"][0]),
+        detail,
+    )
 
 
-def gpu_gemm_cost(target: GpuTarget, batch: int, m: int, n: int, k: int,
-                  dtype: str = "f16", sparsity: float = 0.0) -> OpCost:
+def gpu_gemm_cost(
+    target: GpuTarget, batch: int, m: int, n: int, k: int, dtype: str = "f16", sparsity: float = 0.0
+) -> OpCost:
     """Predicted cost of C[batch,m,n] = A[batch,m,k] @ B[batch,k,n] on a GPU target."""
     _check_dims(batch, m, n, k, sparsity)
     d = parse_dtype(dtype)
     seconds, comp, mem, nbytes, detail = _gpu_gemm_cached(
-        target.gemm, target.peak_flops(d), target.hbm_bandwidth, target.launch_overhead_s,
-        int(batch), int(m), int(n), int(k), nbytes_of(d), float(sparsity))
+        target.gemm,
+        target.peak_flops(d),
+        target.hbm_bandwidth,
+        target.launch_overhead_s,
+        int(batch),
+        int(m),
+        int(n),
+        int(k),
+        nbytes_of(d),
+        float(sparsity),
+    )
     flops = 2.0 * batch * m * n * k * (1.0 - sparsity)
-    return OpCost(seconds=seconds, flops=flops, bytes=nbytes, compute_seconds=comp,
-                  memory_seconds=mem, unit="sm", energy_j=0.0,
-                  bound=bound_of(comp, mem, target.launch_overhead_s), detail=dict(detail))
+    return OpCost(
+        seconds=seconds,
+        flops=flops,
+        bytes=nbytes,
+        compute_seconds=comp,
+        memory_seconds=mem,
+        unit="sm",
+        energy_j=0.0,
+        bound=bound_of(comp, mem, target.launch_overhead_s),
+        detail=dict(detail),
+    )
 
 
-def gemm_cost(target: Target, batch: int, m: int, n: int, k: int, dtype: str = "f16",
-              sparsity: float = 0.0) -> OpCost:
+def gemm_cost(
+    target: Target, batch: int, m: int, n: int, k: int, dtype: str = "f16", sparsity: float = 0.0
+) -> OpCost:
     """GEMM cost on any target kind (GPU model, AccelTran matmul, PHAZE all-cores GEMM)."""
     if target.kind == "gpu":
         return gpu_gemm_cost(target, batch, m, n, k, dtype, sparsity)  # type: ignore[arg-type]
     if target.kind == "acceltran":
         return acceltran_matmul_cost(target, batch, m, n, k, sparsity, dtype)  # type: ignore[arg-type]
     if target.kind == "phaze":
-        return phaze_gemm_cost(target, batch, m, n, k, dtype, cores="all",  # type: ignore[arg-type]
-                               sparsity=sparsity)
+        return phaze_gemm_cost(
+            target,
+            batch,
+            m,
+            n,
+            k,
+            dtype,
+            cores="all",  # type: ignore[arg-type]
+            sparsity=sparsity,
+        )
     raise TandemError(f"gemm_cost: unsupported target kind {target.kind!r}")

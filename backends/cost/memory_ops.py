@@ -25,8 +25,9 @@ def _efficiency(target: GpuTarget, kind: str) -> float:
     return eff.get(kind, eff["elementwise"])
 
 
-def memory_op_cost(target: Target, bytes: float, flops: float = 0.0, dtype: str = "f16",
-                   kind: str = "elementwise") -> OpCost:
+def memory_op_cost(
+    target: Target, bytes: float, flops: float = 0.0, dtype: str = "f16", kind: str = "elementwise"
+) -> OpCost:
     """Cost of a memory-bound op moving ``bytes`` of main memory and doing ``flops``."""
     if bytes < 0 or flops < 0:
         raise TandemError(f"memory_op_cost: bytes and flops must be >= 0, got {bytes}, {flops}")
@@ -37,17 +38,24 @@ def memory_op_cost(target: Target, bytes: float, flops: float = 0.0, dtype: str 
         mem = bytes / (target.hbm_bandwidth * eff)
         comp = flops / target.peak_flops("f32")
         launch = target.launch_overhead_s
-        return OpCost(seconds=max(mem, comp) + launch, flops=float(flops), bytes=float(bytes),
-                      compute_seconds=comp, memory_seconds=mem, unit="sm",
-                      bound=bound_of(comp, mem, launch),
-                      detail={"kind": kind, "efficiency": eff})
+        return OpCost(
+            seconds=max(mem, comp) + launch,
+            flops=float(flops),
+            bytes=float(bytes),
+            compute_seconds=comp,
+            memory_seconds=mem,
+            unit="sm",
+            bound=bound_of(comp, mem, launch),
+            detail={"kind": kind, "efficiency": eff},
+        )
     if target.kind in ("acceltran", "phaze"):
         return transfer_cost(target, bytes, flops, kind)  # type: ignore[arg-type]
     raise TandemError(f"memory_op_cost: unsupported target kind {target.kind!r}")
 
 
-def vector_op_cost(target: Target, kind: str, elements: int, dtype: str = "f16",
-                   sparsity: float = 0.0) -> OpCost:
+def vector_op_cost(
+    target: Target, kind: str, elements: int, dtype: str = "f16", sparsity: float = 0.0
+) -> OpCost:
     """An elementwise/reduction op (softmax, layernorm, gelu, dropout, ...) over ``elements``.
 
     GPU: memory-bound with ``op_bytes`` traffic (FLOPs ~ 5 per element); AccelTran: its
@@ -57,11 +65,21 @@ def vector_op_cost(target: Target, kind: str, elements: int, dtype: str = "f16",
         raise TandemError(f"vector_op_cost: elements must be >= 0, got {elements}")
     if target.kind == "gpu":
         keep = 1.0 - sparsity
-        return memory_op_cost(target, op_bytes(kind, elements, dtype) * keep,
-                              estimates.VECTOR_OP * elements * keep, dtype, kind)
+        return memory_op_cost(
+            target,
+            op_bytes(kind, elements, dtype) * keep,
+            estimates.VECTOR_OP * elements * keep,
+            dtype,
+            kind,
+        )
     if target.kind == "acceltran":
-        return acceltran_vector_cost(target, kind, elements, sparsity=sparsity,  # type: ignore[arg-type]
-                                     dtype=dtype)
+        return acceltran_vector_cost(
+            target,
+            kind,
+            elements,
+            sparsity=sparsity,  # type: ignore[arg-type]
+            dtype=dtype,
+        )
     if target.kind == "phaze":
         return phaze_vector_cost(target, kind, elements, cores="all", dtype=dtype)  # type: ignore[arg-type]
     raise TandemError(f"vector_op_cost: unsupported target kind {target.kind!r}")

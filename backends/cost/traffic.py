@@ -1,6 +1,6 @@
 """Minimal main-memory traffic of memory-bound ops, per op kind.
 
-    op_bytes("softmax", 1024, "f16")   # 4096.0: one fp16 read and one write per value
+op_bytes("softmax", 1024, "f16")   # 4096.0: one fp16 read and one write per value
 """
 
 from __future__ import annotations

@@ -38,8 +38,9 @@ def energy_split(cost: OpCost, target: AccelTranTarget) -> tuple[float, float]:
     return max(0.0, cost.energy_j - buf_j), 0.0
 
 
-def acceltran_energy(report: SimReport, target: AccelTranTarget
-                     ) -> tuple[dict[str, float], dict[str, float]]:
+def acceltran_energy(
+    report: SimReport, target: AccelTranTarget
+) -> tuple[dict[str, float], dict[str, float]]:
     """Energy totals (J, W) and area per module kind (mm^2) of the run in ``report``."""
     dynamic = module_leak = 0.0
     for s in report.signatures:
@@ -49,6 +50,10 @@ def acceltran_energy(report: SimReport, target: AccelTranTarget
     buf_w = _buffer_leakage_w(target)
     leakage = module_leak + buf_w * report.latency_s
     total = dynamic + leakage
-    energy = {"dynamic_j": dynamic, "leakage_j": leakage, "total_j": total,
-              "average_power_w": total / report.latency_s if report.latency_s > 0 else 0.0}
+    energy = {
+        "dynamic_j": dynamic,
+        "leakage_j": leakage,
+        "total_j": total,
+        "average_power_w": total / report.latency_s if report.latency_s > 0 else 0.0,
+    }
     return energy, acceltran_area(target)

@@ -85,10 +85,14 @@ def _attr_float(op: Operation, name: str) -> float | None:
     a = op.attributes.get(name)
     if a is None:
         return None
-    if not isinstance(a, FloatAttr | IntegerAttr) or not math.isfinite(float(a.value.data)) \
-            or float(a.value.data) < 0:
-        raise TandemError(f"{op.name}: attribute {name!r} must be a non-negative float "
-                          f"(seconds), got {a}")
+    if (
+        not isinstance(a, FloatAttr | IntegerAttr)
+        or not math.isfinite(float(a.value.data))
+        or float(a.value.data) < 0
+    ):
+        raise TandemError(
+            f"{op.name}: attribute {name!r} must be a non-negative float (seconds), got {a}"
+        )
     return float(a.value.data)
 
 
@@ -133,8 +137,13 @@ def _arguments(fn: func.FuncOp) -> tuple[dict[str, Any], list[tuple[SSAValue, in
             inputs[label] = {"shape": list(shape(a)), "dtype": dtype(a)}
             if tokens is None and dtype(a) == "i64" and len(shape(a)) >= 1:
                 tokens = numel(a)
-    model = {"function": fn.sym_name.data, "params": params, "param_bytes": param_bytes,
-             "inputs": inputs, "tokens": tokens}
+    model = {
+        "function": fn.sym_name.data,
+        "params": params,
+        "param_bytes": param_bytes,
+        "inputs": inputs,
+        "tokens": tokens,
+    }
     return model, args
 
 
@@ -162,11 +171,20 @@ class _Engine:
         if sig is None:
             counts = count_op(op)
             kind = counts.kind
-            cost = op_cost(op, self.target, fused=self.fused, cores=1 if single else "all",
-                           counts=counts)
-            sig = Signature(len(self.signatures), op.name, kind, _shape_text(op), cost,
-                            compute_dtype(op), counts.flops, counts.mm_flops,
-                            result_bytes=tuple(nbytes(r) for r in op.results))
+            cost = op_cost(
+                op, self.target, fused=self.fused, cores=1 if single else "all", counts=counts
+            )
+            sig = Signature(
+                len(self.signatures),
+                op.name,
+                kind,
+                _shape_text(op),
+                cost,
+                compute_dtype(op),
+                counts.flops,
+                counts.mm_flops,
+                result_bytes=tuple(nbytes(r) for r in op.results),
+            )
             self.cache[key] = sig
             self.signatures.append(sig)
         sig.count += 1
@@ -176,8 +194,9 @@ class _Engine:
         """Issue one op: cost, start time, unit, row, lifetimes."""
         attrs = op.attributes
         sched_unit = _attr_str(op, SCHED_UNIT)
-        single = self.target.kind == "phaze" and sched_unit is not None and \
-            sched_unit[-1:].isdigit()
+        single = (
+            self.target.kind == "phaze" and sched_unit is not None and sched_unit[-1:].isdigit()
+        )
         sig = self.signature_of(op, single)
         cost = sig.cost
         layer_a = attrs.get("layer")
@@ -187,8 +206,9 @@ class _Engine:
         self.training = self.training or phase == "backward"
         device = _attr_int(op, PLACEMENT) if PLACEMENT in attrs else 0
         if device < 0:
-            raise TandemError(f"{op.name}: attribute 'placement' must be a device id >= 0, "
-                              f"got {device}")
+            raise TandemError(
+                f"{op.name}: attribute 'placement' must be a device id >= 0, got {device}"
+            )
 
         start = sched_start or 0.0
         for v in op.operands:
@@ -199,19 +219,39 @@ class _Engine:
         end = start
         if cost.unit:
             units = self.units
-            names = units.resolve(op, sched_unit, cost.unit) if sched_unit else \
-                units.members.get(cost.unit, [cost.unit])
+            names = (
+                units.resolve(op, sched_unit, cost.unit)
+                if sched_unit
+                else units.members.get(cost.unit, [cost.unit])
+            )
             start = max(start, units.earliest(device, names))
             end = start + cost.seconds
             units.occupy(device, names, end)
             unit = sched_unit or cost.unit
-        self.rows.append(OpRow(i, op.name, sig.kind, layer, phase, device, unit, start,
-                               cost.seconds, cost.flops, cost.bytes, cost.bound, sig.dtype,
-                               cost.energy_j, sig.id))
+        self.rows.append(
+            OpRow(
+                i,
+                op.name,
+                sig.kind,
+                layer,
+                phase,
+                device,
+                unit,
+                start,
+                cost.seconds,
+                cost.flops,
+                cost.bytes,
+                cost.bound,
+                sig.dtype,
+                cost.energy_j,
+                sig.id,
+            )
+        )
         self._lifetimes(op, sig, device, start, end)
 
-    def _lifetimes(self, op: Operation, sig: Signature, device: int, start: float,
-                   end: float) -> None:
+    def _lifetimes(
+        self, op: Operation, sig: Signature, device: int, start: float, end: float
+    ) -> None:
         """Uses extend their root buffer; views alias their input, other results allocate."""
         alias, last_use = self.alias, self.last_use
         for v in op.operands:
@@ -232,8 +272,9 @@ class _Engine:
             self.allocs.append(Allocation(r, size, start, end, device))
 
 
-def simulate(module: ModuleOp, target: Target | str, *, fused_attention: bool = True,
-             name: str | None = None) -> SimReport:
+def simulate(
+    module: ModuleOp, target: Target | str, *, fused_attention: bool = True, name: str | None = None
+) -> SimReport:
     """Run ``module``'s entry function on ``target`` (a Target or a built-in name / path).
 
     ``fused_attention``: flash-style attention kernels on GPUs (else materialised).
@@ -257,16 +298,28 @@ def simulate(module: ModuleOp, target: Target | str, *, fused_attention: bool = 
     latency = max((r.end for r in rows), default=0.0)
     for v in outputs:
         engine.last_use[engine.alias.get(v, v)] = math.inf
-    memory = peak_memory(args, engine.allocs, engine.last_use, engine.arg_devices, latency,
-                         target.mem_capacity)
-    model.update(name=name or fn.sym_name.data, ops=len(ops),
-                 costed_ops=sum(1 for r in rows if r.unit),
-                 signatures=len(engine.signatures), training=engine.training)
-    scheduled = any(s is not None for s in sched_starts) or \
-        any(SCHED_UNIT in op.attributes for op in ops)
-    report = SimReport(target=target, latency_s=latency, rows=rows,
-                       signatures=engine.signatures, model=model, memory=memory,
-                       options={"fused_attention": fused_attention, "scheduled": scheduled})
+    memory = peak_memory(
+        args, engine.allocs, engine.last_use, engine.arg_devices, latency, target.mem_capacity
+    )
+    model.update(
+        name=name or fn.sym_name.data,
+        ops=len(ops),
+        costed_ops=sum(1 for r in rows if r.unit),
+        signatures=len(engine.signatures),
+        training=engine.training,
+    )
+    scheduled = any(s is not None for s in sched_starts) or any(
+        SCHED_UNIT in op.attributes for op in ops
+    )
+    report = SimReport(
+        target=target,
+        latency_s=latency,
+        rows=rows,
+        signatures=engine.signatures,
+        model=model,
+        memory=memory,
+        options={"fused_attention": fused_attention, "scheduled": scheduled},
+    )
     if target.kind == "acceltran":
         report.energy, report.area_mm2 = acceltran_energy(report, target)
     report.sim_seconds = time.perf_counter() - t0

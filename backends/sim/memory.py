@@ -26,9 +26,14 @@ class Allocation:
     device: int
 
 
-def peak_memory(args: list[tuple[SSAValue, int, str]], allocs: list[Allocation],
-                last_use: dict[SSAValue, float], arg_devices: dict[SSAValue, set[int]],
-                latency: float, capacity: float) -> dict[str, Any]:
+def peak_memory(
+    args: list[tuple[SSAValue, int, str]],
+    allocs: list[Allocation],
+    last_use: dict[SSAValue, float],
+    arg_devices: dict[SSAValue, set[int]],
+    latency: float,
+    capacity: float,
+) -> dict[str, Any]:
     """Peak bytes live at once per device, and where the peak is (see the module docstring)."""
     devices = {a.device for a in allocs} | {d for ds in arg_devices.values() for d in ds} | {0}
     arg_bytes = dict.fromkeys(devices, 0)

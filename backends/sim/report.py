@@ -43,11 +43,23 @@ class OpRow:
         return self.start + self.seconds
 
     def to_json(self) -> dict[str, Any]:
-        return {"index": self.index, "op": self.op, "kind": self.kind, "layer": self.layer,
-                "phase": self.phase, "device": self.device, "unit": self.unit,
-                "start_s": self.start, "seconds": self.seconds, "flops": self.flops,
-                "bytes": self.bytes, "bound": self.bound, "dtype": self.dtype,
-                "energy_j": self.energy_j, "signature": self.signature}
+        return {
+            "index": self.index,
+            "op": self.op,
+            "kind": self.kind,
+            "layer": self.layer,
+            "phase": self.phase,
+            "device": self.device,
+            "unit": self.unit,
+            "start_s": self.start,
+            "seconds": self.seconds,
+            "flops": self.flops,
+            "bytes": self.bytes,
+            "bound": self.bound,
+            "dtype": self.dtype,
+            "energy_j": self.energy_j,
+            "signature": self.signature,
+        }
 
 
 @dataclass
@@ -67,10 +79,21 @@ class Signature:
 
     def to_json(self) -> dict[str, Any]:
         c = self.cost
-        return {"id": self.id, "op": self.op, "kind": self.kind, "shape": self.shape,
-                "count": self.count, "seconds": c.seconds, "flops": c.flops, "bytes": c.bytes,
-                "compute_s": c.compute_seconds, "memory_s": c.memory_seconds,
-                "unit": c.unit, "bound": c.bound, "dtype": self.dtype}
+        return {
+            "id": self.id,
+            "op": self.op,
+            "kind": self.kind,
+            "shape": self.shape,
+            "count": self.count,
+            "seconds": c.seconds,
+            "flops": c.flops,
+            "bytes": c.bytes,
+            "compute_s": c.compute_seconds,
+            "memory_s": c.memory_seconds,
+            "unit": c.unit,
+            "bound": c.bound,
+            "dtype": self.dtype,
+        }
 
 
 @dataclass
@@ -133,10 +156,16 @@ class SimReport:
     def throughput(self) -> dict[str, float | None]:
         tokens = self.model.get("tokens")
         if not tokens or self.latency_s <= 0:
-            return {"tokens": tokens, "tokens_per_s": None,
-                    "iterations_per_s": 1 / self.latency_s if self.latency_s > 0 else None}
-        return {"tokens": tokens, "tokens_per_s": tokens / self.latency_s,
-                "iterations_per_s": 1 / self.latency_s}
+            return {
+                "tokens": tokens,
+                "tokens_per_s": None,
+                "iterations_per_s": 1 / self.latency_s if self.latency_s > 0 else None,
+            }
+        return {
+            "tokens": tokens,
+            "tokens_per_s": tokens / self.latency_s,
+            "iterations_per_s": 1 / self.latency_s,
+        }
 
     def group(self, key: str) -> list[dict[str, Any]]:
         """Sums of ops, seconds (busy time), FLOPs and bytes by "layer", "kind" or "phase"."""
@@ -156,8 +185,13 @@ class SimReport:
         for g in acc.values():
             g["share"] = g["seconds"] / busy
         if key == "layer":
-            return sorted(acc.values(), key=lambda g: (isinstance(g["layer"], str), g["layer"]
-                                                       if isinstance(g["layer"], int) else 0))
+            return sorted(
+                acc.values(),
+                key=lambda g: (
+                    isinstance(g["layer"], str),
+                    g["layer"] if isinstance(g["layer"], int) else 0,
+                ),
+            )
         return sorted(acc.values(), key=lambda g: -g["seconds"])
 
     def units(self) -> list[dict[str, Any]]:
@@ -166,8 +200,9 @@ class SimReport:
         for r in self.rows:
             if not r.unit:
                 continue
-            g = acc.setdefault((r.device, r.unit), {"device": r.device, "unit": r.unit,
-                                                    "ops": 0, "busy_s": 0.0})
+            g = acc.setdefault(
+                (r.device, r.unit), {"device": r.device, "unit": r.unit, "ops": 0, "busy_s": 0.0}
+            )
             g["ops"] += 1
             g["busy_s"] += r.seconds
         for g in acc.values():
@@ -177,8 +212,9 @@ class SimReport:
     def devices(self) -> list[dict[str, Any]]:
         acc: dict[int, dict[str, Any]] = {}
         for r in self.rows:
-            g = acc.setdefault(r.device, {"device": r.device, "ops": 0, "end_s": 0.0,
-                                          "busy_s": 0.0, "flops": 0.0})
+            g = acc.setdefault(
+                r.device, {"device": r.device, "ops": 0, "end_s": 0.0, "busy_s": 0.0, "flops": 0.0}
+            )
             g["ops"] += 1
             g["end_s"] = max(g["end_s"], r.end)
             g["busy_s"] += r.seconds

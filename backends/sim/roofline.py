@@ -51,17 +51,23 @@ def roofline_png(report: SimReport) -> bytes:
     styles = ["-", "--", ":", "-."]
     for i, d in enumerate(dtypes):
         peak = t.peak_flops(d)
-        ax.plot(grid, np.minimum(peak, grid * bw), lw=1.5, color="black",
-                ls=styles[i % len(styles)],
-                label=f"roof {d}: {peak / 1e12:.3g} TFLOP/s, {bw / 1e9:.4g} GB/s")
+        ax.plot(
+            grid,
+            np.minimum(peak, grid * bw),
+            lw=1.5,
+            color="black",
+            ls=styles[i % len(styles)],
+            label=f"roof {d}: {peak / 1e12:.3g} TFLOP/s, {bw / 1e9:.4g} GB/s",
+        )
     for kind, (xs, ys, sizes) in sorted(points.items()):
         ax.scatter(xs, ys, s=sizes, alpha=0.7, label=kind, edgecolors="none")
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("arithmetic intensity (FLOP / byte of main memory)")
     ax.set_ylabel("achieved FLOP/s")
-    ax.set_title(f"{report.model.get('name', 'model')} on {t.name}: "
-                 f"{len(report.signatures)} distinct ops")
+    ax.set_title(
+        f"{report.model.get('name', 'model')} on {t.name}: {len(report.signatures)} distinct ops"
+    )
     ax.grid(True, which="major", alpha=0.3)
     legend_title = f"{skipped} on-chip ops not shown" if skipped else None
     ax.legend(fontsize=7, loc="lower right", title=legend_title, title_fontsize=7)
@@ -70,4 +76,3 @@ def roofline_png(report: SimReport) -> bytes:
     fig.savefig(buf, format="png")
     plt.close(fig)
     return buf.getvalue()
-

@@ -25,38 +25,78 @@ def _unit_order(target: Target, unit: str) -> tuple[int, int, str]:
     for i, name in enumerate(target.compute_units()):
         first.setdefault(name.rstrip("0123456789"), i)
     base = unit.rstrip("0123456789")
-    index = int(unit[len(base):]) if unit != base else -1
+    index = int(unit[len(base) :]) if unit != base else -1
     return first.get(base, len(first)), index, unit
 
 
 def chrome_trace(report: SimReport) -> dict[str, Any]:
     """The trace as JSON-ready data."""
-    units = sorted({(r.device, r.unit) for r in report.rows if r.unit and r.seconds > 0},
-                   key=lambda du: (du[0], *_unit_order(report.target, du[1])))
+    units = sorted(
+        {(r.device, r.unit) for r in report.rows if r.unit and r.seconds > 0},
+        key=lambda du: (du[0], *_unit_order(report.target, du[1])),
+    )
     tid: dict[tuple[int, str], int] = {}
     events: list[dict[str, Any]] = []
     for device in sorted({d for d, _ in units}):
-        events.append({"name": "process_name", "ph": "M", "pid": device, "tid": 0,
-                       "args": {"name": f"device {device} ({report.target.name})"}})
-        events.append({"name": "process_sort_index", "ph": "M", "pid": device, "tid": 0,
-                       "args": {"sort_index": device}})
+        events.append(
+            {
+                "name": "process_name",
+                "ph": "M",
+                "pid": device,
+                "tid": 0,
+                "args": {"name": f"device {device} ({report.target.name})"},
+            }
+        )
+        events.append(
+            {
+                "name": "process_sort_index",
+                "ph": "M",
+                "pid": device,
+                "tid": 0,
+                "args": {"sort_index": device},
+            }
+        )
     for device, unit in units:
         tid[(device, unit)] = n = sum(1 for d, _ in tid if d == device)
-        events.append({"name": "thread_name", "ph": "M", "pid": device, "tid": n,
-                       "args": {"name": unit}})
-        events.append({"name": "thread_sort_index", "ph": "M", "pid": device, "tid": n,
-                       "args": {"sort_index": n}})
+        events.append(
+            {"name": "thread_name", "ph": "M", "pid": device, "tid": n, "args": {"name": unit}}
+        )
+        events.append(
+            {
+                "name": "thread_sort_index",
+                "ph": "M",
+                "pid": device,
+                "tid": n,
+                "args": {"sort_index": n},
+            }
+        )
     shapes = {s.id: s.shape for s in report.signatures}
     for r in report.rows:
         if not r.unit or r.seconds <= 0:
             continue
-        events.append({
-            "name": r.op, "cat": r.kind, "ph": "X", "ts": r.start * US, "dur": r.seconds * US,
-            "pid": r.device, "tid": tid[(r.device, r.unit)],
-            "args": {"index": r.index, "shape": shapes[r.signature], "flops": r.flops,
-                     "bytes": r.bytes, "layer": r.layer, "phase": r.phase, "bound": r.bound,
-                     "unit": r.unit},
-        })
-    return {"traceEvents": events, "displayTimeUnit": "ns",
-            "otherData": {"target": report.target.name, "latency_s": report.latency_s}}
-
+        events.append(
+            {
+                "name": r.op,
+                "cat": r.kind,
+                "ph": "X",
+                "ts": r.start * US,
+                "dur": r.seconds * US,
+                "pid": r.device,
+                "tid": tid[(r.device, r.unit)],
+                "args": {
+                    "index": r.index,
+                    "shape": shapes[r.signature],
+                    "flops": r.flops,
+                    "bytes": r.bytes,
+                    "layer": r.layer,
+                    "phase": r.phase,
+                    "bound": r.bound,
+                    "unit": r.unit,
+                },
+            }
+        )
+    return {
+        "traceEvents": events,
+        "displayTimeUnit": "ns",
+        "otherData": {"target": report.target.name, "latency_s": report.latency_s},
+    }

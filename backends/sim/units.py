@@ -42,16 +42,22 @@ class Units:
         m = _UNIT_RE.match(unit)
         kind = m.group(1) if m else unit
         if kind != natural:
-            raise TandemError(f"{op.name}: {SCHED_UNIT} {unit!r} cannot run this op on "
-                              f"{self.target.name} (it runs on {natural!r} units)")
+            raise TandemError(
+                f"{op.name}: {SCHED_UNIT} {unit!r} cannot run this op on "
+                f"{self.target.name} (it runs on {natural!r} units)"
+            )
         if m and m.group(2):
             members = self.members.get(kind)
             if members is None and self.target.kind != "gpu":
-                raise TandemError(f"{op.name}: {SCHED_UNIT} {unit!r}: {self.target.name} has one "
-                                  f"{kind!r} unit (no index)")
+                raise TandemError(
+                    f"{op.name}: {SCHED_UNIT} {unit!r}: {self.target.name} has one "
+                    f"{kind!r} unit (no index)"
+                )
             if members is not None and unit not in members:
-                raise TandemError(f"{op.name}: {SCHED_UNIT} {unit!r}: {self.target.name} has "
-                                  f"{len(members)} {kind} units ({members[0]}..{members[-1]})")
+                raise TandemError(
+                    f"{op.name}: {SCHED_UNIT} {unit!r}: {self.target.name} has "
+                    f"{len(members)} {kind} units ({members[0]}..{members[-1]})"
+                )
             return [unit]
         return self.members.get(kind, [unit])
 
@@ -72,8 +78,11 @@ def issue_order(ops: list[Operation], starts: list[float | None]) -> list[int]:
     users: list[set[int]] = [set() for _ in ops]
     indegree = [0] * len(ops)
     for i, op in enumerate(ops):
-        producers = {index[v.owner] for v in op.operands
-                     if isinstance(v.owner, Operation) and v.owner in index}
+        producers = {
+            index[v.owner]
+            for v in op.operands
+            if isinstance(v.owner, Operation) and v.owner in index
+        }
         indegree[i] = len(producers)
         for p in producers:
             users[p].add(i)

@@ -53,9 +53,14 @@ class TargetBase:
 
     def facts(self) -> dict[str, Any]:
         """Key numbers as JSON-ready data (the ``target`` object of docs/report-schema.md)."""
-        return {"name": self.name, "kind": self.kind, "description": self.description,
-                "peak_flops": self.peak_flops_table(), "mem_bandwidth": self.mem_bandwidth,
-                "mem_capacity": self.mem_capacity}
+        return {
+            "name": self.name,
+            "kind": self.kind,
+            "description": self.description,
+            "peak_flops": self.peak_flops_table(),
+            "mem_bandwidth": self.mem_bandwidth,
+            "mem_capacity": self.mem_capacity,
+        }
 
 
 @dataclass(frozen=True)
@@ -103,8 +108,9 @@ class GpuTarget(TargetBase):
         """Dense peak FLOP/s for a dtype (tensor cores for f16/bf16/tf32)."""
         d = parse_dtype(dtype)
         if d not in self.peak_flops_by_dtype:
-            raise TandemError(f"{self.name}: no peak_flops for dtype {d} "
-                              f"(has {sorted(self.peak_flops_by_dtype)})")
+            raise TandemError(
+                f"{self.name}: no peak_flops for dtype {d} (has {sorted(self.peak_flops_by_dtype)})"
+            )
         return self.peak_flops_by_dtype[d]
 
     def peak_flops_table(self) -> dict[str, float]:
@@ -146,8 +152,7 @@ class AccelTranTarget(TargetBase):
     vector_cycles_per_tile: dict[str, float]
     modules: dict[str, AccelTranModule]
 
-    memory_fields: ClassVar[tuple[str, str]] = ("main_memory_bandwidth",
-                                                "main_memory_capacity")
+    memory_fields: ClassVar[tuple[str, str]] = ("main_memory_bandwidth", "main_memory_capacity")
 
     def compute_units(self) -> list[str]:
         return ["mac", "softmax", "layernorm", "dma"]
@@ -186,7 +191,8 @@ class PhazeTarget(TargetBase):
 
     def compute_units(self) -> list[str]:
         return [f"tc{i}" for i in range(self.tensor_cores)] + [
-            f"vc{i}" for i in range(self.vector_cores)]
+            f"vc{i}" for i in range(self.vector_cores)
+        ]
 
     def peak_flops(self, dtype: str = "f16") -> float:
         """All tensor cores, 2 FLOPs per MAC per cycle."""

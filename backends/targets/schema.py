@@ -28,9 +28,16 @@ class Spec:
 class Num(Spec):
     """A number; positive unless ``allow_zero``; ``le`` an upper bound; ``integer``; ``pow2``."""
 
-    def __init__(self, *, integer: bool = False, allow_zero: bool = False,
-                 le: float | None = None, optional: bool = False, default: Any = None,
-                 pow2: bool = False) -> None:
+    def __init__(
+        self,
+        *,
+        integer: bool = False,
+        allow_zero: bool = False,
+        le: float | None = None,
+        optional: bool = False,
+        default: Any = None,
+        pow2: bool = False,
+    ) -> None:
         self.integer, self.allow_zero, self.le = integer, allow_zero, le
         self.optional, self.default, self.pow2 = optional, default, pow2
 
@@ -58,8 +65,9 @@ class Num(Spec):
 class Str(Spec):
     """A string, one of ``choices`` when given."""
 
-    def __init__(self, choices: tuple[str, ...] | None = None, *, optional: bool = False,
-                 default: Any = None) -> None:
+    def __init__(
+        self, choices: tuple[str, ...] | None = None, *, optional: bool = False, default: Any = None
+    ) -> None:
         self.choices, self.optional, self.default = choices, optional, default
 
     def check(self, value: Any, where: str) -> Any:
@@ -82,8 +90,15 @@ class Bool(Spec):
 class List(Spec):
     """A list of ``item`` values (a tuple after checking): ``length`` exactly or ``min_len``."""
 
-    def __init__(self, item: Spec, *, min_len: int = 1, length: int | None = None,
-                 optional: bool = False, default: Any = None) -> None:
+    def __init__(
+        self,
+        item: Spec,
+        *,
+        min_len: int = 1,
+        length: int | None = None,
+        optional: bool = False,
+        default: Any = None,
+    ) -> None:
         self.item, self.min_len, self.length = item, min_len, length
         self.optional, self.default = optional, default
 
@@ -93,15 +108,22 @@ class List(Spec):
         if self.length is not None and len(value) != self.length:
             raise TandemError(f"{where} must have {self.length} entries, got {len(value)}")
         if len(value) < self.min_len:
-            raise TandemError(f"{where} must have at least {self.min_len} entries, got {len(value)}")
+            raise TandemError(
+                f"{where} must have at least {self.min_len} entries, got {len(value)}"
+            )
         return tuple(self.item.check(v, f"{where}[{i}]") for i, v in enumerate(value))
 
 
 class Table(Spec):
     """A TOML table with a fixed set of keys; ``open_values`` accepts any key with that spec."""
 
-    def __init__(self, fields: dict[str, Spec] | None = None, *, optional: bool = False,
-                 open_values: Spec | None = None) -> None:
+    def __init__(
+        self,
+        fields: dict[str, Spec] | None = None,
+        *,
+        optional: bool = False,
+        open_values: Spec | None = None,
+    ) -> None:
         self.fields = fields or {}
         self.optional, self.open_values = optional, open_values
         self.default = None

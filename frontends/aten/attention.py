@@ -35,7 +35,9 @@ def sdpa(imp: Importer, node):
     if arg(node, 4, "dropout_p", 0.0):
         raise imp.error("attention dropout is not supported; set the dropout probability to 0")
     mask = _mask(imp, arg(node, 3, "attn_mask"))
-    props = _attention_props(q, arg(node, 5, "is_causal", False), node.kwargs.get("scale", arg(node, 6, "scale")))
+    props = _attention_props(
+        q, arg(node, 5, "is_causal", False), node.kwargs.get("scale", arg(node, 6, "scale"))
+    )
     return imp.op1(la.AttentionOp, [q, k, v, *mask], imp.out_type(), props)
 
 

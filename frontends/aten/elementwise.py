@@ -46,6 +46,7 @@ def binary_value(imp: Importer, cls, a: SSAValue, b: SSAValue, out: str | None =
 
 # ---- binary and comparison ops ------------------------------------------------------------------
 
+
 def _binary_handler(cls):
     def handle(imp: Importer, node):
         out = imp.out_dtype()
@@ -58,7 +59,9 @@ def _binary_handler(cls):
         alpha = node.kwargs.get("alpha", 1)
         if alpha != 1:
             b = binary_value(imp, bi.MulOp, b, imp.const(alpha, dtype(b)))
-        if not issubclass(cls, bi.CompareOp):  # compute in the result dtype (i64 / i64 -> f32 divides in f32)
+        if not issubclass(
+            cls, bi.CompareOp
+        ):  # compute in the result dtype (i64 / i64 -> f32 divides in f32)
             a, b = imp.convert(a, out), imp.convert(b, out)
         return binary_value(imp, cls, a, b, out)
 
@@ -73,9 +76,24 @@ for _targets, _cls in [
     (("aten.pow.Tensor_Scalar", "aten.pow.Tensor_Tensor", "aten.pow.Scalar"), bi.PowOp),
     (("aten.maximum.default", "aten.clamp_min.default"), bi.MaxOp),
     (("aten.minimum.default", "aten.clamp_max.default"), bi.MinOp),
-    (("aten.bitwise_and.Tensor", "aten.logical_and.default", "aten.bitwise_and.Scalar", "aten.__and__.Tensor"),
-     bi.AndOp),
-    (("aten.bitwise_or.Tensor", "aten.logical_or.default", "aten.bitwise_or.Scalar", "aten.__or__.Tensor"), bi.OrOp),
+    (
+        (
+            "aten.bitwise_and.Tensor",
+            "aten.logical_and.default",
+            "aten.bitwise_and.Scalar",
+            "aten.__and__.Tensor",
+        ),
+        bi.AndOp,
+    ),
+    (
+        (
+            "aten.bitwise_or.Tensor",
+            "aten.logical_or.default",
+            "aten.bitwise_or.Scalar",
+            "aten.__or__.Tensor",
+        ),
+        bi.OrOp,
+    ),
     (("aten.eq.Tensor", "aten.eq.Scalar"), bi.EqOp),
     (("aten.ne.Tensor", "aten.ne.Scalar"), bi.NeOp),
     (("aten.lt.Tensor", "aten.lt.Scalar"), bi.LtOp),
@@ -111,11 +129,21 @@ def clamp(imp: Importer, node):
 # ---- unary ops ----------------------------------------------------------------------------------
 
 _UNARY = {
-    "aten.silu.default": un.SiluOp, "aten.relu.default": un.ReluOp, "aten.tanh.default": un.TanhOp,
-    "aten.sigmoid.default": un.SigmoidOp, "aten.exp.default": un.ExpOp, "aten.log.default": un.LogOp,
-    "aten.sqrt.default": un.SqrtOp, "aten.rsqrt.default": un.RsqrtOp, "aten.neg.default": un.NegOp,
-    "aten.abs.default": un.AbsOp, "aten.erf.default": un.ErfOp, "aten.reciprocal.default": un.ReciprocalOp,
-    "aten.sin.default": un.SinOp, "aten.cos.default": un.CosOp, "aten.bitwise_not.default": un.NotOp,
+    "aten.silu.default": un.SiluOp,
+    "aten.relu.default": un.ReluOp,
+    "aten.tanh.default": un.TanhOp,
+    "aten.sigmoid.default": un.SigmoidOp,
+    "aten.exp.default": un.ExpOp,
+    "aten.log.default": un.LogOp,
+    "aten.sqrt.default": un.SqrtOp,
+    "aten.rsqrt.default": un.RsqrtOp,
+    "aten.neg.default": un.NegOp,
+    "aten.abs.default": un.AbsOp,
+    "aten.erf.default": un.ErfOp,
+    "aten.reciprocal.default": un.ReciprocalOp,
+    "aten.sin.default": un.SinOp,
+    "aten.cos.default": un.CosOp,
+    "aten.bitwise_not.default": un.NotOp,
     "aten.logical_not.default": un.NotOp,
 }
 
@@ -140,10 +168,20 @@ for _target, _cls in _UNARY.items():
 def gelu(imp: Importer, node):
     x = imp.value(node.args[0])
     approx = node.kwargs.get("approximate", arg(node, 1, "approximate", "none"))
-    return imp.op1(un.GeluOp, [x], imp.out_type(), {"approximate": GeluApproximationAttr(GeluApproximation(approx)) if approx != "none" else None})
+    return imp.op1(
+        un.GeluOp,
+        [x],
+        imp.out_type(),
+        {
+            "approximate": GeluApproximationAttr(GeluApproximation(approx))
+            if approx != "none"
+            else None
+        },
+    )
 
 
 # ---- selection --------------------------------------------------------------------------------
+
 
 @handles("aten.where.self", "aten.where.ScalarOther", "aten.where.ScalarSelf", "aten.where.Scalar")
 def where(imp: Importer, node):
@@ -153,7 +191,9 @@ def where(imp: Importer, node):
         c = binary_value(imp, bi.NeOp, c, imp.const(0, dtype(c)))
     a = imp.convert(operand(imp, node.args[1], out), out)
     b = imp.convert(operand(imp, node.args[2], out), out)
-    return imp.op1(ew.WhereOp, [c, a, b], tensor(broadcast_shapes(shape(c), shape(a), shape(b)), out))
+    return imp.op1(
+        ew.WhereOp, [c, a, b], tensor(broadcast_shapes(shape(c), shape(a), shape(b)), out)
+    )
 
 
 @handles("aten.masked_fill.Scalar", "aten.masked_fill.Tensor")
@@ -166,6 +206,7 @@ def masked_fill(imp: Importer, node):
 
 
 # ---- constants ------------------------------------------------------------------------------------
+
 
 def _fill(imp: Importer, node, value):
     out = imp.out_type()
@@ -199,7 +240,11 @@ def scalar_tensor(imp: Importer, node):
 @handles("aten.arange.start_step", "aten.arange.default", "aten.arange.start")
 def arange(imp: Importer, node):
     args = list(node.args)
-    start, step = (0, 1) if len(args) == 1 else (args[0], args[2] if len(args) > 2 else node.kwargs.get("step", 1))
+    start, step = (
+        (0, 1)
+        if len(args) == 1
+        else (args[0], args[2] if len(args) > 2 else node.kwargs.get("step", 1))
+    )
     out = imp.out_type()
     if dtype(out).startswith("i"):
         props = {"start": int_attr(start), "step": int_attr(step)}

@@ -47,12 +47,18 @@ def generic(imp: Importer, node: torch.fx.Node):
             raise imp.error(str(exc)) from None
 
     args = record(list(node.args))
-    kwargs = DictionaryAttr({k: record(v) for k, v in node.kwargs.items() if k not in _DROPPED_KWARGS})
+    kwargs = DictionaryAttr(
+        {k: record(v) for k, v in node.kwargs.items() if k not in _DROPPED_KWARGS}
+    )
     val = node.meta.get("val")
     vals = list(val) if isinstance(val, list | tuple) else [val]
     types = [torch_type(v) for v in vals if isinstance(v, torch.Tensor)]
     if len(types) != len(vals):
         raise imp.error("has non-tensor results and cannot be imported")
-    op = imp.emit(GenericOp, operands, types,
-                  {"target": StringAttr(str(node.target)), "args": args, "kwargs": kwargs})
+    op = imp.emit(
+        GenericOp,
+        operands,
+        types,
+        {"target": StringAttr(str(node.target)), "args": args, "kwargs": kwargs},
+    )
     return op.results[0] if not isinstance(val, list | tuple) else tuple(op.results)

@@ -18,7 +18,7 @@ def inline_submodule(imp: Importer, node):
     sub_node = node.args[first]
     sub = getattr(node.graph.owning_module, sub_node.target)
     places = list(sub.graph.find_nodes(op="placeholder"))
-    for p, a in zip(places, node.args[first + 1:], strict=True):
+    for p, a in zip(places, node.args[first + 1 :], strict=True):
         imp.values[p] = imp.values[a] if isinstance(a, torch.fx.Node) else a
     outer = imp.node
     imp.translate(sub.graph)

@@ -91,7 +91,9 @@ class Importer:
         return self.last_layer
 
     # -- emission ---------------------------------------------------------------------------
-    def emit(self, cls: type[Operation], operands, result_types, props: dict | None = None) -> Operation:
+    def emit(
+        self, cls: type[Operation], operands, result_types, props: dict | None = None
+    ) -> Operation:
         op = cls.create(
             operands=list(operands),
             result_types=list(result_types),
@@ -104,7 +106,9 @@ class Importer:
             for r in op.results:
                 self.layers[r] = layer
         if isinstance(op, VIEW_LIKE) and op.operands[0] in self.param_layers:
-            self.param_layers[op.results[0]] = self.param_layers[op.operands[0]]  # a view of a weight
+            self.param_layers[op.results[0]] = self.param_layers[
+                op.operands[0]
+            ]  # a view of a weight
         if self.phase == "backward":
             op.attributes[attrs.PHASE] = StringAttr("backward")
         self.block.add_op(op)
@@ -143,7 +147,9 @@ class Importer:
             raise self.error(f"expected a tensor argument, got {arg!r}")
         v = self.values.get(arg)
         if v is None and arg in self.values:
-            raise self.error(f"uses {arg.name}, an auxiliary output (statistics, masks) that tfm ops do not expose")
+            raise self.error(
+                f"uses {arg.name}, an auxiliary output (statistics, masks) that tfm ops do not expose"
+            )
         if not isinstance(v, SSAValue):
             raise self.error(f"argument {arg.name} has no single tensor value")
         return v

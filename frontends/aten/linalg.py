@@ -59,7 +59,9 @@ def linear(imp: Importer, node):
     x, w = imp.value(node.args[0]), imp.value(node.args[1])
     b = arg(node, 2, "bias")
     sx, sw = shape(x), shape(w)
-    y = imp.op1(la.MatmulOp, [x, w], tensor((*sx[:-1], sw[0]), dtype(x)), {"transpose_rhs": UnitAttr()})
+    y = imp.op1(
+        la.MatmulOp, [x, w], tensor((*sx[:-1], sw[0]), dtype(x)), {"transpose_rhs": UnitAttr()}
+    )
     if b is not None:
         y = binary_value(imp, bi.AddOp, y, imp.value(b))
     return imp.convert(y, imp.out_dtype())

@@ -44,10 +44,16 @@ def nll_loss_backward(imp: Importer, node):
 @handles("aten.cross_entropy_loss.default")
 def cross_entropy(imp: Importer, node):
     x, t = imp.value(node.args[0]), imp.value(node.args[1])
-    if arg(node, 2, "weight") is not None or arg(node, 5, "label_smoothing", 0.0) or len(shape(x)) != 2:
+    if (
+        arg(node, 2, "weight") is not None
+        or arg(node, 5, "label_smoothing", 0.0)
+        or len(shape(x)) != 2
+    ):
         return generic(imp, node)
-    props = {"reduction": _reduction(arg(node, 3, "reduction", 1)),
-             "ignore_index": int_attr(arg(node, 4, "ignore_index", -100))}
+    props = {
+        "reduction": _reduction(arg(node, 3, "reduction", 1)),
+        "ignore_index": int_attr(arg(node, 4, "ignore_index", -100)),
+    }
     return imp.op1(misc.CrossEntropyOp, [x, t], imp.out_type(), props)
 
 

@@ -20,7 +20,9 @@ from ir.enums import GeluApproximation, GeluApproximationAttr
 from ir.types import dtype, normalize_dim, shape
 
 
-@handles("aten._softmax.default", "aten.softmax.int", "aten._log_softmax.default", "aten.log_softmax.int")
+@handles(
+    "aten._softmax.default", "aten.softmax.int", "aten._log_softmax.default", "aten.log_softmax.int"
+)
 def softmax(imp: Importer, node):
     out = imp.out_type()
     x = imp.convert(imp.value(node.args[0]), dtype(out))
@@ -38,7 +40,7 @@ def softmax_backward(imp: Importer, node):
 
 
 def _norm_params(imp: Importer, x: SSAValue, w, b, ndim: int):
-    nshape = shape(x)[len(shape(x)) - ndim:]
+    nshape = shape(x)[len(shape(x)) - ndim :]
     wv = imp.value(w) if w is not None else imp.const(1.0, dtype(x), nshape)
     bv = imp.value(b) if b is not None else imp.const(0.0, dtype(x), nshape)
     return wv, bv
@@ -70,8 +72,12 @@ def layer_norm_backward(imp: Importer, node):
         raise imp.error("layer-norm statistics do not come from a layer_norm op")
     eps = arg(fwd, 4, "eps", 1e-5)
     w, b = _norm_params(imp, x, arg(node, 5, "weight"), arg(node, 6, "bias"), ndim)
-    op = imp.emit(nm.LayerNormBackwardOp, [g, x, w, b], [x.type, w.type, b.type],
-                  {"eps": float_attr(eps), "ndim": int_attr(ndim)})
+    op = imp.emit(
+        nm.LayerNormBackwardOp,
+        [g, x, w, b],
+        [x.type, w.type, b.type],
+        {"eps": float_attr(eps), "ndim": int_attr(ndim)},
+    )
     mask = list(arg(node, 7, "output_mask", [True, True, True]))
     return tuple(r if m else None for r, m in zip(op.results, mask, strict=True))
 
@@ -94,6 +100,14 @@ def act_backward(imp: Importer, node):
     g, x = imp.value(node.args[0]), imp.value(node.args[1])
     if "gelu" in str(node.target):
         approx = node.kwargs.get("approximate", arg(node, 2, "approximate", "none"))
-        return imp.op1(nm.GeluBackwardOp, [g, x], x.type,
-                       {"approximate": GeluApproximationAttr(GeluApproximation(approx)) if approx != "none" else None})
+        return imp.op1(
+            nm.GeluBackwardOp,
+            [g, x],
+            x.type,
+            {
+                "approximate": GeluApproximationAttr(GeluApproximation(approx))
+                if approx != "none"
+                else None
+            },
+        )
     return imp.op1(nm.SiluBackwardOp, [g, x], x.type)

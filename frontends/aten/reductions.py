@@ -1,6 +1,6 @@
 """Reductions: sum / mean / amax / amin / any / all / prod -> `tfm.reduce` with its kind:
 
-    aten.sum.dim_IntList(%g, [0], True)  ->  %r = tfm.reduce %g {kind = "sum", dims = array<i64: 0>, keepdim} : (tensor<32x256xf32>) -> tensor<1x256xf32>
+aten.sum.dim_IntList(%g, [0], True)  ->  %r = tfm.reduce %g {kind = "sum", dims = array<i64: 0>, keepdim} : (tensor<32x256xf32>) -> tensor<1x256xf32>
 """
 
 from __future__ import annotations
@@ -17,12 +17,18 @@ from ir.enums import ReduceKind, ReduceKindAttr
 from ir.types import dtype, normalize_dim, shape
 
 
-def reduce_value(imp: Importer, x: SSAValue, kind: str, dims: list[int], keepdim: bool, out) -> SSAValue:
+def reduce_value(
+    imp: Importer, x: SSAValue, kind: str, dims: list[int], keepdim: bool, out
+) -> SSAValue:
     """Reduce `x` over `dims` (all dimensions when empty) into type `out`."""
     rank = len(shape(x))
     dims = sorted({normalize_dim(d, rank) for d in dims}) if dims else list(range(rank))
     x = imp.convert(x, dtype(out)) if kind not in ("any", "all") else x
-    props = {"kind": ReduceKindAttr(ReduceKind(kind)), "dims": ints_attr(dims), "keepdim": UnitAttr() if keepdim else None}
+    props = {
+        "kind": ReduceKindAttr(ReduceKind(kind)),
+        "dims": ints_attr(dims),
+        "keepdim": UnitAttr() if keepdim else None,
+    }
     return imp.op1(misc.ReduceOp, [x], out, props)
 
 

@@ -19,27 +19,54 @@ from ir.base import float_attr, int_attr, ints_attr
 from ir.types import dtype, normalize_dim, shape, tensor
 
 
-@handles("aten.clone.default", "aten.alias.default", "aten.detach.default", "aten.contiguous.default",
-         "aten.lift_fresh_copy.default", "aten.copy.default", "aten.dropout.default")
+@handles(
+    "aten.clone.default",
+    "aten.alias.default",
+    "aten.detach.default",
+    "aten.contiguous.default",
+    "aten.lift_fresh_copy.default",
+    "aten.copy.default",
+    "aten.dropout.default",
+)
 def identity(imp: Importer, node):
     src = node.args[1] if str(node.target) == "aten.copy.default" else node.args[0]
     return imp.convert(imp.value(src), imp.out_dtype())
 
 
-@handles("aten._assert_tensor_metadata.default", "aten._assert_async.msg", "aten._assert_scalar.default",
-         "aten.sym_constrain_range_for_size.default")
+@handles(
+    "aten._assert_tensor_metadata.default",
+    "aten._assert_async.msg",
+    "aten._assert_scalar.default",
+    "aten.sym_constrain_range_for_size.default",
+)
 def drop(imp: Importer, node):
     return None
 
 
-@handles("aten._to_copy.default", "aten.to.dtype", "aten._to_dtype.default", "aten.to.dtype_layout", "aten.to.device")
+@handles(
+    "aten._to_copy.default",
+    "aten.to.dtype",
+    "aten._to_dtype.default",
+    "aten.to.dtype_layout",
+    "aten.to.device",
+)
 def to_copy(imp: Importer, node):
     return imp.convert(imp.value(node.args[0]), imp.out_dtype())
 
 
-@handles("aten.view.default", "aten.reshape.default", "aten._unsafe_view.default", "aten.squeeze.dim",
-         "aten.squeeze.dims", "aten.squeeze.default", "aten.unsqueeze.default", "aten.flatten.using_ints",
-         "aten.view_as.default", "aten.unflatten.int", "aten._reshape_alias.default")
+@handles(
+    "aten.view.default",
+    "aten.reshape.default",
+    "aten._unsafe_view.default",
+    "aten.squeeze.dim",
+    "aten.squeeze.dims",
+    "aten.squeeze.default",
+    "aten.unsqueeze.default",
+    "aten.flatten.using_ints",
+    "aten.view_as.default",
+    "aten.unflatten.int",
+    "aten._reshape_alias.default",
+)
 def reshape(imp: Importer, node):
     x = imp.value(node.args[0])
     out = imp.out_type()
@@ -52,7 +79,9 @@ def permute_value(imp: Importer, x: SSAValue, perm: list[int]) -> SSAValue:
     if perm == list(range(len(perm))):
         return x
     s = shape(x)
-    return imp.op1(sh.PermuteOp, [x], tensor([s[p] for p in perm], dtype(x)), {"perm": ints_attr(perm)})
+    return imp.op1(
+        sh.PermuteOp, [x], tensor([s[p] for p in perm], dtype(x)), {"perm": ints_attr(perm)}
+    )
 
 
 @handles("aten.permute.default")
@@ -81,13 +110,20 @@ def expand(imp: Importer, node):
     return x if x.type == out else imp.op1(sh.BroadcastOp, [x], out)
 
 
-def slice_value(imp: Importer, x: SSAValue, dim: int, start: int, end: int, step: int = 1) -> SSAValue:
+def slice_value(
+    imp: Importer, x: SSAValue, dim: int, start: int, end: int, step: int = 1
+) -> SSAValue:
     s = shape(x)
     if start == 0 and end == s[dim] and step == 1:
         return x
     n = len(range(start, end, step))
-    out = tensor(s[:dim] + (n,) + s[dim + 1:], dtype(x))
-    props = {"dim": int_attr(dim), "start": int_attr(start), "end": int_attr(end), "step": int_attr(step)}
+    out = tensor(s[:dim] + (n,) + s[dim + 1 :], dtype(x))
+    props = {
+        "dim": int_attr(dim),
+        "start": int_attr(start),
+        "end": int_attr(end),
+        "step": int_attr(step),
+    }
     return imp.op1(sh.SliceOp, [x], out, props)
 
 
@@ -120,8 +156,13 @@ def select(imp: Importer, node):
     return imp.op1(sh.ReshapeOp, [y], imp.out_type())
 
 
-@handles("aten.split_with_sizes.default", "aten.split.Tensor", "aten.split_with_sizes_copy.default",
-         "aten.unbind.int", "aten.chunk.default")
+@handles(
+    "aten.split_with_sizes.default",
+    "aten.split.Tensor",
+    "aten.split_with_sizes_copy.default",
+    "aten.unbind.int",
+    "aten.chunk.default",
+)
 def split(imp: Importer, node):
     x = imp.value(node.args[0])
     s = shape(x)
@@ -146,7 +187,12 @@ def cat(imp: Importer, node):
     if len(xs) == 1:
         return xs[0]
     rank = len(shape(xs[0]))
-    return imp.op1(sh.ConcatOp, xs, imp.out_type(), {"dim": int_attr(normalize_dim(arg(node, 1, "dim", 0), rank))})
+    return imp.op1(
+        sh.ConcatOp,
+        xs,
+        imp.out_type(),
+        {"dim": int_attr(normalize_dim(arg(node, 1, "dim", 0), rank))},
+    )
 
 
 @handles("aten.constant_pad_nd.default")
@@ -159,7 +205,11 @@ def pad(imp: Importer, node):
         low[rank - 1 - i], high[rank - 1 - i] = spec[2 * i], spec[2 * i + 1]
     if any(v < 0 for v in low + high):
         return generic(imp, node)
-    props = {"low": ints_attr(low), "high": ints_attr(high), "value": float_attr(arg(node, 2, "value", 0.0))}
+    props = {
+        "low": ints_attr(low),
+        "high": ints_attr(high),
+        "value": float_attr(arg(node, 2, "value", 0.0)),
+    }
     return imp.op1(sh.PadOp, [x], imp.out_type(), props)
 
 

@@ -29,7 +29,9 @@ _BARE_KEY = re.compile(r"^[A-Za-z_][\w$.]*$")
 @dataclass
 class TorchMlirExport:
     text: str  # torch dialect, generic form
-    buffers: set[str] = field(default_factory=set)  # resource keys that are buffers or lifted constants
+    buffers: set[str] = field(
+        default_factory=set
+    )  # resource keys that are buffers or lifted constants
     # tensors that are neither parameters nor buffers of the module (lifted constants), by key
     constants: dict[str, torch.Tensor] = field(default_factory=dict)
     output_type: str = "torch"
@@ -42,7 +44,9 @@ def _torch_mlir():
         from torch_mlir.dialects import torch as torch_d
         from torch_mlir.extras import fx_importer
     except ImportError as exc:
-        raise TandemError("--via torch-mlir needs the torch-mlir package (pip install torch-mlir)") from exc
+        raise TandemError(
+            "--via torch-mlir needs the torch-mlir package (pip install torch-mlir)"
+        ) from exc
     return fx, ir, torch_d, fx_importer
 
 
@@ -52,7 +56,9 @@ def mlir_op_name(target) -> str:
     return name.removesuffix(".default")
 
 
-def _named_weights_hooks(names: dict[int, str], constants: dict[str, torch.Tensor], keys: dict[str, str]):
+def _named_weights_hooks(
+    names: dict[int, str], constants: dict[str, torch.Tensor], keys: dict[str, str]
+):
     """FxImporterHooks that turn every weight into a data-less `dense_resource<name>` literal."""
     _, ir, _, fx_importer = _torch_mlir()
 
@@ -77,15 +83,16 @@ def _named_weights_hooks(names: dict[int, str], constants: dict[str, torch.Tenso
                 self.attrs[name] = attr
                 keys[_resource_key(str(attr))] = name  # MLIR renames a key it has seen
             vtype = gni._cc.tensor_to_vtensor_type(literal)
-            return ir.Operation.create("torch.vtensor.literal", results=[vtype],
-                                       attributes={"value": self.attrs[name]}).result
+            return ir.Operation.create(
+                "torch.vtensor.literal", results=[vtype], attributes={"value": self.attrs[name]}
+            ).result
 
     return NamedWeights()
 
 
 def _resource_key(attr: str) -> str:
     """`dense_resource<"0.w"> : tensor<2xf32>` -> `0.w`."""
-    key = attr[attr.index("<") + 1:attr.rindex("> :")]
+    key = attr[attr.index("<") + 1 : attr.rindex("> :")]
     return key[1:-1].replace('\\"', '"') if key.startswith('"') else key
 
 
@@ -94,15 +101,23 @@ def _unregistered(ep: torch.export.ExportedProgram) -> set:
     _, ir, torch_d, _ = _torch_mlir()
     ctx = ir.Context()
     torch_d.register_dialect(ctx)
-    return {n.target for n in ep.graph.nodes
-            if n.op == "call_function" and isinstance(n.target, torch._ops.OpOverload)
-            and not ctx.is_registered_operation("torch." + mlir_op_name(n.target))}
+    return {
+        n.target
+        for n in ep.graph.nodes
+        if n.op == "call_function"
+        and isinstance(n.target, torch._ops.OpOverload)
+        and not ctx.is_registered_operation("torch." + mlir_op_name(n.target))
+    }
 
 
 def _first_error(exc: Exception) -> str:
     lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
     errors = [ln for ln in lines if "error:" in ln]
-    return (errors[0].split("error:", 1)[1].strip() if errors else lines[0]) if lines else type(exc).__name__
+    return (
+        (errors[0].split("error:", 1)[1].strip() if errors else lines[0])
+        if lines
+        else type(exc).__name__
+    )
 
 
 def aten_program(module: torch.nn.Module, example_inputs: tuple) -> torch.export.ExportedProgram:
@@ -122,11 +137,15 @@ def aten_program(module: torch.nn.Module, example_inputs: tuple) -> torch.export
     except TandemError:
         raise
     except Exception as exc:  # torch raises many types; the user needs one line
-        raise TandemError(f"torch.export of the model failed: {type(exc).__name__}: {_first_error(exc)}") from exc
+        raise TandemError(
+            f"torch.export of the model failed: {type(exc).__name__}: {_first_error(exc)}"
+        ) from exc
     return ep
 
 
-def export_torch_mlir(module: torch.nn.Module, example_inputs: tuple, *, embed_weights: bool = False) -> TorchMlirExport:
+def export_torch_mlir(
+    module: torch.nn.Module, example_inputs: tuple, *, embed_weights: bool = False
+) -> TorchMlirExport:
     """torch.export `module`, then import it with torch-mlir into the torch dialect.
 
     With `embed_weights` the file carries the weights, as torch-mlir writes them by default
@@ -134,8 +153,12 @@ def export_torch_mlir(module: torch.nn.Module, example_inputs: tuple, *, embed_w
     impossible on the meta device.
     """
     fx, _, _, _ = _torch_mlir()
-    if embed_weights and any(t.device.type == "meta" for t in [*module.parameters(), *module.buffers()]):
-        raise TandemError("embedding weights in torch-mlir's output needs a model with real weights, not one on meta")
+    if embed_weights and any(
+        t.device.type == "meta" for t in [*module.parameters(), *module.buffers()]
+    ):
+        raise TandemError(
+            "embedding weights in torch-mlir's output needs a model with real weights, not one on meta"
+        )
     ep = aten_program(module, tuple(example_inputs))
     sig = ep.graph_signature
     aliases = tied_aliases(module)
@@ -150,14 +173,24 @@ def export_torch_mlir(module: torch.nn.Module, example_inputs: tuple, *, embed_w
             names[id(t)] = k
             constants[k] = t
     buffers = {aliases.get(k, k) for k in sig.inputs_to_buffers.values()} | set(constants)
-    legal = sorted({mlir_op_name(n.target) for n in ep.graph.nodes
-                    if n.op == "call_function" and isinstance(n.target, torch._ops.OpOverload)})
+    legal = sorted(
+        {
+            mlir_op_name(n.target)
+            for n in ep.graph.nodes
+            if n.op == "call_function" and isinstance(n.target, torch._ops.OpOverload)
+        }
+    )
     output_type = "raw" if _unregistered(ep) else "torch"
     keys: dict[str, str] = {}
     try:
         hooks = None if embed_weights else _named_weights_hooks(names, constants, keys)
-        mod = fx.export_and_import(ep, output_type=output_type, decomposition_table={}, backend_legal_ops=legal,
-                                   hooks=hooks)
+        mod = fx.export_and_import(
+            ep,
+            output_type=output_type,
+            decomposition_table={},
+            backend_legal_ops=legal,
+            hooks=hooks,
+        )
         text = mod.operation.get_asm(print_generic_op_form=True)
     except Exception as exc:  # noqa: BLE001 - torch-mlir's pipeline failures carry MLIR diagnostics
         raise TandemError(f"torch-mlir import failed: {_first_error(exc)}") from exc

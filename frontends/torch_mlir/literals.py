@@ -17,16 +17,43 @@ from xdsl.ir import Attribute
 from ir.errors import TandemError
 
 ELEMENT_TYPES = {
-    "f32": torch.float32, "f16": torch.float16, "bf16": torch.bfloat16, "f64": torch.float64,
-    "si64": torch.int64, "si32": torch.int32, "si16": torch.int16, "si8": torch.int8, "ui8": torch.uint8,
+    "f32": torch.float32,
+    "f16": torch.float16,
+    "bf16": torch.bfloat16,
+    "f64": torch.float64,
+    "si64": torch.int64,
+    "si32": torch.int32,
+    "si16": torch.int16,
+    "si8": torch.int8,
+    "ui8": torch.uint8,
     "i1": torch.bool,
 }
 # c10::ScalarType, Layout and MemoryFormat enumerations, as torch-mlir encodes them in !torch.int.
-SCALAR_TYPES = [torch.uint8, torch.int8, torch.int16, torch.int32, torch.int64, torch.float16, torch.float32,
-                torch.float64, torch.complex32, torch.complex64, torch.complex128, torch.bool, torch.qint8,
-                torch.quint8, torch.qint32, torch.bfloat16]
+SCALAR_TYPES = [
+    torch.uint8,
+    torch.int8,
+    torch.int16,
+    torch.int32,
+    torch.int64,
+    torch.float16,
+    torch.float32,
+    torch.float64,
+    torch.complex32,
+    torch.complex64,
+    torch.complex128,
+    torch.bool,
+    torch.qint8,
+    torch.quint8,
+    torch.qint32,
+    torch.bfloat16,
+]
 LAYOUTS = [torch.strided, torch.sparse_coo]
-MEMORY_FORMATS = [torch.contiguous_format, torch.preserve_format, torch.channels_last, torch.channels_last_3d]
+MEMORY_FORMATS = [
+    torch.contiguous_format,
+    torch.preserve_format,
+    torch.channels_last,
+    torch.channels_last_3d,
+]
 
 # the body of a !torch.vtensor type: `[2,16],f32`
 VTENSOR = re.compile(r"^\[([^\]]*)\],(.+)$")
@@ -54,7 +81,11 @@ def schema_value(type_name: str, v):
 def show_attr(attr: Attribute) -> str:
     """An attribute as the file spells it (`!torch.vtensor<[2],f32>` for torch types)."""
     if isinstance(attr, UnregisteredAttr):
-        return f"!{attr.attr_name.data}<{attr.value.data}>" if attr.value.data else f"!{attr.attr_name.data}"
+        return (
+            f"!{attr.attr_name.data}<{attr.value.data}>"
+            if attr.value.data
+            else f"!{attr.attr_name.data}"
+        )
     return str(attr)
 
 

@@ -65,8 +65,14 @@ def torch_context() -> TorchContext:
     """A fresh context per parse. Its builtin dialect gets its own resource table: xDSL's shared
     one renames a `dense_resource` key it has seen before (`w` -> `w_0`) on the next parse."""
     ctx = TorchContext()
-    ctx.load_dialect(Dialect("builtin", list(builtin.Builtin.operations), list(builtin.Builtin.attributes),
-                             [OpAsmDialectInterface()]))
+    ctx.load_dialect(
+        Dialect(
+            "builtin",
+            list(builtin.Builtin.operations),
+            list(builtin.Builtin.attributes),
+            [OpAsmDialectInterface()],
+        )
+    )
     ctx.load_dialect(func.Func)
     return ctx
 
@@ -96,7 +102,7 @@ def op_name(op: Operation) -> str:
 def split_resources(text: str) -> tuple[str, str]:
     """(IR, file-level metadata `{-# ... #-}`); the metadata always comes last."""
     m = re.search(r"^\{-#", text, re.M)
-    return (text, "") if m is None else (text[:m.start()], text[m.start():])
+    return (text, "") if m is None else (text[: m.start()], text[m.start() :])
 
 
 def read_blobs(metadata: str) -> dict[str, bytes]:
@@ -116,7 +122,9 @@ def _torch_op_lines(text: str) -> list[tuple[int, str]]:
     return out
 
 
-def _attach_lines(parsed: ParsedTorch, generic: list[tuple[int, str]], user: list[int] | None) -> None:
+def _attach_lines(
+    parsed: ParsedTorch, generic: list[tuple[int, str]], user: list[int] | None
+) -> None:
     torch_ops = [op for op in parsed.module.walk() if op_name(op).startswith(TORCH_PREFIX)]
     if len(torch_ops) != len(generic):
         return  # unusual layout: errors then name the file without a line
@@ -142,13 +150,17 @@ def parse_torch_text(text: str, path: str = "<input>") -> ParsedTorch:
         xdsl_error = exc
     converted = _generic_via_torch_mlir(ir_text, path)
     if converted is None:
-        raise TandemError(parse_error_line(path, xdsl_error)
-                          + " (torch-dialect files must be in MLIR's generic form: torch-mlir-opt --mlir-print-op-generic)")
+        raise TandemError(
+            parse_error_line(path, xdsl_error)
+            + " (torch-dialect files must be in MLIR's generic form: torch-mlir-opt --mlir-print-op-generic)"
+        )
     generic, user_lines = converted
     try:
         module = _xdsl_parse(generic, path)
     except ParseError as exc:
-        raise TandemError(f"{path}: {exc.msg} (in torch-mlir's generic re-print of the file)") from exc
+        raise TandemError(
+            f"{path}: {exc.msg} (in torch-mlir's generic re-print of the file)"
+        ) from exc
     parsed = ParsedTorch(module, path, blobs=blobs)
     _attach_lines(parsed, _torch_op_lines(generic), user_lines)
     return parsed
@@ -175,7 +187,9 @@ def _generic_via_torch_mlir(text: str, path: str) -> tuple[str, list[int]] | Non
                 raise TandemError(f"{path}: {str(exc).strip().splitlines()[-1]}") from exc
             msg = m.group(3)
             if "unregistered dialect" in msg:
-                msg = "unknown operation: a torch-dialect file holds torch, func and builtin ops only"
+                msg = (
+                    "unknown operation: a torch-dialect file holds torch, func and builtin ops only"
+                )
             raise TandemError(f"{path}:{m.group(1)}:{m.group(2)}: {msg}") from exc
         lines: list[int] = []
 

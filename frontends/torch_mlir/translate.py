@@ -51,7 +51,12 @@ from frontends.trace import Captured
 from ir.errors import TandemError
 
 # Value-preserving casts between torch types.
-IDENTITY = {"torch.derefine", "torch.tensor_static_info_cast", "torch.copy.to_vtensor", "torch.copy.to_tensor"}
+IDENTITY = {
+    "torch.derefine",
+    "torch.tensor_static_info_cast",
+    "torch.copy.to_vtensor",
+    "torch.copy.to_tensor",
+}
 
 
 @dataclass
@@ -97,7 +102,11 @@ class _Translator:
         return isinstance(t, UnregisteredAttr) and t.attr_name.data == "torch.vtensor"
 
     def is_tensor_list(self, t: Attribute) -> bool:
-        return isinstance(t, UnregisteredAttr) and t.attr_name.data == "torch.list" and "vtensor" in t.value.data
+        return (
+            isinstance(t, UnregisteredAttr)
+            and t.attr_name.data == "torch.list"
+            and "vtensor" in t.value.data
+        )
 
     def meta(self, t: Attribute, op: Operation) -> torch.Tensor:
         return meta_tensor(*self.tensor_type(t, op))
@@ -105,7 +114,9 @@ class _Translator:
     # -- values ----------------------------------------------------------------------------------
     def get(self, v: SSAValue, op: Operation):
         if v not in self.env:
-            raise self.error(op, f"operand {v.name_hint or ''} has no value (defined by an unsupported op)")
+            raise self.error(
+                op, f"operand {v.name_hint or ''} has no value (defined by an unsupported op)"
+            )
         return self.env[v]
 
     def call(self, op: Operation, target, args: tuple, kwargs: dict | None = None) -> torch.fx.Node:
@@ -131,7 +142,10 @@ class _Translator:
     def visit(self, op: Operation) -> None:
         name = op_name(op)
         if op.regions and name.startswith("torch."):
-            raise self.error(op, "ops with regions (control flow) are not supported; tfm needs one straight-line graph")
+            raise self.error(
+                op,
+                "ops with regions (control flow) are not supported; tfm needs one straight-line graph",
+            )
         if name == "func.return":
             return self.ret(op)
         if name.startswith("torch.constant."):
@@ -155,7 +169,9 @@ class _Translator:
         elif name.startswith(("torch.aten.", "torch.prims.")):
             self.aten(op, name.removeprefix("torch."))
         else:
-            raise self.error(op, "is not supported (only ATen ops, torch constants, lists and literals are)")
+            raise self.error(
+                op, "is not supported (only ATen ops, torch constants, lists and literals are)"
+            )
 
     def ret(self, op: Operation) -> None:
         vals = [self.get(v, op) for v in op.operands]
@@ -175,7 +191,11 @@ class _Translator:
         if kind == "int":
             return int(value.value.data)
         if kind in ("float", "number"):
-            return value.value.data if isinstance(value, FloatAttr | IntegerAttr) else float(value.data)
+            return (
+                value.value.data
+                if isinstance(value, FloatAttr | IntegerAttr)
+                else float(value.data)
+            )
         if kind == "str":
             return value.data
         if kind == "device":
@@ -205,8 +225,13 @@ class _Translator:
 
     def weights_as_parameters(self, ops: list[Operation]) -> None:
         """One placeholder per distinct weight, in the order of `names` (a state_dict's), then of use."""
-        labelled = [(label, op) for op in ops if op_name(op) == "torch.vtensor.literal"
-                    for label in [self.weight_label(op)] if label is not None]
+        labelled = [
+            (label, op)
+            for op in ops
+            if op_name(op) == "torch.vtensor.literal"
+            for label in [self.weight_label(op)]
+            if label is not None
+        ]
         rank = {label: i for i, label in enumerate(self.names.values())}
         labelled.sort(key=lambda lo: rank.get(lo[0], len(rank)))
         for label, op in labelled:
@@ -298,6 +323,7 @@ class _Translator:
 
     def fold(self, op: Operation, overload, args: list, kwargs: dict) -> list:
         """Evaluate an op that computes scalars (sizes, integer arithmetic) at import time."""
+
         def concrete(x):
             if isinstance(x, torch.fx.Node):
                 return x.meta["val"]
@@ -309,8 +335,11 @@ class _Translator:
             out = overload(*concrete(args), **{k: concrete(v) for k, v in kwargs.items()})
         except Exception as exc:  # noqa: BLE001 - data-dependent scalars cannot be computed on meta
             detail = (str(exc).strip().splitlines() or [""])[0]
-            raise self.error(op, "cannot be evaluated at import time (tfm needs scalars known statically): "
-                                 f"{type(exc).__name__}: {detail}") from exc
+            raise self.error(
+                op,
+                "cannot be evaluated at import time (tfm needs scalars known statically): "
+                f"{type(exc).__name__}: {detail}",
+            ) from exc
         outs = list(out) if len(op.results) > 1 else [out]
         if any(isinstance(o, torch.Tensor) for o in outs):
             raise self.error(op, "computes a scalar from tensor data; tfm needs static values")
@@ -350,15 +379,23 @@ def entry_function(parsed: ParsedTorch) -> func.FuncOp:
     return funcs[0]
 
 
-def translate(parsed: ParsedTorch, *, name: str = "forward", names: dict[str, str] | None = None,
-              buffers: set[str] | frozenset[str] = frozenset(), verify: bool = True) -> TorchTranslation:
+def translate(
+    parsed: ParsedTorch,
+    *,
+    name: str = "forward",
+    names: dict[str, str] | None = None,
+    buffers: set[str] | frozenset[str] = frozenset(),
+    verify: bool = True,
+) -> TorchTranslation:
     """tfm IR of the module's entry function (`@main`, `@forward`, or the first one).
 
     `names` renames resource keys to parameter names; names in `buffers` become `tfm.buffer`.
     """
     fn = entry_function(parsed)
     if len(fn.body.blocks) != 1:
-        raise TandemError(f"{parsed.path}: @{fn.sym_name.data} has {len(fn.body.blocks)} blocks; tfm needs one")
+        raise TandemError(
+            f"{parsed.path}: @{fn.sym_name.data} has {len(fn.body.blocks)} blocks; tfm needs one"
+        )
     t = _Translator(parsed, dict(names or {}), set(buffers))
     ir = t.run(fn, name)
     if verify:
@@ -366,8 +403,8 @@ def translate(parsed: ParsedTorch, *, name: str = "forward", names: dict[str, st
             ir.verify()
         except VerifyException as exc:
             first = next((ln.strip() for ln in str(exc).splitlines() if ln.strip()), "")
-            raise TandemError(f"{parsed.path}: the translated IR does not verify ({first}): "
-                              "inconsistent types in the file, or an importer bug") from exc
+            raise TandemError(
+                f"{parsed.path}: the translated IR does not verify ({first}): "
+                "inconsistent types in the file, or an importer bug"
+            ) from exc
     return TorchTranslation(ir, t.weights)
-
-

@@ -102,8 +102,9 @@ class PadShapes(ModulePass):
             print(summary_table(decisions, costs.target.name), file=sys.stderr)
 
 
-def _pad_function(fn: func.FuncOp, planner: Planner, attention: bool
-                  ) -> tuple[list[Decision], dict[str, Shape]]:
+def _pad_function(
+    fn: func.FuncOp, planner: Planner, attention: bool
+) -> tuple[list[Decision], dict[str, Shape]]:
     """Plan and rewrite one function; returns the decisions and name -> padding of parameters."""
     groups, att_groups = collect_groups(fn)
     gemm_decisions = [planner.decide(g) for g in groups]
@@ -119,8 +120,10 @@ def _pad_function(fn: func.FuncOp, planner: Planner, attention: bool
             if dec.applied and _changes(o, d):
                 dims[o] = d
                 gains[o] = dec.gain
-    pads = {param_name(a) or "": tuple(w - h for w, h in zip(s, shape(a), strict=True))
-            for a, s in padded_params.items()}
+    pads = {
+        param_name(a) or "": tuple(w - h for w, h in zip(s, shape(a), strict=True))
+        for a, s in padded_params.items()
+    }
     if dims or padded_params:
         rewrite_function(fn, dims, gains, padded_params)
     return gemm_decisions + att_decisions, pads
@@ -133,14 +136,20 @@ def _changes(op: Operation, dims: tuple[int, ...]) -> bool:
     return dims[0] != shape(op.q)[-1]  # type: ignore[attr-defined]
 
 
-def _annotate_module(module: ModuleOp, decisions: Sequence[Decision], params: dict[str, Shape]) -> None:
+def _annotate_module(
+    module: ModuleOp, decisions: Sequence[Decision], params: dict[str, Shape]
+) -> None:
     if not any(d.applied for d in decisions):
         return
     before = sum(d.before for d in decisions)
     after = sum(d.after if d.applied else d.before for d in decisions)
-    module.attributes[attrs.PAD_GAIN] = float_attr(round((before - after) / before, 6) if before else 0.0)
+    module.attributes[attrs.PAD_GAIN] = float_attr(
+        round((before - after) / before, 6) if before else 0.0
+    )
     if params:
-        module.attributes[attrs.PAD_PARAMS] = DictionaryAttr({n: ints_attr(p) for n, p in sorted(params.items())})
+        module.attributes[attrs.PAD_PARAMS] = DictionaryAttr(
+            {n: ints_attr(p) for n, p in sorted(params.items())}
+        )
 
 
 __all__ = ["PadShapes"]

@@ -54,13 +54,33 @@ class Costs:
             self._gemm[key] = gemm_cost(self.target, batch, m, n, k, cost_dtype(dt)).seconds
         return self._gemm[key]
 
-    def attention(self, b: int, h: int, kvh: int, sq: int, sk: int, d: int, dt: str,
-                  causal: bool, backward: bool) -> float:
+    def attention(
+        self,
+        b: int,
+        h: int,
+        kvh: int,
+        sq: int,
+        sk: int,
+        d: int,
+        dt: str,
+        causal: bool,
+        backward: bool,
+    ) -> float:
         key = (b, h, kvh, sq, sk, d, dt, causal, backward)
         if key not in self._att:
-            self._att[key] = attention_cost(self.target, b, h, kvh, sq, sk, d, cost_dtype(dt),
-                                            causal=causal, fused=self.fused,
-                                            backward=backward).seconds
+            self._att[key] = attention_cost(
+                self.target,
+                b,
+                h,
+                kvh,
+                sq,
+                sk,
+                d,
+                cost_dtype(dt),
+                causal=causal,
+                fused=self.fused,
+                backward=backward,
+            ).seconds
         return self._att[key]
 
     def copy(self, src: Shape, dst: Shape, dt: str) -> float:
@@ -68,8 +88,9 @@ class Costs:
         key = (src, dst, dt)
         if key not in self._copy:
             nbytes = float(nbytes_of(dt)) * (math.prod(src) + math.prod(dst))
-            self._copy[key] = memory_op_cost(self.target, nbytes, 0.0, cost_dtype(dt),
-                                             "copy").seconds
+            self._copy[key] = memory_op_cost(
+                self.target, nbytes, 0.0, cost_dtype(dt), "copy"
+            ).seconds
         return self._copy[key]
 
 

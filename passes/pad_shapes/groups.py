@@ -67,8 +67,9 @@ def _trace_param(value: SSAValue) -> tuple[BlockArgument, tuple[int, int]] | Non
     return root, (dims[0], dims[1])
 
 
-def _trace_grad(value: SSAValue, params: dict[str, BlockArgument]
-                ) -> tuple[BlockArgument, tuple[int, int], bool] | None:
+def _trace_grad(
+    value: SSAValue, params: dict[str, BlockArgument]
+) -> tuple[BlockArgument, tuple[int, int], bool] | None:
     """The parameter whose returned gradient `value` becomes (through permutes and adds).
 
     Returns (param, param axis of each of value's two dims, whether the path is only permutes,
@@ -193,8 +194,9 @@ def collect_groups(fn: func.FuncOp) -> tuple[list[Group], list[AttentionGroup]]:
     return [*groups.values(), *singles], list(attention.values())
 
 
-def _gemm_use(op: MatmulOp, params: dict[str, BlockArgument]
-              ) -> tuple[GemmUse, BlockArgument | None, bool]:
+def _gemm_use(
+    op: MatmulOp, params: dict[str, BlockArgument]
+) -> tuple[GemmUse, BlockArgument | None, bool]:
     """The GemmUse of `op`, the parameter it reads or computes the gradient of, and whether
     that gradient reaches the return through an add."""
     batch_shape, m, n, k = op.dims()
@@ -214,6 +216,15 @@ def _gemm_use(op: MatmulOp, params: dict[str, BlockArgument]
         param, axes, direct = grad
         roles[0], roles[1] = axes
         grad_copy = not direct
-    gemm = GemmUse(op, math.prod(batch_shape), (m, n, k), dtype(op.result), tuple(roles),
-                   _operand(op.lhs, param), _operand(op.rhs, param), ta, tb)
+    gemm = GemmUse(
+        op,
+        math.prod(batch_shape),
+        (m, n, k),
+        dtype(op.result),
+        tuple(roles),
+        _operand(op.lhs, param),
+        _operand(op.rhs, param),
+        ta,
+        tb,
+    )
     return gemm, param, grad_copy

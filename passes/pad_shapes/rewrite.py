@@ -74,21 +74,34 @@ class Padder:
             for i, p in enumerate(perm):
                 inner[p] = want[i]
             padded = self.pad_to(op.input, tuple(inner))
-            new = PermuteOp.create(operands=[padded], result_types=[tensor(want, dtype(v))],
-                                   properties=dict(op.properties), attributes=dict(op.attributes))
+            new = PermuteOp.create(
+                operands=[padded],
+                result_types=[tensor(want, dtype(v))],
+                properties=dict(op.properties),
+                attributes=dict(op.attributes),
+            )
             self.rewriter.insert(new, InsertPoint.after(op))
             return new.results[0]
         if isinstance(op, ConvertOp):
             padded = self.pad_to(op.input, want)
-            new = ConvertOp.create(operands=[padded], result_types=[tensor(want, dtype(v))],
-                                   attributes=dict(op.attributes))
+            new = ConvertOp.create(
+                operands=[padded],
+                result_types=[tensor(want, dtype(v))],
+                attributes=dict(op.attributes),
+            )
             self.rewriter.insert(new, InsertPoint.after(op))
             return new.results[0]
         high = [w - h for w, h in zip(want, have, strict=True)]
-        pad = PadOp.create(operands=[v], result_types=[tensor(want, dtype(v))],
-                           properties={"low": ints_attr([0] * len(want)), "high": ints_attr(high),
-                                       "value": float_attr(0.0)},
-                           attributes=_carried(op) if isinstance(op, Operation) else {})
+        pad = PadOp.create(
+            operands=[v],
+            result_types=[tensor(want, dtype(v))],
+            properties={
+                "low": ints_attr([0] * len(want)),
+                "high": ints_attr(high),
+                "value": float_attr(0.0),
+            },
+            attributes=_carried(op) if isinstance(op, Operation) else {},
+        )
         self.rewriter.insert(pad, _after(v))
         return pad.result
 
@@ -96,7 +109,11 @@ class Padder:
         """The value `v` was sliced from, when it has shape `want` and is zero beyond `v`."""
         have = shape(v)
         root = v
-        while isinstance(root.owner, SliceOp) and root.owner.bounds[1] == 0 and root.owner.bounds[3] == 1:
+        while (
+            isinstance(root.owner, SliceOp)
+            and root.owner.bounds[1] == 0
+            and root.owner.bounds[3] == 1
+        ):
             root = root.owner.input
         if root is v or shape(root) != want:
             return None
@@ -123,10 +140,17 @@ def slice_to(v: SSAValue, want: Shape, like: Operation) -> tuple[list[Operation]
         if have[d] == w:
             continue
         have[d] = w
-        s = SliceOp.create(operands=[v], result_types=[tensor(have, dtype(v))],
-                           properties={"dim": int_attr(d), "start": int_attr(0), "end": int_attr(w),
-                                       "step": int_attr(1)},
-                           attributes=_carried(like))
+        s = SliceOp.create(
+            operands=[v],
+            result_types=[tensor(have, dtype(v))],
+            properties={
+                "dim": int_attr(d),
+                "start": int_attr(0),
+                "end": int_attr(w),
+                "step": int_attr(1),
+            },
+            attributes=_carried(like),
+        )
         ops.append(s)
         v = s.result
     return ops, v
@@ -161,8 +185,12 @@ class PadMatmul(RewritePattern):
         lhs = padder.pad_to(op.lhs, (*shape(op.lhs)[:-2], *lhs_last))
         rhs = padder.pad_to(op.rhs, (*shape(op.rhs)[:-2], *rhs_last))
         out = shape(op.result)
-        new = MatmulOp.create(operands=[lhs, rhs], result_types=[tensor((*out[:-2], m, n), dtype(op.result))],
-                              properties=dict(op.properties), attributes=dict(op.attributes))
+        new = MatmulOp.create(
+            operands=[lhs, rhs],
+            result_types=[tensor((*out[:-2], m, n), dtype(op.result))],
+            properties=dict(op.properties),
+            attributes=dict(op.attributes),
+        )
         new.attributes[attrs.PAD_GAIN] = float_attr(round(self.plan.gains[op], 6))
         slices, result = slice_to(new.result, out, op)
         rewriter.replace(op, [new, *slices], [result])
@@ -185,8 +213,12 @@ class PadAttention(RewritePattern):
         padded = [padder.pad_to(v, (*shape(v)[:-1], d)) for v in heads]
         operands = [*padded, *([mask] if mask is not None else [])]
         types = [tensor((*shape(r)[:-1], d), dtype(r)) for r in op.results]
-        new = type(op).create(operands=operands, result_types=types,
-                              properties=dict(op.properties), attributes=dict(op.attributes))
+        new = type(op).create(
+            operands=operands,
+            result_types=types,
+            properties=dict(op.properties),
+            attributes=dict(op.attributes),
+        )
         new.attributes[attrs.PAD_GAIN] = float_attr(round(self.plan.gains[op], 6))
         ops: list[Operation] = [new]
         results = []
@@ -225,10 +257,13 @@ class PadGradients(RewritePattern):
             fn.update_function_type()
 
 
-def pad_params(fn: func.FuncOp, padded: dict[BlockArgument, Shape], extents: Extents,
-               rewriter: PatternRewriter) -> None:
+def pad_params(
+    fn: func.FuncOp, padded: dict[BlockArgument, Shape], extents: Extents, rewriter: PatternRewriter
+) -> None:
     """Give each padded parameter its padded type and `tfm.param_pad`; old uses read a slice."""
-    arg_entries = list(fn.arg_attrs.data) if fn.arg_attrs is not None else [DictionaryAttr({})] * len(fn.args)
+    arg_entries = (
+        list(fn.arg_attrs.data) if fn.arg_attrs is not None else [DictionaryAttr({})] * len(fn.args)
+    )
     for arg, want in padded.items():
         have = shape(arg)
         new_arg = rewriter.replace_value_with_new_type(arg, tensor(want, dtype(arg)))
@@ -246,9 +281,12 @@ def pad_params(fn: func.FuncOp, padded: dict[BlockArgument, Shape], extents: Ext
     fn.update_function_type()
 
 
-def rewrite_function(fn: func.FuncOp, dims: dict[Operation, tuple[int, ...]],
-                     gains: dict[Operation, float], padded_params: dict[BlockArgument, Shape]
-                     ) -> None:
+def rewrite_function(
+    fn: func.FuncOp,
+    dims: dict[Operation, tuple[int, ...]],
+    gains: dict[Operation, float],
+    padded_params: dict[BlockArgument, Shape],
+) -> None:
     """Pad the parameters, run the planned ops at their padded dims, drop what became dead."""
     names = {param_name(a) or "": s for a, s in padded_params.items()}
     rewriter = PatternRewriter(InsertPoint.at_start(fn.body.block))
@@ -256,6 +294,7 @@ def rewrite_function(fn: func.FuncOp, dims: dict[Operation, tuple[int, ...]],
     plan = Plan(dims, gains, Padder(rewriter, extents))
     pad_params(fn, padded_params, extents, rewriter)
     patterns = GreedyRewritePatternApplier(
-        [PadMatmul(plan), PadAttention(plan), PadGradients(plan, names)], dce_enabled=False)
+        [PadMatmul(plan), PadAttention(plan), PadGradients(plan, names)], dce_enabled=False
+    )
     PatternRewriteWalker(patterns, apply_recursively=False).rewrite_region(fn.body)
     region_dce(fn.body)  # e.g. a permute of a weight that now reads the padded one

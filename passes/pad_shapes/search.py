@@ -109,8 +109,9 @@ class Planner:
         key = (_gemm_signature(g), fixed)
         if key in self._member_cache:
             return self._member_cache[key][1]
-        options = [[f] if f is not None else self.candidates(d)
-                   for f, d in zip(fixed, g.dims, strict=True)]
+        options = [
+            [f] if f is not None else self.candidates(d) for f, d in zip(fixed, g.dims, strict=True)
+        ]
         best: tuple[float, tuple[int, int, int]] | None = None
         for mnk in itertools.product(*options):
             t = self.costs.gemm(g.batch, *mnk, g.dtype)
@@ -124,8 +125,13 @@ class Planner:
         self._member_cache[key] = best
         return best[1]
 
-    def _group_time(self, group: Group, choice: Sequence[tuple[int, int, int]],
-                    combo: Sequence[int], axis_sizes: Shape) -> float:
+    def _group_time(
+        self,
+        group: Group,
+        choice: Sequence[tuple[int, int, int]],
+        combo: Sequence[int],
+        axis_sizes: Shape,
+    ) -> float:
         total = 0.0
         copies: dict[tuple, float] = {}
         for g, mnk in zip(group.members, choice, strict=True):
@@ -157,8 +163,9 @@ class Planner:
             t = 0.0
             for op in group.ops:
                 backward = isinstance(op, AttentionBackwardOp)
-                t += self.costs.attention(b, h, kvh, sq, sk, dp, dt, op.causal is not None,
-                                          backward)
+                t += self.costs.attention(
+                    b, h, kvh, sq, sk, dp, dt, op.causal is not None, backward
+                )
             if dp == d:
                 return t
             for s in _attention_operands_to_pad(group.ops):
@@ -170,8 +177,9 @@ class Planner:
         after = time(best)
         applied = best != d and self._worth_it(before, after)
         describe = f"D {d} -> {best} ({len(group.ops)} ops, {b}x{h}x{sq}x{sk})"
-        return Decision(group.name, before, after, applied, {op: (best,) for op in group.ops},
-                        None, describe)
+        return Decision(
+            group.name, before, after, applied, {op: (best,) for op in group.ops}, None, describe
+        )
 
 
 def _attention_operands_to_pad(ops: Sequence[Operation]) -> list[Shape]:
@@ -193,8 +201,18 @@ def _fmt3(mnk: Sequence[int]) -> str:
 
 
 def _gemm_signature(g: GemmUse) -> tuple:
-    return (g.batch, g.dims, g.dtype, g.roles, g.lhs.shape, g.rhs.shape, g.ta, g.tb,
-            g.lhs.rooted, g.rhs.rooted)
+    return (
+        g.batch,
+        g.dims,
+        g.dtype,
+        g.roles,
+        g.lhs.shape,
+        g.rhs.shape,
+        g.ta,
+        g.tb,
+        g.lhs.rooted,
+        g.rhs.rooted,
+    )
 
 
 def _group_signature(group: Group) -> tuple:
@@ -204,7 +222,16 @@ def _group_signature(group: Group) -> tuple:
     for g in group.members:
         lhs_root = roots.setdefault(id(g.lhs.root), len(roots))
         rhs_root = roots.setdefault(id(g.rhs.root), len(roots))
-        members.append((_gemm_signature(g), lhs_root, g.lhs.root_dims, shape(g.lhs.root),
-                        rhs_root, g.rhs.root_dims, shape(g.rhs.root)))
+        members.append(
+            (
+                _gemm_signature(g),
+                lhs_root,
+                g.lhs.root_dims,
+                shape(g.lhs.root),
+                rhs_root,
+                g.rhs.root_dims,
+                shape(g.rhs.root),
+            )
+        )
     param = shape(group.param) if group.param is not None else None
     return (param, group.grad_copy, tuple(members))

@@ -27,15 +27,32 @@ HELP = "recommend hardware-friendly model shapes (vocabulary, heads, hidden, FFN
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     add_model_arguments(p, mlir=True)
-    p.add_argument("--target", default="a100-sxm4-40gb", help="target name or .toml (default a100-sxm4-40gb)")
-    p.add_argument("--tp", type=int, default=1, metavar="T", help="tensor-parallel degree (default 1)")
-    p.add_argument("--budget", type=float, default=0.05,
-                   help="largest relative change in parameter count (default 0.05)")
-    p.add_argument("--attention", choices=["megatron", "unfused", "flash"], default="megatron",
-                   help="attention kernel model: two GEMMs + fused softmax (default), "
-                        "two GEMMs + PyTorch softmax, or one flash kernel")
-    p.add_argument("--max-head-dim", type=int, default=128, metavar="D",
-                   help="largest head dim to recommend (default 128)")
+    p.add_argument(
+        "--target", default="a100-sxm4-40gb", help="target name or .toml (default a100-sxm4-40gb)"
+    )
+    p.add_argument(
+        "--tp", type=int, default=1, metavar="T", help="tensor-parallel degree (default 1)"
+    )
+    p.add_argument(
+        "--budget",
+        type=float,
+        default=0.05,
+        help="largest relative change in parameter count (default 0.05)",
+    )
+    p.add_argument(
+        "--attention",
+        choices=["megatron", "unfused", "flash"],
+        default="megatron",
+        help="attention kernel model: two GEMMs + fused softmax (default), "
+        "two GEMMs + PyTorch softmax, or one flash kernel",
+    )
+    p.add_argument(
+        "--max-head-dim",
+        type=int,
+        default=128,
+        metavar="D",
+        help="largest head dim to recommend (default 128)",
+    )
     p.add_argument("--json", action="store_true", help="print JSON")
 
 
@@ -59,9 +76,16 @@ def run(args: argparse.Namespace) -> int:
             shape = shape_from_ir(import_model(spec), tp=args.tp, params=spec.config.get("params"))
         else:
             shape = shape_from_config(spec.config, tp=args.tp)
-    report = advise(shape, target, model=args.model, budget=args.budget, dtype=dtype,
-                    training=args.training, attention=args.attention,
-                    max_head_dim=args.max_head_dim)
+    report = advise(
+        shape,
+        target,
+        model=args.model,
+        budget=args.budget,
+        dtype=dtype,
+        training=args.training,
+        attention=args.attention,
+        max_head_dim=args.max_head_dim,
+    )
     if args.json:
         print(json.dumps(report.to_json(), indent=2))
     else:
@@ -75,21 +99,38 @@ def render_table(report: Report) -> str:
 
     s, b = report.shape, report.baseline
     mode = "training step" if report.settings["training"] else "forward"
-    head = (f"{report.model} on {report.target} ({report.settings['dtype']}, {mode}, "
-            f"{report.settings['attention']} attention, b={s.batch} s={s.seq} t={s.tp}): "
-            f"{si(b.params)} params, layer {b.layer_tflops:.1f} TFLOP/s, "
-            f"model {b.model_tflops:.1f} TFLOP/s, {b.model_seconds * 1e3:.3g} ms per microbatch")
+    head = (
+        f"{report.model} on {report.target} ({report.settings['dtype']}, {mode}, "
+        f"{report.settings['attention']} attention, b={s.batch} s={s.seq} t={s.tp}): "
+        f"{si(b.params)} params, layer {b.layer_tflops:.1f} TFLOP/s, "
+        f"model {b.model_tflops:.1f} TFLOP/s, {b.model_seconds * 1e3:.3g} ms per microbatch"
+    )
     rows = []
     for a in report.advice:
         ch = relative_changes(a.current.estimate, a.recommended.estimate)
         same = not a.changed
-        rows.append([a.guideline, a.current.value, "keep" if same else a.recommended.value,
-                     _pct(ch["layer_throughput_change"], same),
-                     _pct(ch["model_throughput_change"], same),
-                     _pct(ch["time_per_token_change"], same), _pct(ch["params_change"], same),
-                     a.note])
-    headers = ["guideline", "current", "recommended", "layer TFLOP/s", "model TFLOP/s",
-               "time/token", "params", "why"]
+        rows.append(
+            [
+                a.guideline,
+                a.current.value,
+                "keep" if same else a.recommended.value,
+                _pct(ch["layer_throughput_change"], same),
+                _pct(ch["model_throughput_change"], same),
+                _pct(ch["time_per_token_change"], same),
+                _pct(ch["params_change"], same),
+                a.note,
+            ]
+        )
+    headers = [
+        "guideline",
+        "current",
+        "recommended",
+        "layer TFLOP/s",
+        "model TFLOP/s",
+        "time/token",
+        "params",
+        "why",
+    ]
     return head + "\n" + table(headers, rows, right=[3, 4, 5, 6])
 
 

@@ -16,18 +16,31 @@ if TYPE_CHECKING:
 
 OVERRIDES = ["layers", "hidden", "heads", "kv_heads", "ffn", "vocab", "seq", "batch"]
 OVERRIDE_HELP = {
-    "layers": "number of transformer blocks", "hidden": "hidden size h", "heads": "attention heads a",
-    "kv_heads": "key/value heads (grouped-query attention)", "ffn": "FFN (MLP) width",
-    "vocab": "vocabulary size v", "seq": "sequence length s", "batch": "batch (microbatch) size b",
+    "layers": "number of transformer blocks",
+    "hidden": "hidden size h",
+    "heads": "attention heads a",
+    "kv_heads": "key/value heads (grouped-query attention)",
+    "ffn": "FFN (MLP) width",
+    "vocab": "vocabulary size v",
+    "seq": "sequence length s",
+    "batch": "batch (microbatch) size b",
 }
 
 
 def add_model_arguments(p: argparse.ArgumentParser, *, mlir: bool = False) -> None:
     what = "MODEL (zoo name, path/to/file.py:factory" + (", or a .mlir file)" if mlir else ")")
     p.add_argument("model", metavar="MODEL", help=what)
-    p.add_argument("--training", action="store_true", help="forward + loss + backward instead of forward only")
+    p.add_argument(
+        "--training", action="store_true", help="forward + loss + backward instead of forward only"
+    )
     for name in OVERRIDES:
-        p.add_argument(f"--{name.replace('_', '-')}", type=_positive, dest=name, metavar="N", help=OVERRIDE_HELP[name])
+        p.add_argument(
+            f"--{name.replace('_', '-')}",
+            type=_positive,
+            dest=name,
+            metavar="N",
+            help=OVERRIDE_HELP[name],
+        )
     p.add_argument("--dtype", choices=["f32", "f16", "bf16"], help="parameter dtype")
 
 
@@ -44,7 +57,9 @@ def _positive(text: str) -> int:
 def overrides_from(args: argparse.Namespace) -> Overrides:
     from frontends.zoo import Overrides
 
-    return Overrides(**{k: getattr(args, k, None) for k in OVERRIDES}, dtype=getattr(args, "dtype", None))
+    return Overrides(
+        **{k: getattr(args, k, None) for k in OVERRIDES}, dtype=getattr(args, "dtype", None)
+    )
 
 
 def is_mlir(model: str) -> bool:

@@ -24,14 +24,29 @@ HELP = "import a model, run a pass pipeline and simulate it on a target (the mai
 # Passes every compile runs unless -p says otherwise; `{target}` becomes the --target value.
 DEFAULT_PIPELINE = 'fold-transposes,pad-shapes{{target="{target}"}}'
 
-_SUMMARY_KEYS = ("arch", "layers", "hidden", "heads", "kv_heads", "ffn", "vocab", "seq", "batch",
-                 "dtype")
+_SUMMARY_KEYS = (
+    "arch",
+    "layers",
+    "hidden",
+    "heads",
+    "kv_heads",
+    "ffn",
+    "vocab",
+    "seq",
+    "batch",
+    "dtype",
+)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     add_model_arguments(p, mlir=True)
-    p.add_argument("-p", "--pipeline", default=None, metavar="PIPELINE",
-                   help="pass pipeline (default: fold-transposes,pad-shapes{target=TARGET}; '' for none)")
+    p.add_argument(
+        "-p",
+        "--pipeline",
+        default=None,
+        metavar="PIPELINE",
+        help="pass pipeline (default: fold-transposes,pad-shapes{target=TARGET}; '' for none)",
+    )
     p.add_argument("-o", "--output", metavar="OUT.mlir", help="also write the compiled IR")
     add_sim_arguments(p)
 
@@ -82,17 +97,26 @@ def run(args: argparse.Namespace) -> int:
     t1 = time.perf_counter()
     run_pipeline(module, args.pipeline)
     t2 = time.perf_counter()
-    report = simulate(module, target, fused_attention=not args.unfused_attention,
-                      name=args.model)
+    report = simulate(module, target, fused_attention=not args.unfused_attention, name=args.model)
     files: list[tuple[str, str | bytes]] = []
     if args.output:
         files.append((args.output, print_module(module)))
     timings = {"import_s": t1 - t0, "passes_s": t2 - t1, "simulate_s": report.sim_seconds}
-    header = (f"{model_summary(args.model, config, report.model['training'])}\n"
-              f"pipeline: {args.pipeline or '(none)'}\n\n")
-    footer = (f"\n(import {timings['import_s']:.2f} s, passes {timings['passes_s']:.2f} s, "
-              f"simulate {timings['simulate_s']:.2f} s)\n")
-    extra = {"compile": {"model": args.model, "config": config, "pipeline": args.pipeline,
-                         "timings": timings}}
+    header = (
+        f"{model_summary(args.model, config, report.model['training'])}\n"
+        f"pipeline: {args.pipeline or '(none)'}\n\n"
+    )
+    footer = (
+        f"\n(import {timings['import_s']:.2f} s, passes {timings['passes_s']:.2f} s, "
+        f"simulate {timings['simulate_s']:.2f} s)\n"
+    )
+    extra = {
+        "compile": {
+            "model": args.model,
+            "config": config,
+            "pipeline": args.pipeline,
+            "timings": timings,
+        }
+    }
     emit(report, args, extra=extra, header=header, footer=footer, files=files)
     return 0

@@ -15,8 +15,13 @@ HELP = "predict op costs on a target from a CSV of shapes (`cost gemm`)"
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("what", choices=["gemm"], help="what the CSV rows are")
-    p.add_argument("--target", "-t", required=True, metavar="TARGET",
-                   help="built-in target name or path to a .toml file")
+    p.add_argument(
+        "--target",
+        "-t",
+        required=True,
+        metavar="TARGET",
+        help="built-in target name or path to a .toml file",
+    )
     p.add_argument("--csv", required=True, metavar="IN.csv", help="input CSV (batch,m,n,k,...)")
     p.add_argument("-o", "--output", metavar="OUT.csv", help="output CSV (default: stdout)")
 

@@ -14,8 +14,11 @@ HELP = "count FLOPs and bytes by op kind (matmul/attention figures comparable wi
 def add_arguments(p: argparse.ArgumentParser) -> None:
     add_model_arguments(p, mlir=True)
     p.add_argument("--json", action="store_true", help="print JSON")
-    p.add_argument("--compare-torch", action="store_true",
-                   help="also run torch's FlopCounterMode on the model (shapes only) and compare")
+    p.add_argument(
+        "--compare-torch",
+        action="store_true",
+        help="also run torch's FlopCounterMode on the model (shapes only) and compare",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -37,13 +40,18 @@ def run(args: argparse.Namespace) -> int:
             data["torch_flop_counter_flops"] = torch_total
         print(json.dumps(data, indent=2))
         return 0 if torch_total in (None, totals.mm_flops) else 1
-    rows = [[kind, str(v["ops"]), si(v["flops"], "FLOP"), si(v["bytes"], "B")] for kind, v in sorted(totals.by_kind.items())]
+    rows = [
+        [kind, str(v["ops"]), si(v["flops"], "FLOP"), si(v["bytes"], "B")]
+        for kind, v in sorted(totals.by_kind.items())
+    ]
     rows.append(["total", str(totals.ops), si(totals.flops, "FLOP"), si(totals.bytes, "B")])
     print(table(["op kind", "ops", "FLOPs", "bytes"], rows))
     print(f"matmul + attention FLOPs (FlopCounterMode's accounting): {totals.mm_flops:,}")
     if torch_total is None:
         return 0
     same = torch_total == totals.mm_flops
-    print(f"torch FlopCounterMode on the model:                      {torch_total:,}  "
-          f"({'equal' if same else 'DIFFERENT'})")
+    print(
+        f"torch FlopCounterMode on the model:                      {torch_total:,}  "
+        f"({'equal' if same else 'DIFFERENT'})"
+    )
     return 0 if same else 1

@@ -27,9 +27,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     add_model_arguments(p, mlir=True)
     p.add_argument("-o", "--output", help="output .mlir file (default: stdout)")
     p.add_argument("--generic", action="store_true", help="print the generic MLIR form")
-    p.add_argument("--via", choices=["torch-export", "torch-mlir"], default="torch-export",
-                   help="frontend for models: Tandem's torch.export capture (default) or torch-mlir's fx importer "
-                        "(forward graphs only)")
+    p.add_argument(
+        "--via",
+        choices=["torch-export", "torch-mlir"],
+        default="torch-export",
+        help="frontend for models: Tandem's torch.export capture (default) or torch-mlir's fx importer "
+        "(forward graphs only)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -61,7 +65,9 @@ def _from_file(args: argparse.Namespace):
     if any(getattr(args, k, None) for k in OVERRIDES + ["dtype"]):
         raise TandemError("shape overrides apply to models, not to .mlir files")
     if args.training:
-        raise TandemError(f"{args.model}: a .mlir file holds one graph; --training applies to models")
+        raise TandemError(
+            f"{args.model}: a .mlir file holds one graph; --training applies to models"
+        )
     path = Path(args.model)
     if not path.is_file():
         raise TandemError(f"{path}: no such file")

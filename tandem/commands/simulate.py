@@ -23,15 +23,28 @@ HELP = "simulate a model or .mlir file on a hardware target (latency, FLOP/s, me
 
 def add_sim_arguments(p: argparse.ArgumentParser) -> None:
     """Target and output options shared by `simulate` and `compile`."""
-    p.add_argument("--target", "-t", required=True, metavar="TARGET",
-                   help="built-in target name (see `tandem targets`) or path to a .toml file")
+    p.add_argument(
+        "--target",
+        "-t",
+        required=True,
+        metavar="TARGET",
+        help="built-in target name (see `tandem targets`) or path to a .toml file",
+    )
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.add_argument("--trace", metavar="OUT.json", help="write a Chrome/Perfetto trace")
     p.add_argument("--plot", metavar="OUT.png", help="write a roofline plot (PNG)")
-    p.add_argument("--top", type=int, default=10, metavar="N",
-                   help="show the N most expensive distinct ops (default 10)")
-    p.add_argument("--unfused-attention", action="store_true",
-                   help="materialise attention scores on GPUs (default: flash-style fused)")
+    p.add_argument(
+        "--top",
+        type=int,
+        default=10,
+        metavar="N",
+        help="show the N most expensive distinct ops (default 10)",
+    )
+    p.add_argument(
+        "--unfused-attention",
+        action="store_true",
+        help="materialise attention scores on GPUs (default: flash-style fused)",
+    )
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -49,9 +62,15 @@ def prepare(args: argparse.Namespace):
     return target
 
 
-def emit(report: SimReport, args: argparse.Namespace, *, extra: dict | None = None,
-         header: str = "", footer: str = "",
-         files: list[tuple[str, str | bytes]] | None = None) -> None:
+def emit(
+    report: SimReport,
+    args: argparse.Namespace,
+    *,
+    extra: dict | None = None,
+    header: str = "",
+    footer: str = "",
+    files: list[tuple[str, str | bytes]] | None = None,
+) -> None:
     """Render every output first, then write the files (atomically), then print."""
     from backends.sim import chrome_trace, roofline_png
     from tandem.report_text import render
@@ -61,8 +80,11 @@ def emit(report: SimReport, args: argparse.Namespace, *, extra: dict | None = No
         files.append((args.trace, json.dumps(chrome_trace(report), separators=(",", ":")) + "\n"))
     if args.plot:
         files.append((args.plot, roofline_png(report)))
-    text = json.dumps({**report.to_json(), **(extra or {})}, indent=1) + "\n" if args.json \
+    text = (
+        json.dumps({**report.to_json(), **(extra or {})}, indent=1) + "\n"
+        if args.json
         else header + render(report, top=max(0, args.top)) + footer
+    )
     for path, data in files:
         write_text(path, data)
     print(text, end="")
@@ -75,8 +97,7 @@ def run(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     module = load_ir(args)
     t1 = time.perf_counter()
-    report = simulate(module, target, fused_attention=not args.unfused_attention,
-                      name=args.model)
+    report = simulate(module, target, fused_attention=not args.unfused_attention, name=args.model)
     footer = f"\n(load {t1 - t0:.2f} s, simulate {report.sim_seconds:.2f} s)\n"
     emit(report, args, footer=footer)
     return 0

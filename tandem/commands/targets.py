@@ -24,10 +24,16 @@ def target_facts(t: Target) -> dict[str, Any]:
 
 
 def cluster_facts(c: Cluster) -> dict[str, Any]:
-    return {"name": c.name, "kind": "cluster", "description": c.description,
-            "device": c.device, "gpus_per_node": c.gpus_per_node, "max_nodes": c.max_nodes,
-            "intra_node_bandwidth": c.intra_node.bandwidth,
-            "inter_node_bandwidth": c.inter_node.bandwidth}
+    return {
+        "name": c.name,
+        "kind": "cluster",
+        "description": c.description,
+        "device": c.device,
+        "gpus_per_node": c.gpus_per_node,
+        "max_nodes": c.max_nodes,
+        "intra_node_bandwidth": c.intra_node.bandwidth,
+        "inter_node_bandwidth": c.inter_node.bandwidth,
+    }
 
 
 def run(args: argparse.Namespace) -> int:
@@ -42,16 +48,32 @@ def run(args: argparse.Namespace) -> int:
     for t in targets:
         peaks = t["peak_flops"]
         main = "f16" if "f16" in peaks else next(iter(peaks))
-        rows.append([t["name"], t["kind"], si(peaks[main], "FLOP/s") + f" {main}",
-                     si(t["mem_bandwidth"], "B/s"), si(t["mem_capacity"], "B"),
-                     ",".join(_compact_units(t["units"]))])
+        rows.append(
+            [
+                t["name"],
+                t["kind"],
+                si(peaks[main], "FLOP/s") + f" {main}",
+                si(t["mem_bandwidth"], "B/s"),
+                si(t["mem_capacity"], "B"),
+                ",".join(_compact_units(t["units"])),
+            ]
+        )
     print(table(["target", "kind", "peak", "bandwidth", "memory", "units"], rows, right=[2, 3, 4]))
     print()
-    rows = [[c["name"], c["device"], str(c["gpus_per_node"]),
-             si(c["intra_node_bandwidth"], "B/s"), si(c["inter_node_bandwidth"], "B/s")]
-            for c in clusters]
+    rows = [
+        [
+            c["name"],
+            c["device"],
+            str(c["gpus_per_node"]),
+            si(c["intra_node_bandwidth"], "B/s"),
+            si(c["inter_node_bandwidth"], "B/s"),
+        ]
+        for c in clusters
+    ]
     print(table(["cluster", "device", "GPUs/node", "intra-node", "inter-node (per GPU)"], rows))
-    print("\nUse a name with --target, or copy a .toml file from backends/targets/ and pass its path.")
+    print(
+        "\nUse a name with --target, or copy a .toml file from backends/targets/ and pass its path."
+    )
     return 0
 
 
@@ -62,7 +84,7 @@ def _compact_units(units: list[str]) -> list[str]:
     for u in units:
         base = u.rstrip("0123456789")
         if base != u:
-            groups.setdefault(base, []).append(u[len(base):])
+            groups.setdefault(base, []).append(u[len(base) :])
             if len(groups[base]) == 1:
                 out.append(base)
         else:

@@ -12,10 +12,19 @@ HELP = "import (and optionally transform) a model, run it on the reference inter
 def add_arguments(p: argparse.ArgumentParser) -> None:
     add_model_arguments(p)
     p.add_argument("-p", "--passes", default="", help="pass pipeline to apply before comparing")
-    p.add_argument("--rtol", type=float, default=None, help="tolerance on the relative error (default 1e-4 f32, 2e-2 f16/bf16)")
+    p.add_argument(
+        "--rtol",
+        type=float,
+        default=None,
+        help="tolerance on the relative error (default 1e-4 f32, 2e-2 f16/bf16)",
+    )
     p.add_argument("--json", action="store_true", help="print the comparison as JSON")
-    p.add_argument("--via", choices=["torch-export", "torch-mlir"], default="torch-export",
-                   help="import route (torch-mlir: forward graphs only)")
+    p.add_argument(
+        "--via",
+        choices=["torch-export", "torch-mlir"],
+        default="torch-export",
+        help="import route (torch-mlir: forward graphs only)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -26,14 +35,29 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         import json
 
-        print(json.dumps({
-            "ok": report.ok, "rtol": report.rtol, "max_abs": report.max_abs, "max_rel": report.max_rel,
-            "tensors": [{"name": c.name, "max_abs": c.max_abs, "max_rel": c.max_rel} for c in report.comparisons],
-        }, indent=2))
+        print(
+            json.dumps(
+                {
+                    "ok": report.ok,
+                    "rtol": report.rtol,
+                    "max_abs": report.max_abs,
+                    "max_rel": report.max_rel,
+                    "tensors": [
+                        {"name": c.name, "max_abs": c.max_abs, "max_rel": c.max_rel}
+                        for c in report.comparisons
+                    ],
+                },
+                indent=2,
+            )
+        )
     else:
         worst = report.worst
-        print(f"{spec.name} ({'training' if spec.training else 'inference'}): compared {len(report.comparisons)} tensors")
-        print(f"  max abs error {report.max_abs:.3e}   max rel error {report.max_rel:.3e}   tolerance {report.rtol:.1e}")
+        print(
+            f"{spec.name} ({'training' if spec.training else 'inference'}): compared {len(report.comparisons)} tensors"
+        )
+        print(
+            f"  max abs error {report.max_abs:.3e}   max rel error {report.max_rel:.3e}   tolerance {report.rtol:.1e}"
+        )
         if worst is not None:
             print(f"  worst: {worst.name}")
         print("  PASS" if report.ok else "  FAIL")
