@@ -64,8 +64,8 @@ def run_function(fn: func.FuncOp, inputs: Sequence[torch.Tensor]) -> list[torch.
             raise TandemError(
                 f"{where(op)}: computed {len(outs)} results but the IR has {len(op.results)}"
             )
-        for r, t in zip(op.results, outs, strict=True):
-            env[r] = _check(op, r, t)
+        for r, out in zip(op.results, outs, strict=True):
+            env[r] = _check(op, r, out)
         for v in op.operands:
             if last_use.get(v) == i and v not in block.args:
                 env.pop(v, None)

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import torch
 from xdsl.dialects import func
-from xdsl.dialects.builtin import DictionaryAttr, ModuleOp, StringAttr
+from xdsl.dialects.builtin import DenseArrayBase, DictionaryAttr, ModuleOp, StringAttr
 
 from backends.interpreter import entry, run_function
 from ir import attrs
@@ -88,7 +88,7 @@ def arguments(
     constants: dict[str, torch.Tensor] | None = None,
 ) -> list[torch.Tensor]:
     """One tensor per function argument, looked up by its tfm.input/param/buffer label."""
-    named = dict(module.named_parameters(remove_duplicate=False))
+    named: dict[str, torch.Tensor] = dict(module.named_parameters(remove_duplicate=False))
     named.update(dict(module.named_buffers(remove_duplicate=False)))
     named.update(constants or {})
     arg_entries = (
@@ -111,9 +111,8 @@ def arguments(
 
 def param_padding(entry) -> tuple[int, ...]:
     """High-side zero padding a pass applied to a parameter (`tfm.param_pad`), or ()."""
-    if not isinstance(entry, DictionaryAttr) or attrs.PARAM_PAD not in entry.data:
-        return ()
-    return tuple(entry.data[attrs.PARAM_PAD].get_values())
+    pad = entry.data.get(attrs.PARAM_PAD) if isinstance(entry, DictionaryAttr) else None
+    return tuple(pad.get_values()) if isinstance(pad, DenseArrayBase) else ()
 
 
 def pad_parameter(t: torch.Tensor, pad: tuple[int, ...]) -> torch.Tensor:

@@ -11,6 +11,7 @@ import contextlib
 import io
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 import torch.compiler
@@ -207,7 +208,7 @@ def swap_to_fake_cpu(module: torch.nn.Module, args: tuple) -> tuple:
     mode = FakeTensorMode(allow_non_fake_inputs=True)
     memo: dict[int, torch.Tensor] = {}
 
-    def fake(t: torch.Tensor) -> torch.Tensor:
+    def fake(t: Any) -> Any:
         if id(t) not in memo:
             with mode:
                 f = torch.empty(t.shape, dtype=t.dtype, device="cpu")

@@ -11,6 +11,7 @@ import dataclasses
 import difflib
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import nn
@@ -184,7 +185,7 @@ def _check_positive(ov: Overrides) -> None:
 def _apply(name: str, base: _Shape, ov: Overrides) -> _Shape:
     """Apply overrides to a named shape and validate the result."""
     _check_positive(ov)
-    changes = {k: v for k, v in ov.set_fields().items() if k != "dtype"}
+    changes: dict[str, Any] = {k: v for k, v in ov.set_fields().items() if k != "dtype"}
     if ov.dtype is not None:
         changes["dtype"] = dtype_name(parse_dtype(ov.dtype))
     gqa = base.family in _GQA_FAMILIES

@@ -109,7 +109,7 @@ class TfmOp(IRDLOperation):
     def bytes_written(self) -> int:
         return sum(nbytes(r) for r in self.results)
 
-    def interpret(self, args: Sequence[Tensor]) -> Sequence[Tensor]:
+    def interpret(self, args: Sequence[Tensor]) -> Sequence[Tensor | None]:
         """The op's result tensors for operand tensors `args` (the reference semantics)."""
         raise TandemError(f"the reference interpreter cannot run {self.name}")
 

@@ -262,7 +262,7 @@ class GeOp(CompareOp):
         return torch.ge(x, y)
 
 
-BINARY_OPS = [
+BINARY_OPS: list[type[BinaryOp]] = [
     AddOp,
     SubOp,
     MulOp,

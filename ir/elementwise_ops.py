@@ -91,7 +91,8 @@ class ConvertOp(TfmOp):
 Scalar = FloatAttr[Float64Type] | IntegerAttr[I64]
 
 
-def _scalar(attr: FloatAttr | IntegerAttr) -> float | int:
+def _scalar(attr: Attribute) -> float | int:
+    assert isinstance(attr, FloatAttr | IntegerAttr)
     return attr.value.data
 
 

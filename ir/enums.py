@@ -8,7 +8,7 @@
 from __future__ import annotations
 
 from xdsl.dialects.utils import EnumAttribute
-from xdsl.ir import SpacedOpaqueSyntaxAttribute
+from xdsl.ir import Attribute, SpacedOpaqueSyntaxAttribute
 from xdsl.irdl import irdl_attr_definition
 from xdsl.utils.str_enum import StrEnum
 
@@ -55,4 +55,4 @@ class LossReductionAttr(EnumAttribute[LossReduction], SpacedOpaqueSyntaxAttribut
     name = "tfm.reduction"
 
 
-ENUM_ATTRS = [GeluApproximationAttr, ReduceKindAttr, LossReductionAttr]
+ENUM_ATTRS: list[type[Attribute]] = [GeluApproximationAttr, ReduceKindAttr, LossReductionAttr]

@@ -122,9 +122,8 @@ def attention_reference(
     group = q.shape[1] // k.shape[1]
     k = k.repeat_interleave(group, dim=1)
     v = v.repeat_interleave(group, dim=1)
-    acc = torch.promote_types(
-        q.dtype, torch.float32
-    )  # low precision accumulates in f32, f64 stays f64
+    # low precision accumulates in f32, f64 stays f64
+    acc = torch.promote_types(q.dtype, torch.float32)
     scores = torch.matmul(q, k.transpose(-1, -2)).to(acc) * scale
     sq, sk = scores.shape[-2], scores.shape[-1]
     if causal:
@@ -137,16 +136,22 @@ def attention_reference(
             else scores + mask.float()
         )
     probs = torch.softmax(scores, dim=-1)
-    probs = torch.nan_to_num(
-        probs, nan=0.0
-    )  # fully masked rows give zeros, as the fused kernels do
+    # fully masked rows give zeros, as the fused kernels do
+    probs = torch.nan_to_num(probs, nan=0.0)
     return torch.matmul(probs.to(v.dtype), v)
 
 
-class _Attention(TfmOp):
+class AttentionBase(TfmOp):
     """What forward and backward attention share: q, k, v, an optional mask, scale, causal."""
 
     KIND: ClassVar[str] = "attention"
+    if TYPE_CHECKING:  # defined by each subclass
+        q: SSAValue
+        k: SSAValue
+        v: SSAValue
+        mask: SSAValue | None
+        scale: FloatAttr[Float64Type]
+        causal: UnitAttr | None
 
     @property
     def scale_value(self) -> float:
@@ -206,7 +211,7 @@ class _Attention(TfmOp):
 
 
 @irdl_op_definition
-class AttentionOp(_Attention):
+class AttentionOp(AttentionBase):
     """Fused scaled dot-product attention, `softmax(Q K^T * scale + mask) V`.
 
     Q is [B, Hq, Sq, D], K and V are [B, Hkv, Sk, D] with Hq a multiple of Hkv (grouped-query
@@ -261,7 +266,7 @@ class AttentionOp(_Attention):
 
 
 @irdl_op_definition
-class AttentionBackwardOp(_Attention):
+class AttentionBackwardOp(AttentionBase):
     """Gradients (dQ, dK, dV) of `tfm.attention` given the output gradient and the forward output.
 
     %dq, %dk, %dv = tfm.attention_backward %do, %q, %k, %v, %o {causal, scale = 0.125 : f64} : (...) -> (...)

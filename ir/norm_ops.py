@@ -210,7 +210,8 @@ class LayerNormOp(_Norm):
         self.expect(self.input.type == self.result.type, "result type must equal the input type")
 
     def interpret(self, args: Sequence[Tensor]) -> list[Tensor]:
-        return [layer_norm_reference(*args, self.norm_dims, self.epsilon)]
+        x, w, b = args
+        return [layer_norm_reference(x, w, b, self.norm_dims, self.epsilon)]
 
 
 @irdl_op_definition

@@ -20,7 +20,7 @@ from xdsl.traits import Pure
 from ir import estimates
 from ir.base import I64Array, TfmOp, float_attr, int_attr, ints_attr
 from ir.lazy import F, torch
-from ir.types import broadcast_shapes, dtype, fmt, normalize_dim, numel, shape
+from ir.types import broadcast_shapes, dtype, fmt, normalize_dim, numel, shape, ttype
 
 if TYPE_CHECKING:
     from torch import Tensor
@@ -77,7 +77,7 @@ class PermuteOp(_ViewOp):
 
     def __init__(self, input: SSAValue, perm: Sequence[int]) -> None:
         src = shape(input)
-        out = TensorType(input.type.element_type, [src[p] for p in perm])  # type: ignore[attr-defined]
+        out = TensorType(ttype(input).element_type, [src[p] for p in perm])
         super().__init__(operands=[input], result_types=[out], properties={"perm": ints_attr(perm)})
 
     @property
@@ -144,7 +144,7 @@ class SliceOp(_ViewOp):
         out = src[:d] + (len(range(start, end, step)),) + src[d + 1 :]
         super().__init__(
             operands=[input],
-            result_types=[TensorType(input.type.element_type, out)],  # type: ignore[attr-defined]
+            result_types=[TensorType(ttype(input).element_type, out)],
             properties={
                 "dim": int_attr(dim),
                 "start": int_attr(start),
@@ -256,7 +256,7 @@ class PadOp(_ShapeOp):
         out = [s + lo + hi for s, lo, hi in zip(shape(input), low, high, strict=True)]
         super().__init__(
             operands=[input],
-            result_types=[TensorType(input.type.element_type, out)],  # type: ignore[attr-defined]
+            result_types=[TensorType(ttype(input).element_type, out)],
             properties={"low": ints_attr(low), "high": ints_attr(high), "value": float_attr(value)},
         )
 
@@ -279,4 +279,4 @@ class PadOp(_ShapeOp):
         return [F.pad(args[0], spec, value=self.value.value.data)]
 
 
-SHAPE_OPS = [ReshapeOp, PermuteOp, BroadcastOp, SliceOp, ConcatOp, PadOp]
+SHAPE_OPS: list[type[TfmOp]] = [ReshapeOp, PermuteOp, BroadcastOp, SliceOp, ConcatOp, PadOp]

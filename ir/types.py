@@ -47,7 +47,10 @@ def nbytes(value: SSAValue | Attribute) -> int:
     return numel(value) * nbytes_of(dtype(value))
 
 
-def fmt(s: Sequence[int]) -> str:
+def fmt(s: Sequence[int] | None) -> str:
+    """`2x16x64` for a shape (`scalar` for rank 0, `?` for none)."""
+    if s is None:
+        return "?"
     return "x".join(str(d) for d in s) if s else "scalar"
 
 

@@ -286,7 +286,7 @@ class NotOp(UnaryOp):
         return torch.bitwise_not(x)
 
 
-UNARY_OPS = [
+UNARY_OPS: list[type[UnaryOp]] = [
     GeluOp,
     SiluOp,
     ReluOp,

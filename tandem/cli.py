@@ -10,6 +10,7 @@ import importlib
 import os
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from ir.errors import TandemError
 
@@ -33,7 +34,7 @@ def _load(module: str):
 class Parser(argparse.ArgumentParser):
     """argparse with a one-line error: `error: tandem import: unrecognized arguments: --x`."""
 
-    def error(self, message: str):  # type: ignore[override]
+    def error(self, message: str) -> NoReturn:
         print(f"error: {self.prog}: {message} (see '{self.prog} --help')", file=sys.stderr)
         sys.exit(2)
 

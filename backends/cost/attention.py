@@ -173,18 +173,8 @@ def attention_cost(
         )
     if not 0.0 <= sparsity < 1.0:
         raise TandemError(f"attention_cost: sparsity must be in [0, 1), got {sparsity!r}")
-    if target.kind == "gpu" and fused:
+    if isinstance(target, GpuTarget) and fused:
         return _fused_gpu(
-            target,
-            batch,
-            heads,
-            kv_heads,
-            sq,
-            sk,
-            head_dim,
-            dtype,  # type: ignore[arg-type]
-            causal,
-            sparsity,
-            backward,
+            target, batch, heads, kv_heads, sq, sk, head_dim, dtype, causal, sparsity, backward
         )
     return _materialised(target, batch, heads, sq, sk, head_dim, dtype, sparsity, backward)

@@ -30,7 +30,7 @@ import numpy as np
 
 from backends.cost.accel import acceltran_matmul_cost, phaze_gemm_cost
 from backends.cost.base import OpCost, bound_of
-from backends.targets import GemmParams, GpuTarget, Target
+from backends.targets import AccelTranTarget, GemmParams, GpuTarget, PhazeTarget, Target
 from ir.dtypes import nbytes_of, parse_dtype
 from ir.errors import TandemError
 
@@ -190,19 +190,10 @@ def gemm_cost(
     target: Target, batch: int, m: int, n: int, k: int, dtype: str = "f16", sparsity: float = 0.0
 ) -> OpCost:
     """GEMM cost on any target kind (GPU model, AccelTran matmul, PHAZE all-cores GEMM)."""
-    if target.kind == "gpu":
-        return gpu_gemm_cost(target, batch, m, n, k, dtype, sparsity)  # type: ignore[arg-type]
-    if target.kind == "acceltran":
-        return acceltran_matmul_cost(target, batch, m, n, k, sparsity, dtype)  # type: ignore[arg-type]
-    if target.kind == "phaze":
-        return phaze_gemm_cost(
-            target,
-            batch,
-            m,
-            n,
-            k,
-            dtype,
-            cores="all",  # type: ignore[arg-type]
-            sparsity=sparsity,
-        )
+    if isinstance(target, GpuTarget):
+        return gpu_gemm_cost(target, batch, m, n, k, dtype, sparsity)
+    if isinstance(target, AccelTranTarget):
+        return acceltran_matmul_cost(target, batch, m, n, k, sparsity, dtype)
+    if isinstance(target, PhazeTarget):
+        return phaze_gemm_cost(target, batch, m, n, k, dtype, cores="all", sparsity=sparsity)
     raise TandemError(f"gemm_cost: unsupported target kind {target.kind!r}")

@@ -14,7 +14,7 @@ from __future__ import annotations
 from backends.cost.accel import acceltran_vector_cost, phaze_vector_cost, transfer_cost
 from backends.cost.base import OpCost, bound_of
 from backends.cost.traffic import op_bytes
-from backends.targets import GpuTarget, Target
+from backends.targets import AccelTranTarget, GpuTarget, PhazeTarget, Target
 from ir import estimates
 from ir.dtypes import parse_dtype
 from ir.errors import TandemError
@@ -32,8 +32,7 @@ def memory_op_cost(
     if bytes < 0 or flops < 0:
         raise TandemError(f"memory_op_cost: bytes and flops must be >= 0, got {bytes}, {flops}")
     parse_dtype(dtype)
-    if target.kind == "gpu":
-        assert isinstance(target, GpuTarget)
+    if isinstance(target, GpuTarget):
         eff = _efficiency(target, kind)
         mem = bytes / (target.hbm_bandwidth * eff)
         comp = flops / target.peak_flops("f32")
@@ -48,8 +47,8 @@ def memory_op_cost(
             bound=bound_of(comp, mem, launch),
             detail={"kind": kind, "efficiency": eff},
         )
-    if target.kind in ("acceltran", "phaze"):
-        return transfer_cost(target, bytes, flops, kind)  # type: ignore[arg-type]
+    if isinstance(target, AccelTranTarget | PhazeTarget):
+        return transfer_cost(target, bytes, flops, kind)
     raise TandemError(f"memory_op_cost: unsupported target kind {target.kind!r}")
 
 
@@ -63,7 +62,7 @@ def vector_op_cost(
     """
     if elements < 0:
         raise TandemError(f"vector_op_cost: elements must be >= 0, got {elements}")
-    if target.kind == "gpu":
+    if isinstance(target, GpuTarget):
         keep = 1.0 - sparsity
         return memory_op_cost(
             target,
@@ -72,14 +71,8 @@ def vector_op_cost(
             dtype,
             kind,
         )
-    if target.kind == "acceltran":
-        return acceltran_vector_cost(
-            target,
-            kind,
-            elements,
-            sparsity=sparsity,  # type: ignore[arg-type]
-            dtype=dtype,
-        )
-    if target.kind == "phaze":
-        return phaze_vector_cost(target, kind, elements, cores="all", dtype=dtype)  # type: ignore[arg-type]
+    if isinstance(target, AccelTranTarget):
+        return acceltran_vector_cost(target, kind, elements, sparsity=sparsity, dtype=dtype)
+    if isinstance(target, PhazeTarget):
+        return phaze_vector_cost(target, kind, elements, cores="all", dtype=dtype)
     raise TandemError(f"vector_op_cost: unsupported target kind {target.kind!r}")

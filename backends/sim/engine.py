@@ -43,8 +43,6 @@ from xdsl.dialects import func
 from xdsl.dialects.builtin import (
     ArrayAttr,
     DictionaryAttr,
-    FloatAttr,
-    IntegerAttr,
     ModuleOp,
     StringAttr,
 )
@@ -56,9 +54,22 @@ from backends.sim.energy import acceltran_energy
 from backends.sim.memory import Allocation, peak_memory
 from backends.sim.report import OpRow, Signature, SimReport
 from backends.sim.units import Units, issue_order
-from backends.targets import Target, load_target
+from backends.targets import AccelTranTarget, Target, load_target
 from ir import linalg_ops as la
-from ir.attrs import BUFFER, INPUT, PARAM, PLACEMENT, SCHED_START, SCHED_UNIT
+from ir.attrs import (
+    BACKWARD,
+    BUFFER,
+    INPUT,
+    PARAM,
+    PLACEMENT,
+    SCHED_START,
+    SCHED_UNIT,
+    layer_of,
+    phase_of,
+    read_float,
+    read_int,
+    read_str,
+)
 from ir.errors import TandemError
 from ir.types import dtype, fmt, nbytes, numel, shape
 
@@ -70,39 +81,6 @@ def entry_function(module: ModuleOp) -> func.FuncOp:
         raise TandemError("the module has no func.func to simulate")
     named = [f for f in funcs if f.sym_name.data == "forward"]
     return (named or funcs)[0]
-
-
-def _attr_str(op: Operation, name: str) -> str | None:
-    a = op.attributes.get(name)
-    if a is None:
-        return None
-    if not isinstance(a, StringAttr):
-        raise TandemError(f"{op.name}: attribute {name!r} must be a string, got {a}")
-    return a.data
-
-
-def _attr_float(op: Operation, name: str) -> float | None:
-    a = op.attributes.get(name)
-    if a is None:
-        return None
-    if (
-        not isinstance(a, FloatAttr | IntegerAttr)
-        or not math.isfinite(float(a.value.data))
-        or float(a.value.data) < 0
-    ):
-        raise TandemError(
-            f"{op.name}: attribute {name!r} must be a non-negative float (seconds), got {a}"
-        )
-    return float(a.value.data)
-
-
-def _attr_int(op: Operation, name: str) -> int | None:
-    a = op.attributes.get(name)
-    if a is None:
-        return None
-    if not isinstance(a, IntegerAttr):
-        raise TandemError(f"{op.name}: attribute {name!r} must be an integer, got {a}")
-    return int(a.value.data)
 
 
 def _shape_text(op: Operation) -> str:
@@ -120,11 +98,14 @@ def _shape_text(op: Operation) -> str:
 def _arguments(fn: func.FuncOp) -> tuple[dict[str, Any], list[tuple[SSAValue, int, str]]]:
     """Model facts from the arguments, and (value, bytes, role) per argument."""
     block = fn.body.block
-    attrs = fn.arg_attrs.data if isinstance(fn.arg_attrs, ArrayAttr) else [None] * len(block.args)
-    args, inputs = [], {}
+    entries_of = (
+        fn.arg_attrs.data if isinstance(fn.arg_attrs, ArrayAttr) else [None] * len(block.args)
+    )
+    args: list[tuple[SSAValue, int, str]] = []
+    inputs: dict[str, Any] = {}
     params = param_bytes = 0
     tokens = None
-    for a, d in zip(block.args, attrs, strict=False):
+    for a, d in zip(block.args, entries_of, strict=False):
         entries = d.data if isinstance(d, DictionaryAttr) else {}
         role = "param" if PARAM in entries else "buffer" if BUFFER in entries else "input"
         size = nbytes(a)
@@ -133,11 +114,12 @@ def _arguments(fn: func.FuncOp) -> tuple[dict[str, Any], list[tuple[SSAValue, in
             params += numel(a)
             param_bytes += size
         if INPUT in entries:
-            label = entries[INPUT].data if isinstance(entries[INPUT], StringAttr) else str(a.index)
+            given = entries[INPUT]
+            label = given.data if isinstance(given, StringAttr) else str(a.index)
             inputs[label] = {"shape": list(shape(a)), "dtype": dtype(a)}
             if tokens is None and dtype(a) == "i64" and len(shape(a)) >= 1:
                 tokens = numel(a)
-    model = {
+    model: dict[str, Any] = {
         "function": fn.sym_name.data,
         "params": params,
         "param_bytes": param_bytes,
@@ -192,19 +174,16 @@ class _Engine:
 
     def run(self, i: int, op: Operation, sched_start: float | None) -> None:
         """Issue one op: cost, start time, unit, row, lifetimes."""
-        attrs = op.attributes
-        sched_unit = _attr_str(op, SCHED_UNIT)
+        sched_unit = read_str(op, SCHED_UNIT)
         single = (
             self.target.kind == "phaze" and sched_unit is not None and sched_unit[-1:].isdigit()
         )
         sig = self.signature_of(op, single)
         cost = sig.cost
-        layer_a = attrs.get("layer")
-        layer = int(layer_a.value.data) if isinstance(layer_a, IntegerAttr) else None
-        phase_a = attrs.get("phase")
-        phase = phase_a.data if isinstance(phase_a, StringAttr) else "forward"
-        self.training = self.training or phase == "backward"
-        device = _attr_int(op, PLACEMENT) if PLACEMENT in attrs else 0
+        layer = layer_of(op)
+        phase = phase_of(op)
+        self.training = self.training or phase == BACKWARD
+        device = read_int(op, PLACEMENT) or 0
         if device < 0:
             raise TandemError(
                 f"{op.name}: attribute 'placement' must be a device id >= 0, got {device}"
@@ -288,7 +267,7 @@ def simulate(
     ops = [op for op in fn.body.block.ops if not isinstance(op, func.ReturnOp)]
     ret = fn.body.block.last_op
     outputs = list(ret.operands) if isinstance(ret, func.ReturnOp) else []
-    sched_starts = [_attr_float(op, SCHED_START) for op in ops]
+    sched_starts = [read_float(op, SCHED_START, low=0.0) for op in ops]
 
     engine = _Engine(target, fused_attention, args)
     for i in issue_order(ops, sched_starts):
@@ -320,7 +299,7 @@ def simulate(
         memory=memory,
         options={"fused_attention": fused_attention, "scheduled": scheduled},
     )
-    if target.kind == "acceltran":
+    if isinstance(target, AccelTranTarget):
         report.energy, report.area_mm2 = acceltran_energy(report, target)
     report.sim_seconds = time.perf_counter() - t0
     return report

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 
 import torch
-from xdsl.ir import SSAValue
+from xdsl.ir import Attribute, SSAValue
 
 from frontends.aten.generic import generic
 from frontends.aten.importer import Importer
@@ -160,8 +160,8 @@ def _unary_handler(cls):
     return handle
 
 
-for _target, _cls in _UNARY.items():
-    handles(_target)(_unary_handler(_cls))
+for _target, _unary_cls in _UNARY.items():
+    handles(_target)(_unary_handler(_unary_cls))
 
 
 @handles("aten.gelu.default")
@@ -191,9 +191,10 @@ def where(imp: Importer, node):
         c = binary_value(imp, bi.NeOp, c, imp.const(0, dtype(c)))
     a = imp.convert(operand(imp, node.args[1], out), out)
     b = imp.convert(operand(imp, node.args[2], out), out)
-    return imp.op1(
-        ew.WhereOp, [c, a, b], tensor(broadcast_shapes(shape(c), shape(a), shape(b)), out)
-    )
+    result = broadcast_shapes(shape(c), shape(a), shape(b))
+    if result is None:
+        raise imp.error(f"shapes {shape(c)}, {shape(a)} and {shape(b)} do not broadcast")
+    return imp.op1(ew.WhereOp, [c, a, b], tensor(result, out))
 
 
 @handles("aten.masked_fill.Scalar", "aten.masked_fill.Tensor")
@@ -246,8 +247,6 @@ def arange(imp: Importer, node):
         else (args[0], args[2] if len(args) > 2 else node.kwargs.get("step", 1))
     )
     out = imp.out_type()
-    if dtype(out).startswith("i"):
-        props = {"start": int_attr(start), "step": int_attr(step)}
-    else:
-        props = {"start": float_attr(start), "step": float_attr(step)}
+    make = int_attr if dtype(out).startswith("i") else float_attr
+    props: dict[str, Attribute] = {"start": make(start), "step": make(step)}
     return imp.op1(ew.ArangeOp, [], out, props)

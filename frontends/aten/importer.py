@@ -155,8 +155,8 @@ class Importer:
         return v
 
     def out_type(self, index: int | None = None) -> TensorType:
-        val = self.node.meta.get("val")
-        if index is not None:
+        val = self.node.meta.get("val") if self.node is not None else None
+        if index is not None and isinstance(val, list | tuple):
             val = val[index]
         if not isinstance(val, torch.Tensor):
             raise self.error("has no tensor metadata")

@@ -60,7 +60,8 @@ def layer_norm(imp: Importer, node):
 
 def _getitem_source(node: torch.fx.Node) -> torch.fx.Node | None:
     """The multi-output fx node a getitem reads from (where saved statistics come from)."""
-    return node.args[0] if node.target is operator.getitem else None
+    source = node.args[0] if node.target is operator.getitem else None
+    return source if isinstance(source, torch.fx.Node) else None
 
 
 @handles("aten.native_layer_norm_backward.default")

@@ -17,6 +17,7 @@ import contextlib
 import io
 import re
 from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 
@@ -38,7 +39,7 @@ class TorchMlirExport:
     names: dict[str, str] = field(default_factory=dict)  # resource key -> parameter name
 
 
-def _torch_mlir():
+def _torch_mlir() -> tuple[Any, Any, Any, Any]:
     try:
         from torch_mlir import fx, ir
         from torch_mlir.dialects import torch as torch_d
@@ -61,8 +62,9 @@ def _named_weights_hooks(
 ):
     """FxImporterHooks that turn every weight into a data-less `dense_resource<name>` literal."""
     _, ir, _, fx_importer = _torch_mlir()
+    hooks_base: Any = fx_importer.FxImporterHooks
 
-    class NamedWeights(fx_importer.FxImporterHooks):
+    class NamedWeights(hooks_base):
         def __init__(self) -> None:
             self.attrs: dict[str, object] = {}
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import cast
 
 from xdsl.context import Context
 from xdsl.dialect_interfaces.op_asm import OpAsmDialectInterface
@@ -49,8 +50,11 @@ class TorchContext(Context):
     def get_optional_type(self, name: str) -> type[TypeAttribute] | None:
         t = super().get_optional_type(name)
         if t is None and name.startswith(TORCH_PREFIX):
-            t = UnregisteredAttr.with_name_and_type(name, True)
-            self._loaded_types[name] = t
+            unregistered = cast(
+                type[TypeAttribute], UnregisteredAttr.with_name_and_type(name, True)
+            )
+            self._loaded_types[name] = unregistered
+            return unregistered
         return t
 
     def get_optional_attr(self, name: str):
@@ -116,7 +120,7 @@ def read_blobs(metadata: str) -> dict[str, bytes]:
 
 def _torch_op_lines(text: str) -> list[tuple[int, str]]:
     """(line number, line) of every torch op in a generic-form text, in textual order."""
-    out = []
+    out: list[tuple[int, str]] = []
     for i, line in enumerate(text.splitlines(), start=1):
         out.extend((i, line) for _ in _TORCH_OP.findall(line))
     return out

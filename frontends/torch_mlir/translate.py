@@ -22,6 +22,7 @@ from __future__ import annotations
 import operator
 import re
 from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 from xdsl.dialects import func
@@ -359,7 +360,8 @@ def _overload(qualname: str):
         return None
 
 
-def _prop(op: Operation, name: str) -> Attribute:
+def _prop(op: Operation, name: str) -> Any:
+    """A property (or attribute) of an unregistered torch op: its builtin attribute."""
     value = op.properties.get(name)
     if value is None:
         value = op.attributes.get(name)

@@ -44,16 +44,16 @@ class Extents:
         if isinstance(op, ConvertOp):
             return self.extent(op.input)
         if isinstance(op, SliceOp) and op.bounds[1] == 0 and op.bounds[3] == 1:
-            inner = list(self.extent(op.input))
+            clipped = list(self.extent(op.input))
             d = op.bounds[0] % len(s)
-            inner[d] = min(inner[d], s[d])
-            return tuple(inner)
+            clipped[d] = min(clipped[d], s[d])
+            return tuple(clipped)
         if isinstance(op, MatmulOp):
             return self._matmul_extent(op)
         if isinstance(op, AttentionOp):
             return (*s[:-1], min(s[-1], self.extent(op.v)[-1]))
         if isinstance(op, AttentionBackwardOp):
-            source = {0: op.k, 1: op.q, 2: op.grad}[v.index]
+            source = {0: op.k, 1: op.q, 2: op.grad}[op.results.index(v)]
             return (*s[:-1], min(s[-1], self.extent(source)[-1]))
         return s
 

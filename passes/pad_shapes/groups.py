@@ -22,11 +22,11 @@ from dataclasses import dataclass, field
 
 from xdsl.dialects import func
 from xdsl.dialects.builtin import DictionaryAttr, StringAttr
-from xdsl.ir import BlockArgument, Operation, SSAValue
+from xdsl.ir import BlockArgument, SSAValue
 
 from ir import attrs
 from ir.elementwise_ops import ConvertOp
-from ir.linalg_ops import AttentionBackwardOp, AttentionOp, MatmulOp
+from ir.linalg_ops import AttentionBackwardOp, AttentionBase, AttentionOp, MatmulOp
 from ir.shape_ops import PermuteOp
 from ir.types import dtype, shape
 
@@ -155,7 +155,7 @@ class Group:
 class AttentionGroup:
     """A tfm.attention and the tfm.attention_backward ops on the same q, k, v."""
 
-    ops: list[Operation]
+    ops: list[AttentionBase]
 
     @property
     def name(self) -> str:
@@ -221,7 +221,7 @@ def _gemm_use(
         math.prod(batch_shape),
         (m, n, k),
         dtype(op.result),
-        tuple(roles),
+        (roles[0], roles[1], roles[2]),
         _operand(op.lhs, param),
         _operand(op.rhs, param),
         ta,

@@ -16,11 +16,12 @@ a permute or convert are pushed through it, and one pad per value and shape is s
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from xdsl.dialects import func
 from xdsl.dialects.builtin import ArrayAttr, DictionaryAttr, StringAttr
-from xdsl.ir import Attribute, BlockArgument, Operation, SSAValue
+from xdsl.ir import Attribute, BlockArgument, Operation, SSAValue, Use
 from xdsl.pattern_rewriter import (
     GreedyRewritePatternApplier,
     PatternRewriter,
@@ -84,13 +85,13 @@ class Padder:
             return new.results[0]
         if isinstance(op, ConvertOp):
             padded = self.pad_to(op.input, want)
-            new = ConvertOp.create(
+            cast = ConvertOp.create(
                 operands=[padded],
                 result_types=[tensor(want, dtype(v))],
                 attributes=dict(op.attributes),
             )
-            self.rewriter.insert(new, InsertPoint.after(op))
-            return new.results[0]
+            self.rewriter.insert(cast, InsertPoint.after(op))
+            return cast.results[0]
         high = [w - h for w, h in zip(want, have, strict=True)]
         pad = PadOp.create(
             operands=[v],
@@ -122,9 +123,14 @@ class Padder:
         return None
 
 
+def _not_used_by(op: Operation) -> Callable[[Use], bool]:
+    return lambda use: use.operation is not op
+
+
 def _after(v: SSAValue) -> InsertPoint:
     if isinstance(v, BlockArgument):
         return InsertPoint.at_start(v.block)
+    assert isinstance(v.owner, Operation)
     return InsertPoint.after(v.owner)
 
 
@@ -271,7 +277,7 @@ def pad_params(
         slices, orig = slice_to(new_arg, have, fn)
         rewriter.insert(slices, InsertPoint.at_start(fn.body.block))
         first = slices[0]
-        new_arg.replace_uses_with_if(orig, lambda use, first=first: use.operation is not first)
+        new_arg.replace_uses_with_if(orig, _not_used_by(first))
         pads = [w - h for w, h in zip(want, have, strict=True)]
         entry = dict(arg_entries[new_arg.index].data)
         entry[attrs.PARAM_PAD] = ints_attr(pads)

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 from xdsl.ir import Operation
 
-from ir.linalg_ops import AttentionBackwardOp, AttentionOp
+from ir.linalg_ops import AttentionBackwardOp, AttentionBase, AttentionOp
 from ir.types import dtype, shape
 from passes.pad_shapes.costs import Costs, Shape
 from passes.pad_shapes.groups import AttentionGroup, GemmUse, Group
@@ -76,7 +76,9 @@ class Planner:
             self._group_cache[sig] = self._search(group)
         before, after, choice, param_dims = self._group_cache[sig]
         applied = self._worth_it(before, after)
-        dims = {g.op: c for g, c in zip(group.members, choice, strict=True)}
+        dims: dict[Operation, tuple[int, ...]] = {
+            g.op: c for g, c in zip(group.members, choice, strict=True)
+        }
         param_shape = param_dims if group.param is not None else None
         first = group.members[0]
         describe = f"{_fmt3(first.dims)} -> {_fmt3(choice[0])}"
@@ -114,7 +116,8 @@ class Planner:
         ]
         best: tuple[float, tuple[int, int, int]] | None = None
         for mnk in itertools.product(*options):
-            t = self.costs.gemm(g.batch, *mnk, g.dtype)
+            m, n, k = mnk
+            t = self.costs.gemm(g.batch, m, n, k, g.dtype)
             for which, op in (("lhs", g.lhs), ("rhs", g.rhs)):
                 want = g.operand_shape(which, mnk)
                 if want != op.shape and not op.rooted:
@@ -163,9 +166,7 @@ class Planner:
             t = 0.0
             for op in group.ops:
                 backward = isinstance(op, AttentionBackwardOp)
-                t += self.costs.attention(
-                    b, h, kvh, sq, sk, dp, dt, op.causal is not None, backward
-                )
+                t += self.costs.attention(b, h, kvh, sq, sk, dp, dt, op.is_causal, backward)
             if dp == d:
                 return t
             for s in _attention_operands_to_pad(group.ops):
@@ -182,7 +183,7 @@ class Planner:
         )
 
 
-def _attention_operands_to_pad(ops: Sequence[Operation]) -> list[Shape]:
+def _attention_operands_to_pad(ops: Sequence[AttentionBase]) -> list[Shape]:
     """Shapes of the distinct values a padded attention group pads at run time."""
     copied = {id(op.q): shape(op.q) for op in ops}
     copied |= {id(op.k): shape(op.k) for op in ops}
