@@ -190,7 +190,7 @@ def test_invalid_gpu_toml(tmp_path: Path, old: str, new: str, message: str) -> N
 
 
 def test_missing_table_and_bad_syntax(tmp_path: Path) -> None:
-    text = re.sub(r"\[memory\]\n(.*\n){3}", "", A100_TEXT)
+    text = re.sub(r"\n\[memory\]\n(.+\n)*", "\n", A100_TEXT)
     with pytest.raises(TandemError, match=r"a100.toml: \[memory\] is missing"):
         load_target(_write(tmp_path, text))
     with pytest.raises(TandemError, match="a100.toml: not valid TOML"):
