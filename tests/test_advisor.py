@@ -122,3 +122,14 @@ def test_cli_errors_are_one_line(capsys: pytest.CaptureFixture[str]) -> None:
     assert err == "error: tensor-parallel degree 5 does not divide hidden=768"
     with pytest.raises(TandemError, match="budget"):
         advise(zoo_shape("gpt2"), A100, budget=2.0)
+
+
+def test_v100_follows_its_own_alignment_rule() -> None:
+    """On a V100 the tensor cores want multiples of 8 fp16 elements (16 bytes), not 64."""
+    v100 = load_target("v100-sxm2")
+    vocab = advise(zoo_shape("gpt2", batch=8), v100).find("vocabulary")
+    assert vocab.rule == "multiple of 8*t = 8"
+    assert vocab.recommended.shape.vocab == 50264
+    assert vocab.to_json()["model_throughput_change"] > 0.05
+    h100 = advise(zoo_shape("gpt2", batch=8), load_target("h100-sxm")).find("vocabulary")
+    assert h100.recommended.shape.vocab == 50304

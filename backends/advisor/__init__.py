@@ -6,7 +6,8 @@ head dim h/a a multiple of 64 and as large as accuracy allows, h/t divisible by 
 two, an FFN width that is a multiple of 64 (near 4h, or 8h/3 for SwiGLU), b*s a power of two
 and b as large as memory allows, t as small as possible. For each guideline the advisor
 evaluates candidate shapes with the cost model and recommends the best one within a parameter
-budget (default +-5%).
+budget (default +-5%). "64" is the A100's tensor-core alignment; on another GPU the advisor uses
+that GPU's (8 fp16 elements on a V100, see `GpuTarget.align_elements`).
 
 Timing model (per GPU, per microbatch): the per-layer GEMMs of the paper's table
 (QKV b*s x 3h/t x h, scores s x s x h/a in b*a/t batches, values s x h/a x s, output projection,

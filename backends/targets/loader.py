@@ -109,20 +109,34 @@ def cluster_names() -> list[str]:
 
 
 def _gpu(d: dict[str, Any], path: Path) -> GpuTarget:
-    c, m, e = d["compute"], d["memory"], d["efficiency"]
-    tiles = tuple((int(a), int(b)) for a, b in c["tile_shapes"])
+    c, tc, g, m, e = d["compute"], d["tensor_core"], d["gemm"], d["memory"], d["efficiency"]
+    tiles = tuple((int(a), int(b)) for a, b in g["tile_shapes"])
     if len(e["tile"]) != len(tiles):
         raise TandemError(
             f"{path.name}: [efficiency] tile must have one entry per "
-            f"[compute] tile_shapes entry ({len(tiles)}), got {len(e['tile'])}"
+            f"[gemm] tile_shapes entry ({len(tiles)}), got {len(e['tile'])}"
         )
-    peaks = {k: v for k, v in c["peak_flops"].items() if v is not None}
+    align = tc["align_bytes"]
+    n_align = max(1, align.bit_length() - 1)  # byte alignments 1, 2, 4, ... align/2
+    for key in ("align_k", "align_n", "align_m"):
+        if len(e[key]) > n_align:
+            raise TandemError(
+                f"{path.name}: [efficiency] {key} must have at most {n_align} entries (byte "
+                f"alignments 1, 2, ... {max(1, align // 2)} below [tensor_core] align_bytes = "
+                f"{align}), got {len(e[key])}"
+            )
+    fb = tc["cuda_core_fallback"] or {"below_bytes": 0, "max_dim": 0}
+    if fb["below_bytes"] and e["cuda_core_fallback"] is None:
+        raise TandemError(
+            f"{path.name}: [efficiency] cuda_core_fallback is missing "
+            "(needed by [tensor_core.cuda_core_fallback])"
+        )
     gemm = GemmParams(
         sm_count=c["sm_count"],
         tile_shapes=tiles,
         tile_eff=tuple(e["tile"]),
-        k_tile=c["k_tile"],
-        alignment_bytes=c["alignment_bytes"],
+        k_tile=g["k_tile"],
+        align_bytes=align,
         gemm_max=e["gemm_max"],
         k_overhead=e["k_overhead"],
         align_k=tuple(e["align_k"]),
@@ -130,7 +144,11 @@ def _gpu(d: dict[str, Any], path: Path) -> GpuTarget:
         align_m=tuple(e["align_m"]),
         gemm_memory=e["gemm_memory"],
         split_k_overhead=e["split_k_overhead"],
-        max_split_k=c["max_split_k"],
+        max_split_k=g["max_split_k"],
+        vector_bytes=g["vector_bytes"],
+        fallback_below_bytes=fb["below_bytes"],
+        fallback_max_dim=fb["max_dim"],
+        fallback_eff=tuple(e["cuda_core_fallback"] or (1.0, 1.0)),
     )
     mem_eff = dict(e["memory_op"])
     if "elementwise" not in mem_eff:
@@ -142,10 +160,8 @@ def _gpu(d: dict[str, Any], path: Path) -> GpuTarget:
         source=str(path),
         sm_count=c["sm_count"],
         clock_hz=c["clock_hz"],
-        peak_flops_by_dtype=peaks,
-        tile_shapes=tiles,
-        k_tile=c["k_tile"],
-        alignment_bytes=c["alignment_bytes"],
+        tensor_core_flops={k: v for k, v in tc["peak_flops"].items() if v is not None},
+        cuda_core_flops={k: v for k, v in c["cuda_core_flops"].items() if v is not None},
         launch_overhead_s=c["launch_overhead_s"],
         hbm_bandwidth=m["hbm_bandwidth"],
         hbm_capacity=m["hbm_capacity"],

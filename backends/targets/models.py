@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from ir.dtypes import parse_dtype
+from ir.dtypes import nbytes_of, parse_dtype
 from ir.errors import TandemError
 
 
@@ -65,13 +65,18 @@ class TargetBase:
 
 @dataclass(frozen=True)
 class GemmParams:
-    """The GPU GEMM efficiency model, hashable (used as a cache key). See cost/gemm.py."""
+    """What decides a GPU's GEMM speed, hashable (a cache key); see ``cost/gemm.py``.
+
+    From the target file: the SM count, the library's tile shapes, the tensor cores' full-rate
+    alignment ``align_bytes`` and the CUDA-core fallback rule (``fallback_below_bytes``,
+    ``fallback_max_dim``; 0 = none). Fitted (``[efficiency]``): the rest.
+    """
 
     sm_count: int
     tile_shapes: tuple[tuple[int, int], ...]
     tile_eff: tuple[float, ...]
     k_tile: int
-    alignment_bytes: int
+    align_bytes: int
     gemm_max: float
     k_overhead: float
     align_k: tuple[float, ...]
@@ -80,18 +85,25 @@ class GemmParams:
     gemm_memory: float
     split_k_overhead: float
     max_split_k: int
+    vector_bytes: int = 16
+    fallback_below_bytes: int = 0
+    fallback_max_dim: int = 0
+    fallback_eff: tuple[float, float] = (1.0, 1.0)  # k, n misaligned
 
 
 @dataclass(frozen=True, eq=False)
 class GpuTarget(TargetBase):
-    """A GPU: peaks per dtype, HBM, tile shapes for cuBLAS-like tiling, calibrated efficiencies."""
+    """A GPU: tensor-core and CUDA-core peaks per dtype, HBM, and the GEMM mechanisms.
+
+    ``tensor_core_flops``: dense tensor-core peak per dtype (GEMMs of these dtypes run on
+    tensor cores); ``cuda_core_flops``: CUDA-core (SIMT) peak per dtype. ``peak_flops(d)`` is
+    the tensor-core peak where the dtype has one, else the CUDA-core peak.
+    """
 
     sm_count: int
     clock_hz: float
-    peak_flops_by_dtype: dict[str, float]
-    tile_shapes: tuple[tuple[int, int], ...]
-    k_tile: int
-    alignment_bytes: int
+    tensor_core_flops: dict[str, float]
+    cuda_core_flops: dict[str, float]
     launch_overhead_s: float
     hbm_bandwidth: float
     hbm_capacity: float
@@ -100,21 +112,48 @@ class GpuTarget(TargetBase):
     memory_op_efficiency: dict[str, float]
     calibration: dict[str, float] = field(default_factory=dict)
 
+    @property
+    def peak_flops_by_dtype(self) -> dict[str, float]:
+        """Peak per dtype: tensor cores where the dtype has them, CUDA cores otherwise."""
+        return {**self.cuda_core_flops, **self.tensor_core_flops}
+
+    @property
+    def tile_shapes(self) -> tuple[tuple[int, int], ...]:
+        """The library's CTA tile shapes (rows, cols of C)."""
+        return self.gemm.tile_shapes
+
+    @property
+    def align_bytes(self) -> int:
+        """Tensor cores run at full rate when every dim's byte size is a multiple of this."""
+        return self.gemm.align_bytes
+
+    def align_elements(self, dtype: str = "f16") -> int:
+        """``align_bytes`` in elements of ``dtype`` (8 fp16 on a V100, 64 on an A100)."""
+        return max(1, self.gemm.align_bytes // nbytes_of(dtype))
+
+    def uses_tensor_cores(self, dtype: str) -> bool:
+        """Whether GEMMs of ``dtype`` run on tensor cores."""
+        return parse_dtype(dtype) in self.tensor_core_flops
+
     def compute_units(self) -> list[str]:
         """One stream: every op runs on the "sm" unit."""
         return ["sm"]
 
     def peak_flops(self, dtype: str = "f16") -> float:
-        """Dense peak FLOP/s for a dtype (tensor cores for f16/bf16/tf32)."""
+        """Dense peak FLOP/s for a dtype (tensor cores where it has them)."""
         d = parse_dtype(dtype)
-        if d not in self.peak_flops_by_dtype:
-            raise TandemError(
-                f"{self.name}: no peak_flops for dtype {d} (has {sorted(self.peak_flops_by_dtype)})"
-            )
-        return self.peak_flops_by_dtype[d]
+        peaks = self.peak_flops_by_dtype
+        if d not in peaks:
+            raise TandemError(f"{self.name}: no peak_flops for dtype {d} (has {sorted(peaks)})")
+        return peaks[d]
+
+    def cuda_core_peak(self, dtype: str = "f16") -> float:
+        """CUDA-core peak FLOP/s for a dtype (the f32 one where the dtype has no entry)."""
+        d = parse_dtype(dtype)
+        return self.cuda_core_flops.get(d, self.cuda_core_flops["f32"])
 
     def peak_flops_table(self) -> dict[str, float]:
-        return dict(self.peak_flops_by_dtype)
+        return self.peak_flops_by_dtype
 
 
 @dataclass(frozen=True)

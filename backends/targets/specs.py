@@ -3,7 +3,8 @@
 
     [compute]
     sm_count = 108          # Num(integer=True): a positive integer
-    alignment_bytes = 128   # Num(integer=True, pow2=True)
+    [tensor_core]
+    align_bytes = 128       # Num(integer=True, pow2=True)
 """
 
 from __future__ import annotations
@@ -11,12 +12,20 @@ from __future__ import annotations
 from backends.targets.schema import Bool, List, Num, Str, Table
 
 _EFF = Num(le=1.0)
-_ALIGN_TABLE = List(_EFF, length=7)
-_PEAKS = Table(
+_ALIGN_TABLE = List(_EFF)  # one entry per byte alignment below align_bytes (checked on load)
+_CUDA_CORE_PEAKS = Table(
     {
+        "f64": Num(optional=True),
         "f32": Num(),
+        "f16": Num(optional=True),
+        "bf16": Num(optional=True),
+    }
+)
+_TENSOR_CORE_PEAKS = Table(
+    {
+        "f64": Num(optional=True),
         "tf32": Num(optional=True),
-        "f16": Num(),
+        "f16": Num(optional=True),
         "bf16": Num(optional=True),
         "f8": Num(optional=True),
         "i8": Num(optional=True),
@@ -32,12 +41,29 @@ GPU_SCHEMA = Table(
             {
                 "sm_count": Num(integer=True),
                 "clock_hz": Num(),
-                "peak_flops": _PEAKS,
+                "launch_overhead_s": Num(allow_zero=True),
+                "cuda_core_flops": _CUDA_CORE_PEAKS,
+            }
+        ),
+        "tensor_core": Table(
+            {
+                "peak_flops": _TENSOR_CORE_PEAKS,
+                "align_bytes": Num(integer=True, pow2=True),
+                "cuda_core_fallback": Table(
+                    {
+                        "below_bytes": Num(integer=True, pow2=True),
+                        "max_dim": Num(integer=True),
+                    },
+                    optional=True,
+                ),
+            }
+        ),
+        "gemm": Table(
+            {
                 "tile_shapes": List(List(Num(integer=True), length=2)),
                 "k_tile": Num(integer=True),
-                "alignment_bytes": Num(integer=True, pow2=True),
-                "launch_overhead_s": Num(allow_zero=True),
                 "max_split_k": Num(integer=True),
+                "vector_bytes": Num(integer=True, pow2=True),
             }
         ),
         "memory": Table(
@@ -57,6 +83,7 @@ GPU_SCHEMA = Table(
                 "align_m": _ALIGN_TABLE,
                 "gemm_memory": _EFF,
                 "split_k_overhead": Num(allow_zero=True),
+                "cuda_core_fallback": List(_EFF, length=2, optional=True),
                 "memory_op": Table(open_values=_EFF),
             }
         ),
