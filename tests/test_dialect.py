@@ -171,6 +171,21 @@ SNIPPETS: dict[str, list[str]] = {
         f'%r:2 = tfm.generic %x {{target = "aten.sort.default", args = [#tfm.operand<0>, -1 : i64], kwargs = {{}}}} : ({X}) -> ({X}, {ARGS["i"]})',
         '%r = tfm.generic {target = "aten.randn.default", args = [[2 : i64, 4 : i64]], kwargs = {dtype = f32}} : () -> tensor<2x4xf32>',
     ],
+    # a kernel: several ops in a region, the inputs bound to block arguments
+    "tfm.fused": [
+        f'%r = tfm.fused {{layer = 0 : i64, kernel = "bias_gelu"}} (%xa = %x : {X}, %yb = %y : {ARGS["y"]}) -> {X} {{\n'
+        f"  %k1 = tfm.add %xa, %yb : ({X}, {ARGS['y']}) -> {X}\n"
+        f"  %k2 = tfm.gelu %k1 {{approximate = #tfm<approximate tanh>}} : ({X}) -> {X}\n"
+        f"  tfm.yield %k2 : {X}\n"
+        "}",
+    ],
+    "tfm.yield": [
+        f'%r:2 = tfm.fused {{kernel = "pointwise"}} (%xa = %x : {X}) -> ({X}, {X}) {{\n'
+        f"  %k1 = tfm.exp %xa : ({X}) -> {X}\n"
+        f"  %k2 = tfm.neg %k1 : ({X}) -> {X}\n"
+        f"  tfm.yield %k1, %k2 : {X}, {X}\n"
+        "}",
+    ],
 }
 
 CASES = [(name, i, line) for name, lines in SNIPPETS.items() for i, line in enumerate(lines)]
@@ -189,6 +204,15 @@ def only_tfm_op(module: ModuleOp):
     return ops[0]
 
 
+def snippet_op(module: ModuleOp, name: str):
+    """The snippet's op: the only tfm op, or in a kernel snippet the only op named `name`."""
+    if name not in ("tfm.fused", "tfm.yield"):
+        return only_tfm_op(module)
+    ops = [op for op in module.walk() if op.name == name]
+    assert len(ops) == 1
+    return ops[0]
+
+
 def test_every_op_has_a_roundtrip_case() -> None:
     """New ops must come with a round-trip case here."""
     registered = {op.name for op in TFM.operations}
@@ -198,7 +222,7 @@ def test_every_op_has_a_roundtrip_case() -> None:
 @pytest.mark.parametrize("name,index,line", CASES, ids=[f"{n}-{i}" for n, i, _ in CASES])
 def test_roundtrip(name: str, index: int, line: str) -> None:
     first = parse_text(wrap(line))
-    op = only_tfm_op(first)
+    op = snippet_op(first, name)
     assert op.name == name
     printed = print_module(first)
     # custom format, not the quoted generic one
@@ -210,7 +234,7 @@ def test_roundtrip(name: str, index: int, line: str) -> None:
     assert f'"{name}"' in generic
     from_generic = parse_text(generic)
     assert print_module(from_generic) == printed
-    assert only_tfm_op(from_generic).properties == op.properties
+    assert snippet_op(from_generic, name).properties == op.properties
 
 
 def test_discardable_attributes_roundtrip() -> None:

@@ -82,6 +82,25 @@ class GemmParams:
     max_split_k: int
 
 
+@dataclass(frozen=True)
+class FusionParams:
+    """Achieved fractions of HBM bandwidth of one fused kernel, by kernel class (see
+    backends/cost/fusion.py and the `[fusion]` table of the GPU files).
+
+    stream: pointwise kernels (bias+GELU, SwiGLU, RoPE, inductor pointwise); residual:
+    bias+dropout+add; norm: layer/RMS norm and other row reductions; softmax: the
+    scale+mask+softmax kernel over materialised attention scores.
+    """
+
+    stream: float
+    residual: float
+    norm: float
+    softmax: float
+
+    def efficiency(self, kernel_class: str) -> float:
+        return float(getattr(self, kernel_class))
+
+
 @dataclass(frozen=True, eq=False)
 class GpuTarget(TargetBase):
     """A GPU: peaks per dtype, HBM, tile shapes for cuBLAS-like tiling, calibrated efficiencies."""
@@ -99,6 +118,7 @@ class GpuTarget(TargetBase):
     gemm: GemmParams
     memory_op_efficiency: dict[str, float]
     calibration: dict[str, float] = field(default_factory=dict)
+    fusion: FusionParams = field(default_factory=lambda: FusionParams(0.75, 0.75, 0.5, 0.5))
 
     def compute_units(self) -> list[str]:
         """One stream: every op runs on the "sm" unit."""
