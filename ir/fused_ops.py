@@ -132,21 +132,23 @@ class FusedOp(TfmOp):
         block = self.body.block
         arg_types = [a.type for a in block.args]
         in_types = [v.type for v in self.inputs]
-        self.expect(
-            arg_types == in_types,
-            f"block arguments {_types(arg_types)} must match the inputs {_types(in_types)}",
-        )
+        if arg_types != in_types:
+            self.expect(
+                False,
+                f"block arguments {_types(arg_types)} must match the inputs {_types(in_types)}",
+            )
         term = self.yield_op
         self.expect(term is not None, "the region must end with tfm.yield")
         assert term is not None
         got = [v.type for v in term.values]
         want = [r.type for r in self.outputs]
-        self.expect(got == want, f"tfm.yield returns {_types(got)} but the op has {_types(want)}")
+        if got != want:
+            self.expect(False, f"tfm.yield returns {_types(got)} but the op has {_types(want)}")
         for op in block.ops:
-            self.expect(
-                isinstance(op, TfmOp) and not isinstance(op, FusedOp),
-                f"the body holds only tfm ops (no nested tfm.fused), got {op.name}",
-            )
+            if not isinstance(op, TfmOp) or isinstance(op, FusedOp):
+                self.expect(
+                    False, f"the body holds only tfm ops (no nested tfm.fused), got {op.name}"
+                )
         self.expect(bool(self.kernel_name), "kernel must be a non-empty name")
 
     # ---- behaviour ----------------------------------------------------------------------

@@ -206,3 +206,62 @@ def test_gpt3_2_7b_head_count_ratio(fd) -> None:
         rep = simulate(fd.layer_ir(2560, a), A100)
         t[a] = sum(r.seconds for r in rep.rows if r.layer == 0) + fd.wall_overhead(A100)
     assert 1.12 < t[32] / t[20] < 1.24, t
+
+
+def test_stored_kernel_efficiencies_match_the_ops_fit(fd) -> None:
+    """[fusion] stream/residual/norm are the standalone kernels' fit; PyTorch's eager softmax
+    chain (five streaming kernels) is predicted from them without a constant of its own."""
+    ops = fd.load_ops(fd.OPS_CSV)
+    fit = fd.fit_ops(A100, ops)
+    stored = A100.fusion
+    assert fit == pytest.approx(
+        {"stream": stored.stream, "residual": stored.residual, "norm": stored.norm}, abs=2e-3
+    )
+    errors = fd.op_errors(A100, stored, ops)
+    assert all(e["median"] < 0.03 for op, e in errors.items() if op in fd.OPS), errors
+    assert errors["attention_softmax"]["median"] < 0.08
+
+
+def test_fusion_table_is_validated(tmp_path) -> None:
+    src = Path(A100.source).read_text().replace("softmax = 0.348", "softmax = 1.5")
+    bad = tmp_path / "bad.toml"
+    bad.write_text(src)
+    with pytest.raises(
+        TandemError, match=r"bad.toml: \[fusion\] softmax must be a positive number <= 1"
+    ):
+        load_target(str(bad))
+    assert load_target("toy").fusion.stream == 1.0  # no [fusion]: the memory-op efficiencies
+
+
+MOVED = """
+func.func @f(%o: tensor<4x8xf32>, %b: tensor<8xf32>, %x: tensor<4x8xf32>, %w: tensor<8x8xf32>) -> (tensor<4x8xf32>, tensor<4x8xf32>) {
+  %ob = tfm.add %o, %b {layer = 0 : i64} : (tensor<4x8xf32>, tensor<8xf32>) -> tensor<4x8xf32>
+  %m = tfm.matmul %ob, %w {layer = 0 : i64} : (tensor<4x8xf32>, tensor<8x8xf32>) -> tensor<4x8xf32>
+  %r = tfm.add %ob, %x {layer = 0 : i64} : (tensor<4x8xf32>, tensor<4x8xf32>) -> tensor<4x8xf32>
+  func.return %r, %m : tensor<4x8xf32>, tensor<4x8xf32>
+}
+"""
+
+
+def test_ops_between_a_kernel_and_its_users_move_after_it() -> None:
+    """%m reads the bias add but does not feed the residual add: the kernel writes both sums
+    and %m moves after it (the interpreter gives the same results)."""
+    import torch
+
+    from backends.interpreter import run_module
+
+    before = parse_text(MOVED)
+    after = parse_text(MOVED)
+    run_pipeline(after, "fuse{kernels=fused}")
+    ops = [
+        op.name
+        for op in after.walk()
+        if op.parent_op() is not None and op.parent_op().name == "func.func"
+    ]
+    assert ops == ["tfm.fused", "tfm.matmul", "func.return"]
+    kernel = next(op for op in after.walk() if isinstance(op, FusedOp))
+    assert kernel.kernel_name == "bias_dropout_add" and len(kernel.outputs) == 2
+    torch.manual_seed(0)
+    args = [torch.randn(4, 8), torch.randn(8), torch.randn(4, 8), torch.randn(8, 8)]
+    for want, got in zip(run_module(before, args), run_module(after, args), strict=True):
+        assert torch.equal(want, got)

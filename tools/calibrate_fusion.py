@@ -117,9 +117,11 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  cross-validated layer: median |err| {np.median(np.abs(cv)):.1%}")
     stats["layer_cv_median_rel_err"] = float(np.median(np.abs(cv)))
     stats["layers"] = float(len(layers))
-    block = block_text(params, stats, f"fitted on {a.target} data ({a.ops.name}, {a.layers.name})")
+    fitted = f"fitted on {a.target} data ({a.ops.name}, {a.layers.name})"
+    copied = f"copied from the {a.target} fit (fractions of this GPU's own bandwidth)"
     for path in a.write:
-        write_block(path, block)
+        own = path.stem == target.name
+        write_block(path, block_text(params, stats, fitted if own else copied))
         print(f"wrote {path}")
     print(f"({time.time() - t0:.0f} s)")
     return 0
