@@ -5,9 +5,15 @@ per-op models of ``backends.cost``, by target kind:
 
 * ``tfm.matmul``: ``gemm_cost`` of its GEMM (broadcast batch dims flattened into one batch
   count; a shared 2-D right operand folds the batch into M, as ``torch.matmul`` does).
-* ``tfm.attention`` / ``tfm.attention_backward``: ``attention_cost``, flash-style fused on
-  GPUs unless ``fused=False`` (materialised QK^T, softmax, PV); accelerators always
-  materialise.
+* ``tfm.attention`` / ``tfm.attention_backward``: ``attention_cost`` as the op's ``kernel``
+  attribute says (set by the ``fuse`` pass): "flash" one fused kernel, "materialised" QK^T
+  and PV GEMMs with Megatron's fused scale+mask+softmax kernel between them; without the
+  attribute, flash unless ``fused=False`` (then PyTorch's eager softmax). Accelerators
+  always materialise.
+* ``tfm.fused`` (one kernel of several ops): on GPUs ``fused_kernel_cost`` of its external
+  bytes and its FLOPs, one launch (``cost/fusion.py``); a kernel holding a GEMM (bias
+  epilogue) is that GEMM plus the extra epilogue inputs read once. On accelerators the sum of
+  its ops (their vector units already keep intermediates on chip).
 * memory-bound ops (elementwise, softmax, norm, reduce, embedding, loss, data-movement,
   generic): on GPUs ``memory_op_cost`` of the op's bytes and FLOPs; on AccelTran softmax and
   norms run on their units and other arithmetic on the MAC lanes (``vector_op_cost``), while
@@ -29,11 +35,14 @@ from xdsl.ir import Attribute, Operation
 
 from backends.cost import OpCost, attention_cost, gemm_cost, memory_op_cost, vector_op_cost
 from backends.cost.accel import phaze_gemm_cost, phaze_vector_cost
+from backends.cost.fusion import fused_kernel_cost, kernel_class
 from backends.flops import count_op
+from backends.targets import GpuTarget
 from ir import linalg_ops as la
-from ir.attrs import SPARSITY, read_float, where
+from ir.attrs import KERNEL, MATERIALISED, SPARSITY, read_float, read_str, where
 from ir.base import TfmOp
 from ir.errors import TandemError
+from ir.fused_ops import FusedOp
 from ir.types import dtype, numel, shape
 from ir.work import GemmShape, OpWork
 
@@ -111,7 +120,11 @@ def _cost(op: Operation, target, fused: bool, cores: int | str, c: OpWork) -> Op
         if target.kind == "phaze" and cores != "all":
             return phaze_gemm_cost(target, g.batch, g.m, g.n, g.k, dt, cores, sparsity)
         return gemm_cost(target, g.batch, g.m, g.n, g.k, dt, sparsity)
+    if isinstance(op, FusedOp):
+        return _fused(op, target, fused, cores, c, dt)
     if isinstance(op, la.AttentionOp | la.AttentionBackwardOp):
+        kernel = read_str(op, KERNEL)
+        materialised = kernel == MATERIALISED
         b, hq, sq, d = shape(op.q)
         hkv, sk = shape(op.k)[1], shape(op.k)[2]
         return attention_cost(
@@ -124,9 +137,10 @@ def _cost(op: Operation, target, fused: bool, cores: int | str, c: OpWork) -> Op
             d,
             dt,
             causal=op.is_causal,
-            fused=fused,
+            fused=fused if kernel is None else not materialised,
             sparsity=sparsity,
             backward=isinstance(op, la.AttentionBackwardOp),
+            fused_softmax=materialised,
         )
     kind = op.VECTOR_KIND if isinstance(op, TfmOp) else "elementwise"
     if target.kind == "gpu":
@@ -140,6 +154,46 @@ def _cost(op: Operation, target, fused: bool, cores: int | str, c: OpWork) -> Op
     return vector_op_cost(target, kind, elements, dt, sparsity)
 
 
+def _fused(op: FusedOp, target, fused: bool, cores: int | str, c: OpWork, dt: str) -> OpCost:
+    """One kernel: GPU roofline of its external traffic (see ``cost/fusion.py``)."""
+    body = op.body_ops
+    if not isinstance(target, GpuTarget):
+        parts = [op_cost(o, target, fused=fused, cores=cores) for o in body]
+        return _serial(parts, parts[0].unit if parts else "")
+    gemms = [o for o in body if isinstance(o, la.MatmulOp)]
+    if gemms:
+        g = op_gemm(gemms[0])
+        base = gemm_cost(target, g.batch, g.m, g.n, g.k, dt)
+        # the epilogue's extra inputs (a bias) stream in once; its arithmetic hides in the GEMM
+        extra = max(0.0, c.bytes_read - sum(float(count_op(m).bytes_read) for m in gemms))
+        base.seconds += extra / (target.hbm_bandwidth * target.fusion.stream)
+        base.bytes += extra
+        base.flops = float(c.flops)
+        base.detail = {**base.detail, "kernel": op.kernel_name}
+        return base
+    kinds = {count_op(o).kind for o in body}
+    vector = {o.VECTOR_KIND for o in body}
+    cls = kernel_class(op.kernel_name, kinds, vector)
+    cost = fused_kernel_cost(target, float(c.bytes), float(c.flops), cls)
+    cost.detail["kernel"] = op.kernel_name
+    return cost
+
+
+def _serial(parts: list[OpCost], unit: str) -> OpCost:
+    return OpCost(
+        seconds=sum(p.seconds for p in parts),
+        flops=sum(p.flops for p in parts),
+        bytes=sum(p.bytes for p in parts),
+        compute_seconds=sum(p.compute_seconds for p in parts),
+        memory_seconds=sum(p.memory_seconds for p in parts),
+        unit=unit,
+        energy_j=sum(p.energy_j for p in parts),
+        bound="compute"
+        if sum(p.compute_seconds for p in parts) >= sum(p.memory_seconds for p in parts)
+        else "memory",
+    )
+
+
 def signature(op: Operation, *extra: object) -> tuple:
     """A hashable key of everything the cost depends on: name, types, properties, sparsity.
 
@@ -148,11 +202,13 @@ def signature(op: Operation, *extra: object) -> tuple:
     """
     props: tuple[tuple[str, Attribute], ...] = tuple(op.properties.items())
     sparsity = op.attributes.get(SPARSITY)
+    body = op.body_key() if isinstance(op, FusedOp) else op.attributes.get(KERNEL)
     return (
         op.name,
         tuple(v.type for v in op.operands),
         tuple(r.type for r in op.results),
         props,
         sparsity,
+        body,
         extra,
     )

@@ -46,6 +46,12 @@ PAD_PARAMS = "pad.params"  # module: parameter name -> padding applied
 SCHED_UNIT = "sched.unit"  # string: the compute unit that runs the op ("mac", "tc3", "sm")
 SCHED_START = "sched.start"  # f64 seconds: the earliest start the schedule asks for
 PLACEMENT = "placement"  # i64: the device that runs the op (default 0)
+# string: how an attention op runs, "flash" (one kernel) or "materialised" (QK^T GEMM, softmax
+# kernel, PV GEMM); absent: flash. `tfm.fused` has a property of the same name (its kernel).
+KERNEL = "kernel"
+FLASH = "flash"
+MATERIALISED = "materialised"
+FUSE_KERNELS = "fuse.kernels"  # module: the preset the fuse pass ran ("eager", "fused", ...)
 
 
 def layer_of(op: Operation) -> int | None:

@@ -18,6 +18,7 @@ from xdsl.ir import Dialect
 from ir.binary_ops import BINARY_OPS
 from ir.elementwise_ops import ArangeOp, ConstantOp, ConvertOp, WhereOp
 from ir.enums import ENUM_ATTRS
+from ir.fused_ops import FUSED_OPS
 from ir.generic_op import GenericOp, OperandRefAttr
 from ir.linalg_ops import AttentionBackwardOp, AttentionOp, MatmulOp
 from ir.misc_ops import (
@@ -73,6 +74,7 @@ TFM = Dialect(
         NllLossBackwardOp,
         DropoutOp,
         GenericOp,
+        *FUSED_OPS,
     ],
     [*ENUM_ATTRS, OperandRefAttr],
 )

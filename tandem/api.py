@@ -4,7 +4,7 @@ import tandem.api as tandem
 ir = tandem.import_model("gpt2-tiny", training=True)
 tandem.run_pipeline(ir, "fold-transposes")
 report = tandem.verify(tandem.model("gpt2-tiny"), pipeline="fold-transposes")
-sim = tandem.simulate(ir, "a100-sxm4-40gb")
+sim = tandem.simulate(ir, "a100-sxm4-40gb", kernels="flash")
 print(sim.latency_s)
 """
 
@@ -15,11 +15,13 @@ from xdsl.dialects.builtin import ModuleOp
 
 from backends.sim import SimReport
 from backends.sim import simulate as _simulate
+from backends.sim.engine import kernels_of
 from backends.targets import Target, load_target
 from backends.verify import VerifyReport, compare_with_pytorch
 from frontends.zoo import ModelSpec, Overrides
 from ir.errors import TandemError
-from tandem.pipeline import run_pipeline
+from passes.fuse import PRESETS as KERNEL_PRESETS
+from tandem.pipeline import DEFAULT_KERNELS, fuse_kernels, run_pipeline
 
 __all__ = [
     "Overrides",
@@ -31,6 +33,8 @@ __all__ = [
     "verify",
     "simulate",
     "load_target",
+    "DEFAULT_KERNELS",
+    "KERNEL_PRESETS",
 ]
 
 
@@ -103,7 +107,20 @@ def verify(
 
 
 def simulate(
-    module: ModuleOp, target: Target | str, *, fused_attention: bool = True, name: str | None = None
+    module: ModuleOp,
+    target: Target | str,
+    *,
+    kernels: str | None = None,
+    name: str | None = None,
 ) -> SimReport:
-    """Run `module` on `target` (a name, a TOML path or a loaded target): a SimReport."""
-    return _simulate(module, target, fused_attention=fused_attention, name=name)
+    """Run `module` on `target` (a name, a TOML path or a loaded target): a SimReport.
+
+    `kernels`: the fusion preset, "eager", "fused" (Megatron-LM's kernels, attention scores
+    materialised), "flash" (the default: fused + FlashAttention) or "inductor". A module the
+    `fuse` pass has not seen is fused on a copy first; one already fused runs as it is (an
+    explicit `kernels` must then match its preset).
+    """
+    if kernels_of(module) == "none":
+        module = module.clone()
+    fuse_kernels(module, kernels)
+    return _simulate(module, target, name=name)

@@ -48,7 +48,7 @@ def test_gpt3_2_7b_head_dim_128_beats_80() -> None:
     """Paper: h=2560, b=4, s=2048, one layer forward, non-flash attention: 32 heads (h/a=80)
     119 TFLOP/s, 20 heads (h/a=128) 141 TFLOP/s, +18%."""
     shape = zoo_shape("gpt3-2.7b", batch=4, seq=2048)
-    est = Estimator(A100, dtype="f16", training=False, attention="megatron")
+    est = Estimator(A100, dtype="f16", training=False, kernels="fused")
     a32 = est.estimate(shape)
     a20 = est.estimate(shape.replace(heads=20, kv_heads=20))
     gain = a20.layer_tflops / a32.layer_tflops - 1

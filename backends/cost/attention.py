@@ -9,13 +9,16 @@ Shapes: Q [batch, heads, sq, head_dim], K/V [batch, kv_heads, sk, head_dim].
   traffic is only Q, K, V, O (+ dO, dQ, dK, dV and the row statistics in backward).
 * Materialised: the two bmm via ``gemm_cost`` plus softmax over the b*h*sq*sk scores via the
   memory-op / vector model (backward: four bmm and the softmax backward); causal masking
-  saves nothing here.
+  saves nothing here. With ``fused_softmax`` (GPU) the softmax is Megatron's one
+  scale+mask+softmax kernel (``cost/fusion.py``: scores read once, probabilities written
+  once), as the `fused` kernel preset runs it; without, PyTorch's eager softmax.
 * AccelTran and PHAZE always materialise (their matmul and vector units).
 """
 
 from __future__ import annotations
 
 from backends.cost.base import OpCost
+from backends.cost.fusion import fused_softmax_cost
 from backends.cost.gemm import gemm_cost, gpu_gemm_cost
 from backends.cost.memory_ops import memory_op_cost, vector_op_cost
 from backends.targets import GpuTarget, Target
@@ -54,19 +57,26 @@ def _materialised(
     dtype: str,
     sparsity: float,
     backward: bool,
+    fused_softmax: bool = False,
 ) -> OpCost:
     bh = b * h
     scores = bh * sq * sk
     eb = nbytes_of(dtype)
     g = lambda bb, m, n, k: gemm_cost(target, bb, m, n, k, dtype, sparsity)  # noqa: E731
+    fused = fused_softmax and isinstance(target, GpuTarget)
     if not backward:
-        parts = {
-            "scores": g(bh, sq, sk, d),
-            "softmax": vector_op_cost(target, "softmax", scores, dtype, sparsity),
-            "values": g(bh, sq, d, sk),
-        }
+        softmax = (
+            fused_softmax_cost(target, scores * (1 - sparsity), eb, estimates.SOFTMAX * scores)
+            if isinstance(target, GpuTarget) and fused
+            else vector_op_cost(target, "softmax", scores, dtype, sparsity)
+        )
+        parts = {"scores": g(bh, sq, sk, d), "softmax": softmax, "values": g(bh, sq, d, sk)}
     else:
-        if target.kind == "gpu":
+        if isinstance(target, GpuTarget) and fused:
+            sm_bwd = fused_softmax_cost(
+                target, scores * (1 - sparsity), eb, 4.0 * scores, backward=True
+            )
+        elif target.kind == "gpu":
             # softmax backward: read P and dP, write dS
             sm_bwd = memory_op_cost(
                 target,
@@ -155,8 +165,12 @@ def attention_cost(
     fused: bool = True,
     sparsity: float = 0.0,
     backward: bool = False,
+    fused_softmax: bool = False,
 ) -> OpCost:
-    """Cost of softmax(Q K^T / sqrt(d)) V forward (or its backward with ``backward=True``)."""
+    """Cost of softmax(Q K^T / sqrt(d)) V forward (or its backward with ``backward=True``).
+
+    ``fused``: one flash kernel on GPUs; else materialised, with the softmax as one fused
+    kernel when ``fused_softmax`` (Megatron) or as PyTorch's eager softmax."""
     for name, v in (
         ("batch", batch),
         ("heads", heads),
@@ -177,4 +191,6 @@ def attention_cost(
         return _fused_gpu(
             target, batch, heads, kv_heads, sq, sk, head_dim, dtype, causal, sparsity, backward
         )
-    return _materialised(target, batch, heads, sq, sk, head_dim, dtype, sparsity, backward)
+    return _materialised(
+        target, batch, heads, sq, sk, head_dim, dtype, sparsity, backward, fused_softmax
+    )

@@ -59,6 +59,7 @@ from ir import linalg_ops as la
 from ir.attrs import (
     BACKWARD,
     BUFFER,
+    FUSE_KERNELS,
     INPUT,
     PARAM,
     PLACEMENT,
@@ -71,7 +72,14 @@ from ir.attrs import (
     read_str,
 )
 from ir.errors import TandemError
+from ir.fused_ops import FusedOp
 from ir.types import dtype, fmt, nbytes, numel, shape
+
+
+def kernels_of(module: ModuleOp) -> str:
+    """The fusion preset the module was compiled with ("none" if `fuse` did not run)."""
+    preset = module.attributes.get(FUSE_KERNELS)
+    return preset.data if isinstance(preset, StringAttr) else "none"
 
 
 def entry_function(module: ModuleOp) -> func.FuncOp:
@@ -83,7 +91,16 @@ def entry_function(module: ModuleOp) -> func.FuncOp:
     return (named or funcs)[0]
 
 
+def _op_label(op: Operation) -> str:
+    """`tfm.matmul`, or `tfm.fused:bias_gelu` for a kernel of several ops."""
+    return f"{op.name}:{op.kernel_name}" if isinstance(op, FusedOp) else op.name
+
+
 def _shape_text(op: Operation) -> str:
+    if isinstance(op, FusedOp):
+        mm = next((o for o in op.body_ops if isinstance(o, la.MatmulOp)), None)
+        if mm is not None:
+            return _shape_text(mm)
     if isinstance(op, la.MatmulOp):
         g = op_gemm(op)
         prefix = f"{g.batch}x " if g.batch > 1 else ""
@@ -132,9 +149,8 @@ def _arguments(fn: func.FuncOp) -> tuple[dict[str, Any], list[tuple[SSAValue, in
 class _Engine:
     """The state of one simulation: cost cache, unit and value timelines, lifetimes."""
 
-    def __init__(self, target: Target, fused_attention: bool, args: list) -> None:
+    def __init__(self, target: Target, args: list) -> None:
         self.target = target
-        self.fused = fused_attention
         self.units = Units(target)
         self.cache: dict[tuple, Signature] = {}
         self.signatures: list[Signature] = []
@@ -148,17 +164,15 @@ class _Engine:
 
     def signature_of(self, op: Operation, single: bool) -> Signature:
         """The op's cached cost; costed (once per signature) on a miss."""
-        key = signature(op, self.fused, single)
+        key = signature(op, single)
         sig = self.cache.get(key)
         if sig is None:
             counts = count_op(op)
             kind = counts.kind
-            cost = op_cost(
-                op, self.target, fused=self.fused, cores=1 if single else "all", counts=counts
-            )
+            cost = op_cost(op, self.target, cores=1 if single else "all", counts=counts)
             sig = Signature(
                 len(self.signatures),
-                op.name,
+                _op_label(op),
                 kind,
                 _shape_text(op),
                 cost,
@@ -210,7 +224,7 @@ class _Engine:
         self.rows.append(
             OpRow(
                 i,
-                op.name,
+                sig.op,
                 sig.kind,
                 layer,
                 phase,
@@ -251,12 +265,13 @@ class _Engine:
             self.allocs.append(Allocation(r, size, start, end, device))
 
 
-def simulate(
-    module: ModuleOp, target: Target | str, *, fused_attention: bool = True, name: str | None = None
-) -> SimReport:
+def simulate(module: ModuleOp, target: Target | str, *, name: str | None = None) -> SimReport:
     """Run ``module``'s entry function on ``target`` (a Target or a built-in name / path).
 
-    ``fused_attention``: flash-style attention kernels on GPUs (else materialised).
+    Kernels are what the IR says: each top-level op is one kernel (a ``tfm.fused`` op holds
+    several ops), attention runs as its ``kernel`` attribute says (flash when absent). The
+    ``fuse`` pass chooses them; the report names its preset (``options.kernels``) and counts
+    the kernels launched (``model.kernels``).
     ``name``: the model's name for the report (default: the function's).
     """
     t0 = time.perf_counter()
@@ -269,7 +284,7 @@ def simulate(
     outputs = list(ret.operands) if isinstance(ret, func.ReturnOp) else []
     sched_starts = [read_float(op, SCHED_START, low=0.0) for op in ops]
 
-    engine = _Engine(target, fused_attention, args)
+    engine = _Engine(target, args)
     for i in issue_order(ops, sched_starts):
         engine.run(i, ops[i], sched_starts[i])
 
@@ -284,6 +299,7 @@ def simulate(
         name=name or fn.sym_name.data,
         ops=len(ops),
         costed_ops=sum(1 for r in rows if r.unit),
+        kernels=sum(1 for r in rows if r.unit and r.seconds > 0),
         signatures=len(engine.signatures),
         training=engine.training,
     )
@@ -297,7 +313,7 @@ def simulate(
         signatures=engine.signatures,
         model=model,
         memory=memory,
-        options={"fused_attention": fused_attention, "scheduled": scheduled},
+        options={"kernels": kernels_of(module), "scheduled": scheduled},
     )
     if isinstance(target, AccelTranTarget):
         report.energy, report.area_mm2 = acceltran_energy(report, target)

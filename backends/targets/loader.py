@@ -15,6 +15,7 @@ from backends.targets.models import (
     AccelTranModule,
     AccelTranTarget,
     Cluster,
+    FusionParams,
     GemmParams,
     GpuTarget,
     Link,
@@ -169,7 +170,17 @@ def _gpu(d: dict[str, Any], path: Path) -> GpuTarget:
         gemm=gemm,
         memory_op_efficiency=mem_eff,
         calibration=dict(d["calibration"] or {}),
+        fusion=_fusion(d["fusion"], mem_eff),
     )
+
+
+def _fusion(table: dict[str, float] | None, mem_eff: dict[str, float]) -> FusionParams:
+    """The [fusion] table, or (a file without one) the unfused memory-op efficiencies."""
+    if table is not None:
+        return FusionParams(**table)
+    plain = mem_eff["elementwise"]
+    norm = mem_eff.get("layernorm", plain)
+    return FusionParams(plain, mem_eff.get("bias_dropout_add", plain), norm, norm)
 
 
 def _acceltran(d: dict[str, Any], path: Path) -> AccelTranTarget:

@@ -91,6 +91,25 @@ class GemmParams:
     fallback_eff: tuple[float, float] = (1.0, 1.0)  # k, n misaligned
 
 
+@dataclass(frozen=True)
+class FusionParams:
+    """Achieved fractions of HBM bandwidth of one fused kernel, by kernel class (see
+    backends/cost/fusion.py and the `[fusion]` table of the GPU files).
+
+    stream: pointwise kernels (bias+GELU, SwiGLU, RoPE, inductor pointwise); residual:
+    bias+dropout+add; norm: layer/RMS norm and other row reductions; softmax: the
+    scale+mask+softmax kernel over materialised attention scores.
+    """
+
+    stream: float
+    residual: float
+    norm: float
+    softmax: float
+
+    def efficiency(self, kernel_class: str) -> float:
+        return float(getattr(self, kernel_class))
+
+
 @dataclass(frozen=True, eq=False)
 class GpuTarget(TargetBase):
     """A GPU: tensor-core and CUDA-core peaks per dtype, HBM, and the GEMM mechanisms.
@@ -111,6 +130,7 @@ class GpuTarget(TargetBase):
     gemm: GemmParams
     memory_op_efficiency: dict[str, float]
     calibration: dict[str, float] = field(default_factory=dict)
+    fusion: FusionParams = field(default_factory=lambda: FusionParams(0.75, 0.75, 0.5, 0.5))
 
     @property
     def peak_flops_by_dtype(self) -> dict[str, float]:

@@ -88,6 +88,12 @@ GPU_SCHEMA = Table(
             }
         ),
         "calibration": Table(open_values=Num(allow_zero=True), optional=True),
+        # fused kernels (backends/cost/fusion.py); absent: taken from [efficiency] memory_op
+        "fusion": Table(
+            {"stream": _EFF, "residual": _EFF, "norm": _EFF, "softmax": _EFF},
+            optional=True,
+        ),
+        "fusion_calibration": Table(open_values=Num(allow_zero=True), optional=True),
     }
 )
 

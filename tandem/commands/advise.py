@@ -40,11 +40,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="largest relative change in parameter count (default 0.05)",
     )
     p.add_argument(
-        "--attention",
-        choices=["megatron", "unfused", "flash"],
-        default="megatron",
-        help="attention kernel model: two GEMMs + fused softmax (default), "
-        "two GEMMs + PyTorch softmax, or one flash kernel",
+        "--kernels",
+        choices=["eager", "fused", "flash", "inductor"],
+        default="flash",
+        help="kernel preset the layers are priced with, as `fuse` compiles them: flash "
+        "(default: Megatron-LM's fused kernels + FlashAttention), fused (attention scores "
+        "materialised, as the paper measured), eager or inductor",
     )
     p.add_argument(
         "--max-head-dim",
@@ -83,7 +84,7 @@ def run(args: argparse.Namespace) -> int:
         budget=args.budget,
         dtype=dtype,
         training=args.training,
-        attention=args.attention,
+        kernels=args.kernels,
         max_head_dim=args.max_head_dim,
     )
     if args.json:
@@ -101,7 +102,7 @@ def render_table(report: Report) -> str:
     mode = "training step" if report.settings["training"] else "forward"
     head = (
         f"{report.model} on {report.target} ({report.settings['dtype']}, {mode}, "
-        f"{report.settings['attention']} attention, b={s.batch} s={s.seq} t={s.tp}): "
+        f"{report.settings['kernels']} kernels, b={s.batch} s={s.seq} t={s.tp}): "
         f"{si(b.params)} params, layer {b.layer_tflops:.1f} TFLOP/s, "
         f"model {b.model_tflops:.1f} TFLOP/s, {b.model_seconds * 1e3:.3g} ms per microbatch"
     )

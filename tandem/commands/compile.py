@@ -21,8 +21,9 @@ from tandem.commands.simulate import add_sim_arguments, emit, prepare
 
 HELP = "import a model, run a pass pipeline and simulate it on a target (the main job)"
 
-# Passes every compile runs unless -p says otherwise; `{target}` becomes the --target value.
-DEFAULT_PIPELINE = 'fold-transposes,pad-shapes{{target="{target}"}}'
+# Passes every compile runs unless -p says otherwise; `{target}` and `{kernels}` become the
+# --target and --kernels values (PIPELINE.md: fuse after pad-shapes).
+DEFAULT_PIPELINE = 'fold-transposes,pad-shapes{{target="{target}"}},fuse{{kernels={kernels}}}'
 
 _SUMMARY_KEYS = (
     "arch",
@@ -45,7 +46,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--pipeline",
         default=None,
         metavar="PIPELINE",
-        help="pass pipeline (default: fold-transposes,pad-shapes{target=TARGET}; '' for none)",
+        help="pass pipeline (default: fold-transposes,pad-shapes{target=TARGET},"
+        "fuse{kernels=KERNELS}; '' for none). With --kernels, a pipeline without fuse is "
+        "followed by fuse{kernels=KERNELS}",
     )
     p.add_argument("-o", "--output", metavar="OUT.mlir", help="also write the compiled IR")
     add_sim_arguments(p)
@@ -74,11 +77,12 @@ def default_dtype(target) -> str:
 def run(args: argparse.Namespace) -> int:
     from backends.sim import simulate
     from ir.io import print_module, read_module
-    from tandem.pipeline import build_pipeline, run_pipeline
+    from tandem.pipeline import DEFAULT_KERNELS, build_pipeline, fuse_kernels, run_pipeline
 
     target = prepare(args)
     if args.pipeline is None:
-        args.pipeline = DEFAULT_PIPELINE.format(target=args.target)
+        kernels = args.kernels or DEFAULT_KERNELS
+        args.pipeline = DEFAULT_PIPELINE.format(target=args.target, kernels=kernels)
     check_output_path(args.output)
     if args.pipeline.strip():
         build_pipeline(args.pipeline)  # a bad pipeline fails before the slow import
@@ -96,8 +100,11 @@ def run(args: argparse.Namespace) -> int:
         module = import_model(spec)
     t1 = time.perf_counter()
     run_pipeline(module, args.pipeline)
+    if args.kernels is not None and fuse_kernels(module, args.kernels):  # -p without fuse
+        fuse = f"fuse{{kernels={args.kernels or DEFAULT_KERNELS}}}"
+        args.pipeline = f"{args.pipeline},{fuse}" if args.pipeline.strip() else fuse
     t2 = time.perf_counter()
-    report = simulate(module, target, fused_attention=not args.unfused_attention, name=args.model)
+    report = simulate(module, target, name=args.model)
     files: list[tuple[str, str | bytes]] = []
     if args.output:
         files.append((args.output, print_module(module)))

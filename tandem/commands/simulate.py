@@ -41,9 +41,19 @@ def add_sim_arguments(p: argparse.ArgumentParser) -> None:
         help="show the N most expensive distinct ops (default 10)",
     )
     p.add_argument(
+        "--kernels",
+        choices=["eager", "fused", "flash", "inductor"],
+        default=None,
+        help="kernel preset: eager (every op a kernel), fused (Megatron-LM's fused kernels, "
+        "attention scores materialised), flash (fused + FlashAttention; the default), "
+        "inductor (torch.compile-style pointwise/reduction fusion)",
+    )
+    p.add_argument(
         "--unfused-attention",
-        action="store_true",
-        help="materialise attention scores on GPUs (default: flash-style fused)",
+        dest="kernels",
+        action="store_const",
+        const="fused",
+        help="materialise attention scores: the same as --kernels fused",
     )
 
 
@@ -92,12 +102,17 @@ def emit(
 
 def run(args: argparse.Namespace) -> int:
     from backends.sim import simulate
+    from tandem.pipeline import fuse_kernels
 
     target = prepare(args)
     t0 = time.perf_counter()
     module = load_ir(args)
     t1 = time.perf_counter()
-    report = simulate(module, target, fused_attention=not args.unfused_attention, name=args.model)
-    footer = f"\n(load {t1 - t0:.2f} s, simulate {report.sim_seconds:.2f} s)\n"
+    fuse_kernels(module, args.kernels)
+    t2 = time.perf_counter()
+    report = simulate(module, target, name=args.model)
+    footer = (
+        f"\n(load {t1 - t0:.2f} s, fuse {t2 - t1:.2f} s, simulate {report.sim_seconds:.2f} s)\n"
+    )
     emit(report, args, footer=footer)
     return 0
