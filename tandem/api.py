@@ -31,6 +31,7 @@ __all__ = [
     "verify",
     "simulate",
     "load_target",
+    "codesign",
 ]
 
 
@@ -107,3 +108,36 @@ def simulate(
 ) -> SimReport:
     """Run `module` on `target` (a name, a TOML path or a loaded target): a SimReport."""
     return _simulate(module, target, fused_attention=fused_attention, name=name)
+
+
+def codesign(
+    model: str,
+    space: str,
+    *,
+    objectives: list[str] | None = None,
+    trials: int | None = None,
+    workers: int = 1,
+    seed: int = 0,
+    ray_address: str | None = None,
+    training: bool | None = None,
+    overrides: Overrides = Overrides(),
+    output: str | None = None,
+):
+    """Search `space` (a built-in name or a .toml path) for `model`: an `Outcome` with every
+    trial and the references; with `output`, the files `tandem codesign -o` writes."""
+    from pathlib import Path
+
+    from backends.codesign import SearchSettings, load_space, run_search
+    from tandem.codesign import toolchain_for
+    from tandem.codesign_files import write_results
+
+    sp = load_space(space, objectives)
+    tc = toolchain_for(model, sp.model, training=training, overrides=overrides.set_fields())
+    settings = SearchSettings(
+        trials=trials, seed=seed, workers=workers, ray_address=ray_address, progress=False
+    )
+    outcome = run_search(sp, tc, settings)
+    if output is not None:
+        Path(output).mkdir(parents=True, exist_ok=True)
+        write_results(Path(output), outcome, tc)
+    return outcome

@@ -339,3 +339,24 @@ def test_cli_codesign_bad_input(tmp_path: Path, capfd) -> None:  # noqa: ANN001
         capfd, "codesign", "bert-tiny", "-s", "phaze", "--objectives", "energy", "-o", str(tmp_path)
     )
     assert code == 1 and "energy is not modelled for phaze targets" in err
+
+
+def test_interrupted_search_keeps_results_and_resumes() -> None:
+    """Ctrl-C in the middle of a generation: the finished candidates come back (to be
+    written), and a resumed search reuses them and ends as an uninterrupted one."""
+    space = load_space("acceltran")
+    tc = toolchain_for("bert-tiny", space.model, training=None, overrides={})
+    seen: list[int] = []
+
+    def stop(outcome) -> None:  # noqa: ANN001
+        seen.append(len(outcome.results))
+        if len(outcome.results) >= 6:
+            raise KeyboardInterrupt
+
+    settings = SearchSettings(trials=8, population=4, seed=0, progress=False)
+    cut = run_search(space, tc, settings, on_result=stop)
+    assert cut.interrupted and 6 <= len(cut.results) < 8
+    resumed = run_search(space, tc, settings, known={r.key: r for r in cut.results})
+    full = run_search(space, tc, settings)
+    assert not resumed.interrupted
+    assert [r.params for r in resumed.results] == [r.params for r in full.results]

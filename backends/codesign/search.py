@@ -70,6 +70,7 @@ class Outcome:
     skipped_stages: list[str]
     settings: SearchSettings
     results: list[Result] = field(default_factory=list)
+    pending: dict[int, Result] = field(default_factory=dict)  # this generation's, not yet told
     references: list[Result] = field(default_factory=list)
     evaluated: int = 0
     reused: int = 0
@@ -290,6 +291,8 @@ def run_search(
             _generation(study, space, dists, n, known, pool, out, bar, on_result)
     except KeyboardInterrupt:
         out.interrupted = True
+        out.results += sorted(out.pending.values(), key=lambda r: r.trial)
+        out.pending.clear()
     finally:
         bar.close()
         if pool is not None:
@@ -311,7 +314,7 @@ def _generation(
 ) -> None:
     """Ask ``n`` trials, evaluate the unknown ones, tell all in trial order."""
     asked = [study.ask(dists) for _ in range(n)]
-    results: dict[int, Result] = {}
+    results = out.pending
     jobs: list[Job] = []
     slots: list[list[int]] = []
     first: dict[str, int] = {}
@@ -327,7 +330,6 @@ def _generation(
             first[key] = len(jobs)
             jobs.append(("candidate", dict(trial.params)))
             slots.append([j])
-    done_now: list[Result] = []
 
     def done(i: int, r: Result) -> None:
         out.evaluated += 1
@@ -336,14 +338,14 @@ def _generation(
         for j in slots[i]:
             results[j] = _numbered(r, asked[j].number)
             bar.update(1)
-        done_now.append(r)
         if on_result is not None:
-            on_result(_snapshot(out, results))
+            on_result(_snapshot(out))
 
     pool.run(jobs, done)
     for j, trial in enumerate(asked):
         _tell(study, trial, results[j], space)
     out.results.extend(results[j] for j in range(n))
+    results.clear()
     feasible = [r for r in out.results if r.feasible]
     bar.set_postfix(feasible=len(feasible))
     if on_result is not None:
@@ -354,6 +356,6 @@ def _numbered(r: Result, trial: int) -> Result:
     return dataclasses.replace(r, trial=trial)
 
 
-def _snapshot(out: Outcome, partial: dict[int, Result]) -> Outcome:
-    extra = sorted(partial.values(), key=lambda r: r.trial)
-    return dataclasses.replace(out, results=out.results + extra)
+def _snapshot(out: Outcome) -> Outcome:
+    extra = sorted(out.pending.values(), key=lambda r: r.trial)
+    return dataclasses.replace(out, results=out.results + extra, pending={})
