@@ -39,8 +39,9 @@ def columns(params: tuple[Param, ...]) -> list[str]:
 
 
 def _fmt(v: Any) -> str:
+    """Exact text (repr of floats): a resumed search must tell the sampler the same values."""
     if isinstance(v, float):
-        return "" if math.isnan(v) else f"{v:.6g}"
+        return "" if math.isnan(v) else repr(v)
     return str(v)
 
 
@@ -55,7 +56,7 @@ def results_csv(results: list[Result], params: tuple[Param, ...], name: bool = F
         row += [_fmt(r.params.get(p.name, "")) for p in params]
         row += [_fmt(r.metric(m)) for m in METRICS]
         row += [
-            ";".join(f"{k}={v:+.4g}" for k, v in r.violations.items()),
+            ";".join(f"{k}={v!r}" for k, v in r.violations.items()),
             r.error,
             f"{r.seconds:.3g}",
         ]
@@ -154,7 +155,7 @@ def best_toml(space: Space, best: Result, model: str) -> str:
     header = (
         f"Best design of `tandem codesign {model} --space {space.name}` (trial {best.trial}),\n"
         + ", ".join(
-            f"{m} = {_fmt(best.metric(m))}" for m in METRICS if not math.isnan(best.metric(m))
+            f"{m} = {best.metric(m):.4g}" for m in METRICS if not math.isnan(best.metric(m))
         )
     )
     return target_toml(design_data(space.template_data, hardware, name), header)

@@ -275,24 +275,35 @@ def test_pareto_front_and_best() -> None:
 # ------------------------------------------------------------------------------ search
 
 
-def small_search(space: Space, known=None, trials: int = 8, seed: int = 0):  # noqa: ANN001, ANN201
-    tc = toolchain_for("bert-tiny", space.model, training=None, overrides={})
+@pytest.fixture(scope="module")
+def tiny_ir(tmp_path_factory) -> str:  # noqa: ANN001
+    """bert-tiny's IR as a file: searches read it instead of importing (no torch.export)."""
+    import tandem.api as api
+    from ir.io import print_module
+
+    path = tmp_path_factory.mktemp("ir") / "bert-tiny.mlir"
+    path.write_text(print_module(api.import_model("bert-tiny")))
+    return str(path)
+
+
+def small_search(space: Space, ir: str, known=None, trials: int = 8, seed: int = 0):  # noqa: ANN001, ANN201
+    tc = ModelToolchain(ir)
     settings = SearchSettings(trials=trials, population=4, seed=seed, progress=False)
     return run_search(space, tc, settings, known=known)
 
 
-def test_search_is_reproducible_and_resumes_exactly() -> None:
+def test_search_is_reproducible_and_resumes_exactly(tiny_ir: str) -> None:
     space = load_space("acceltran")
-    a = small_search(space)
-    b = small_search(space)
+    a = small_search(space, tiny_ir)
+    b = small_search(space, tiny_ir)
     assert [r.params for r in a.results] == [r.params for r in b.results]
     assert len(a.results) == 8 and {r.trial for r in a.results} == set(range(8))
     assert len(a.references) == 2 and all(r.status == "ok" for r in a.references)
-    other = small_search(space, seed=1)
+    other = small_search(space, tiny_ir, seed=1)
     assert [r.params for r in other.results] != [r.params for r in a.results]
     # resume: the first 4 trials read back, then 4 more; the same as one run of 8
-    half = small_search(space, trials=4)
-    resumed = small_search(space, known={r.key: r for r in half.results})
+    half = small_search(space, tiny_ir, trials=4)
+    resumed = small_search(space, tiny_ir, known={r.key: r for r in half.results})
     assert [r.params for r in resumed.results] == [r.params for r in a.results]
     assert resumed.reused >= 4 and resumed.evaluated <= 4
 
@@ -310,9 +321,9 @@ def cli(capfd, *argv: str) -> tuple[int, str, str]:  # noqa: ANN001
     return code, out, err
 
 
-def test_cli_codesign_writes_results_and_resumes(tmp_path: Path, capfd) -> None:  # noqa: ANN001
+def test_cli_codesign_writes_results_and_resumes(tmp_path: Path, capfd, tiny_ir: str) -> None:  # noqa: ANN001
     out = tmp_path / "out"
-    args = ["codesign", "bert-tiny", "--space", "acceltran", "--trials", "6"]
+    args = ["codesign", tiny_ir, "--space", "acceltran", "--trials", "6"]
     code, text, err = cli(capfd, *args, "--population", "3", "-o", str(out), "--no-progress")
     assert code == 0, err
     for f in ("trials.csv", "pareto.csv", "references.csv", "pareto.png", "best.toml", "best.json"):
@@ -321,7 +332,7 @@ def test_cli_codesign_writes_results_and_resumes(tmp_path: Path, capfd) -> None:
     assert "pipeline stages left out" in text
     rows = (out / "trials.csv").read_text().splitlines()
     assert len(rows) == 7 and rows[0].startswith("trial,status,feasible,compute.pes")
-    code, text, err = cli(capfd, "simulate", "bert-tiny", "--target", str(out / "best.toml"))
+    code, text, err = cli(capfd, "simulate", tiny_ir, "--target", str(out / "best.toml"))
     assert code == 0 and "area" in text, err
     code, text, err = cli(
         capfd, *args[:-1], "9", "--population", "3", "-o", str(out), "--no-progress"
@@ -341,11 +352,11 @@ def test_cli_codesign_bad_input(tmp_path: Path, capfd) -> None:  # noqa: ANN001
     assert code == 1 and "energy is not modelled for phaze targets" in err
 
 
-def test_interrupted_search_keeps_results_and_resumes() -> None:
+def test_interrupted_search_keeps_results_and_resumes(tiny_ir: str) -> None:
     """Ctrl-C in the middle of a generation: the finished candidates come back (to be
     written), and a resumed search reuses them and ends as an uninterrupted one."""
     space = load_space("acceltran")
-    tc = toolchain_for("bert-tiny", space.model, training=None, overrides={})
+    tc = ModelToolchain(tiny_ir)
     seen: list[int] = []
 
     def stop(outcome) -> None:  # noqa: ANN001
@@ -360,3 +371,15 @@ def test_interrupted_search_keeps_results_and_resumes() -> None:
     full = run_search(space, tc, settings)
     assert not resumed.interrupted
     assert [r.params for r in resumed.results] == [r.params for r in full.results]
+
+
+def test_power_constraint_needs_an_energy_model(tmp_path: Path) -> None:
+    body = BASE.replace("acceltran-edge", "tpuv4-like").replace(
+        "compute.pes", "compute.tensor_cores"
+    )
+    path = write_space(
+        tmp_path,
+        body.replace('"latency", "energy"', '"latency"') + "[constraints]\npower_w = 100\n",
+    )
+    with pytest.raises(TandemError, match="power_w: power is not modelled for phaze targets"):
+        load_space(path)

@@ -19,6 +19,17 @@ ray = pytest.importorskip("ray")
 
 
 @pytest.fixture(scope="module")
+def tiny_ir(tmp_path_factory) -> str:  # noqa: ANN001
+    """bert-tiny's IR as a file: workers read it (no torch import, no torch.export)."""
+    import tandem.api as api
+    from ir.io import print_module
+
+    path = tmp_path_factory.mktemp("ir") / "bert-tiny.mlir"
+    path.write_text(print_module(api.import_model("bert-tiny")))
+    return str(path)
+
+
+@pytest.fixture(scope="module")
 def local_ray():
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     # the toolchains below live in this test file, which workers cannot import: ship by value
@@ -67,14 +78,15 @@ def search(tc: ModelToolchain, workers: int, trials: int = 8, retries: int = 1, 
 def test_two_workers_give_the_same_front_as_one_and_a_dead_worker_is_retried(
     local_ray,  # noqa: ANN001
     tmp_path: Path,
+    tiny_ir: str,
 ) -> None:
     """One worker dies on its first import: Ray restarts it and the candidate is retried;
     the search then equals the in-process one, trial by trial."""
-    tc = CrashOnce("bert-tiny")
+    tc = CrashOnce(tiny_ir)
     object.__setattr__(tc, "marker", str(tmp_path / "crashed"))
     space, on_ray = search(tc, workers=2)
     assert (tmp_path / "crashed").exists()
-    _, local = search(ModelToolchain("bert-tiny"), workers=1)
+    _, local = search(ModelToolchain(tiny_ir), workers=1)
     assert all(r.status != "failed" for r in on_ray.results + on_ray.references)
     assert [r.params for r in on_ray.results] == [r.params for r in local.results]
     assert [metrics(r) for r in on_ray.results] == [metrics(r) for r in local.results]
@@ -83,9 +95,9 @@ def test_two_workers_give_the_same_front_as_one_and_a_dead_worker_is_retried(
     assert ray.is_initialized()  # a Ray the search did not start is left running
 
 
-def test_worker_that_keeps_dying_marks_candidates_failed(local_ray) -> None:  # noqa: ANN001
+def test_worker_that_keeps_dying_marks_candidates_failed(local_ray, tiny_ir: str) -> None:  # noqa: ANN001
     """No retries left: every candidate is recorded as failed, with the error; none lost."""
-    tc = CrashAlways("bert-tiny")
+    tc = CrashAlways(tiny_ir)
     object.__setattr__(tc, "driver", os.getpid())
     _, out = search(tc, workers=2, trials=3, retries=0, refs=False)
     assert len(out.results) == 3 and {r.trial for r in out.results} == set(range(3))

@@ -271,7 +271,10 @@ def run_search(
     out = Outcome(space, params, skipped, settings)
     dists = {p.name: _distribution(p) for p in params}
     bar = tqdm(
-        total=trials, desc=f"codesign {space.name}", unit="trial", disable=not settings.progress
+        total=trials,
+        desc=f"codesign {space.name}",
+        unit="trial",
+        disable=None if settings.progress else True,  # None: only on a terminal
     )
     warnings.filterwarnings("ignore", module="optuna")
     pool: Any = None

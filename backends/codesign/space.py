@@ -250,6 +250,11 @@ def load_space(name_or_path: str, objectives: list[str] | None = None) -> Space:
     _check_model(fname, params)
     objs = tuple(objectives) if objectives else d["objectives"]
     _check_objectives(fname, objs, d["best"], tdata.get("kind", ""), objectives is not None)
+    if (d["constraints"] or {}).get("power_w") is not None and tdata.get("kind") != "acceltran":
+        raise TandemError(
+            f"{fname}: [constraints] power_w: power is not modelled for {tdata.get('kind')} "
+            "targets (only acceltran)"
+        )
     if d["trials"] < 1 or d["population"] < 2:
         raise TandemError(f"{fname}: population must be >= 2, got {d['population']}")
     space = Space(
