@@ -1,6 +1,7 @@
 """Co-design search: the hardware, the model's shape and the plan searched together.
 
-A design space (``space.py``, TOML files in ``spaces/``) names a hardware template, the
+A design space (``space.py``; the file format in ``space_file.py``; TOML files in
+``spaces/``) names a hardware template, the
 parameters to search (template keys, ``model.*`` shape knobs, ``plan.*`` pass options), the
 constraints, the objectives and reference designs. One candidate (``evaluate.py``) is a
 target built from the template (``design.py``), a model shape (``shape.py``), the space's
@@ -29,7 +30,6 @@ from backends.codesign.pareto import (
 )
 from backends.codesign.search import Outcome, SearchSettings, run_search
 from backends.codesign.space import (
-    OBJECTIVES,
     SPACES_DIR,
     Param,
     Reference,
@@ -37,6 +37,7 @@ from backends.codesign.space import (
     load_space,
     space_names,
 )
+from backends.codesign.space_file import OBJECTIVES
 
 __all__ = [
     "METRICS",

@@ -142,7 +142,9 @@ class Evaluator:
         self.space, self.toolchain = space, toolchain
         self.kept, self.skipped, self.params = active_parts(space, toolchain)
         self.base = check_toolchain(space, toolchain)
-        self.workdir = Path(workdir or tempfile.mkdtemp(prefix="tandem-codesign-"))
+        # candidates' target files for passes that take target=..., removed with the evaluator
+        self._tmp = tempfile.TemporaryDirectory(prefix="tandem-codesign-")
+        self.workdir = Path(workdir or self._tmp.name)
         self._irs: dict[tuple, ModuleOp] = {}
         self._results: dict[str, Result] = {}
 

@@ -14,7 +14,8 @@ import math
 from collections.abc import Sequence
 
 from backends.codesign.evaluate import Result
-from backends.codesign.space import OBJECTIVES, Space
+from backends.codesign.space import Space
+from backends.codesign.space_file import OBJECTIVES
 
 
 def _values(r: Result, objectives: Sequence[str]) -> list[float]:

@@ -42,7 +42,8 @@ from backends.codesign.evaluate import (
     candidate_key,
     check_toolchain,
 )
-from backends.codesign.space import OBJECTIVES, Param, Space
+from backends.codesign.space import Param, Space
+from backends.codesign.space_file import OBJECTIVES
 from ir.errors import TandemError, one_line
 
 Job = tuple[str, Any]  # ("candidate", params) or ("reference", Reference)

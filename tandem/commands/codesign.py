@@ -128,7 +128,7 @@ def _metric(r: Any, column: str, unit: str) -> str:
 
 def summary(outcome: Any, files: dict[str, Any], model: str, resumed: int) -> str:
     from backends.codesign.pareto import front_dominates, ratios
-    from backends.codesign.space import OBJECTIVES
+    from backends.codesign.space_file import OBJECTIVES
 
     space = outcome.space
     res = outcome.results
