@@ -328,8 +328,9 @@ def _generation(
             results[j] = _numbered(known[key], trial.number)
             out.reused += 1
             bar.update(1)
-        elif key in first:
+        elif key in first:  # asked twice in one generation: evaluated once
             slots[first[key]].append(j)
+            out.reused += 1
         else:
             first[key] = len(jobs)
             jobs.append(("candidate", dict(trial.params)))
