@@ -35,6 +35,7 @@ __all__ = [
     "load_target",
     "DEFAULT_KERNELS",
     "KERNEL_PRESETS",
+    "codesign",
 ]
 
 
@@ -124,3 +125,36 @@ def simulate(
         module = module.clone()
     fuse_kernels(module, kernels)
     return _simulate(module, target, name=name)
+
+
+def codesign(
+    model: str,
+    space: str,
+    *,
+    objectives: list[str] | None = None,
+    trials: int | None = None,
+    workers: int = 1,
+    seed: int = 0,
+    ray_address: str | None = None,
+    training: bool | None = None,
+    overrides: Overrides = Overrides(),
+    output: str | None = None,
+):
+    """Search `space` (a built-in name or a .toml path) for `model`: an `Outcome` with every
+    trial and the references; with `output`, the files `tandem codesign -o` writes."""
+    from pathlib import Path
+
+    from backends.codesign import SearchSettings, load_space, run_search
+    from tandem.codesign import toolchain_for
+    from tandem.codesign_files import write_results
+
+    sp = load_space(space, objectives)
+    tc = toolchain_for(model, sp.model, training=training, overrides=overrides.set_fields())
+    settings = SearchSettings(
+        trials=trials, seed=seed, workers=workers, ray_address=ray_address, progress=False
+    )
+    outcome = run_search(sp, tc, settings)
+    if output is not None:
+        Path(output).mkdir(parents=True, exist_ok=True)
+        write_results(Path(output), outcome, tc)
+    return outcome

@@ -24,6 +24,7 @@ COMMANDS = {
     "cost": "cost",
     "advise": "advise",
     "targets": "targets",
+    "codesign": "codesign",
 }
 
 

@@ -363,6 +363,35 @@ def phaze_vector_cost(
     )
 
 
+def phaze_area(target: PhazeTarget) -> dict[str, float] | None:
+    """Area in mm^2 of tensor cores, vector cores, global buffer and "total" (None without
+    an ``[area]`` table in the target file).
+
+    Tensor cores: MACs (width x depth each) plus a fixed part per core; vector cores: lanes
+    plus a fixed part per core; the global buffer by its size, interpolated linearly between
+    the listed sizes (extrapolated along the nearest segment).
+    """
+    a = target.area_model
+    if a is None:
+        return None
+    t = target
+    tc = t.tensor_cores * (t.tc_width * t.tc_depth * a["mm2_per_mac"] + a["mm2_per_tensor_core"])
+    vc = t.vector_cores * (t.vc_lanes * a["mm2_per_vector_lane"] + a["mm2_per_vector_core"])
+    sizes, areas = a["global_buffer_mib"], a["global_buffer_mm2"]
+    mib = t.global_buffer_bytes / MB
+    i = 1
+    while i < len(sizes) - 1 and mib > sizes[i]:
+        i += 1
+    x0, x1, y0, y1 = sizes[i - 1], sizes[i], areas[i - 1], areas[i]
+    gb = max(0.0, y0 + (y1 - y0) * (mib - x0) / (x1 - x0))
+    return {
+        "tensor_cores": tc,
+        "vector_cores": vc,
+        "global_buffer": gb,
+        "total": tc + vc + gb,
+    }
+
+
 # ----------------------------------------------------------------------------------------
 
 

@@ -48,13 +48,14 @@ from xdsl.dialects.builtin import (
 )
 from xdsl.ir import Operation, SSAValue
 
+from backends.cost import phaze_area
 from backends.flops import count_op
 from backends.op_cost import compute_dtype, op_cost, op_gemm, signature
 from backends.sim.energy import acceltran_energy
 from backends.sim.memory import Allocation, peak_memory
 from backends.sim.report import OpRow, Signature, SimReport
 from backends.sim.units import Units, issue_order
-from backends.targets import AccelTranTarget, Target, load_target
+from backends.targets import AccelTranTarget, PhazeTarget, Target, load_target
 from ir import linalg_ops as la
 from ir.attrs import (
     BACKWARD,
@@ -317,5 +318,7 @@ def simulate(module: ModuleOp, target: Target | str, *, name: str | None = None)
     )
     if isinstance(target, AccelTranTarget):
         report.energy, report.area_mm2 = acceltran_energy(report, target)
+    elif isinstance(target, PhazeTarget):
+        report.area_mm2 = phaze_area(target)
     report.sim_seconds = time.perf_counter() - t0
     return report

@@ -58,7 +58,21 @@ def _read(path: Path) -> dict[str, Any]:
 def load_target(name_or_path: str) -> Target:
     """Load a built-in target by name (see ``target_names()``) or a .toml file by path."""
     path = _resolve(str(name_or_path), TARGETS_DIR, "target")
-    data = _read(path)
+    return target_from_data(_read(path), path)
+
+
+def target_data(name_or_path: str) -> tuple[dict[str, Any], Path]:
+    """The raw TOML tables of a target file (by built-in name or path), and its path."""
+    path = _resolve(str(name_or_path), TARGETS_DIR, "target")
+    return _read(path), path
+
+
+def target_from_data(data: dict[str, Any], path: Path) -> Target:
+    """Validate the tables of a target file (as read from ``path``) and build the target.
+
+    Errors name ``path.name``, so a target built in memory (a co-design candidate) reports
+    the file it will be written to.
+    """
     fname = path.name
     kind = data.get("kind")
     if kind is None:
@@ -233,4 +247,19 @@ def _phaze(d: dict[str, Any], path: Path) -> PhazeTarget:
         hbm_bandwidth=m["hbm_bandwidth"],
         hbm_capacity=m["hbm_capacity"],
         vector_cycles_per_element=dict(d["vector_cycles_per_element"]),
+        area_model=_phaze_area_model(d["area"], path),
     )
+
+
+def _phaze_area_model(a: dict[str, Any] | None, path: Path) -> dict[str, Any] | None:
+    if a is None:
+        return None
+    sizes, areas = a["global_buffer_mib"], a["global_buffer_mm2"]
+    if len(sizes) != len(areas):
+        raise TandemError(
+            f"{path.name}: [area] global_buffer_mm2 must have one entry per global_buffer_mib "
+            f"entry ({len(sizes)}), got {len(areas)}"
+        )
+    if any(b <= a for a, b in zip(sizes, sizes[1:], strict=False)):
+        raise TandemError(f"{path.name}: [area] global_buffer_mib must be increasing, got {sizes}")
+    return dict(a)

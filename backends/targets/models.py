@@ -247,6 +247,9 @@ class PhazeTarget(TargetBase):
     hbm_bandwidth: float
     hbm_capacity: float
     vector_cycles_per_element: dict[str, float]
+    # mm^2 per MAC / tensor core / vector lane / vector core, and the global buffer's area at
+    # sizes in MiB (``global_buffer_mib`` -> ``global_buffer_mm2``); None: no area model
+    area_model: dict[str, Any] | None = None
 
     def compute_units(self) -> list[str]:
         return [f"tc{i}" for i in range(self.tensor_cores)] + [

@@ -187,6 +187,18 @@ PHAZE_SCHEMA = Table(
             }
         ),
         "vector_cycles_per_element": Table(open_values=Num()),
+        # optional area model (mm^2); without it the target has no area
+        "area": Table(
+            {
+                "mm2_per_mac": Num(),
+                "mm2_per_tensor_core": Num(allow_zero=True),
+                "mm2_per_vector_lane": Num(),
+                "mm2_per_vector_core": Num(allow_zero=True),
+                "global_buffer_mib": List(Num(), min_len=2),
+                "global_buffer_mm2": List(Num(), min_len=2),
+            },
+            optional=True,
+        ),
     }
 )
 
