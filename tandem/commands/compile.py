@@ -23,6 +23,8 @@ HELP = "import a model, run a pass pipeline and simulate it on a target (the mai
 
 # Passes every compile runs unless -p says otherwise; `{target}` becomes the --target value.
 DEFAULT_PIPELINE = 'fold-transposes,pad-shapes{{target="{target}"}}'
+# On accelerators compile also tiles each GEMM and schedules each layer on the chip's units.
+ACCEL_PASSES = ',tile{{target="{target}"}},schedule{{target="{target}"}}'
 
 _SUMMARY_KEYS = (
     "arch",
@@ -45,7 +47,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--pipeline",
         default=None,
         metavar="PIPELINE",
-        help="pass pipeline (default: fold-transposes,pad-shapes{target=TARGET}; '' for none)",
+        help="pass pipeline (default: fold-transposes,pad-shapes{target=TARGET}, then "
+        "tile{target=TARGET},schedule{target=TARGET} on accelerators; '' for none)",
     )
     p.add_argument("-o", "--output", metavar="OUT.mlir", help="also write the compiled IR")
     add_sim_arguments(p)
@@ -79,6 +82,8 @@ def run(args: argparse.Namespace) -> int:
     target = prepare(args)
     if args.pipeline is None:
         args.pipeline = DEFAULT_PIPELINE.format(target=args.target)
+        if target.kind != "gpu":
+            args.pipeline += ACCEL_PASSES.format(target=args.target)
     check_output_path(args.output)
     if args.pipeline.strip():
         build_pipeline(args.pipeline)  # a bad pipeline fails before the slow import
