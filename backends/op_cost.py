@@ -35,6 +35,7 @@ from backends.cost import OpCost, attention_cost, gemm_cost, memory_op_cost
 from backends.cost.accel import accel_gemm_cost, accel_vector_cost
 from backends.flops import count_op
 from backends.tiling.record import WHOLE, read_tiles
+from backends.tiling.tile import Tile
 from ir import linalg_ops as la
 from ir.attrs import SPARSITY, TILE, read_float, where
 from ir.base import TfmOp
@@ -100,19 +101,26 @@ def op_cost(
     """
     if is_view(op):
         return FREE
+    tiles = read_tiles(op) if target.kind != "gpu" else None
     try:
-        return _cost(op, target, fused, cores, counts or count_op(op))
+        return _cost(op, target, fused, cores, counts or count_op(op), tiles)
     except TandemError as exc:
         raise TandemError(f"{where(op)}: {exc}") from None
 
 
-def _cost(op: Operation, target, fused: bool, cores: int | str, c: OpWork) -> OpCost:
+def _cost(
+    op: Operation,
+    target,
+    fused: bool,
+    cores: int | str,
+    c: OpWork,
+    tiles: dict[str, Tile] | None,
+) -> OpCost:
     if c.flops == 0 and c.bytes == 0:
         return FREE
     sparsity = sparsity_of(op)
     dt = compute_dtype(op)
     accel = target.kind != "gpu"
-    tiles = read_tiles(op) if accel else None
     if isinstance(op, la.MatmulOp):
         g = op_gemm(op)
         if accel:

@@ -145,8 +145,8 @@ def acceltran_matmul_cost(
         tile = at_tiling.default_tile(target, g, eb, sparsity)
     t = at_tiling.group_target(target) if single else target
     pe = tile.pe_single if single and tile.pe_single is not None else tile.pe
-    if len(pe) != 2:
-        raise TandemError(f"acceltran_matmul_cost: a tile's pe must be (b, x), got {pe}")
+    if len(pe) != 2 or min(pe) < 1:
+        raise TandemError(f"tile pe must be (b, x) with b, x >= 1, got {list(pe)}")
     tc = at_tiling.evaluate(t, g, pe, tile.blocking, eb, sparsity)
     cyc = tc.detail
     compute, memory, seconds = tc.compute_s, max(tc.dram_s, tc.buffer_s), tc.seconds
@@ -293,7 +293,11 @@ def phaze_gemm_cost(
     if nc == 1 and nc < t.tensor_cores and tile.pe_single is not None:
         pe = tile.pe_single
     if nc != t.tensor_cores and nc != 1:
-        pe = (ph_tiling.default_split(t, g, nc),)
+        pe = (ph_tiling.default_split(t, g, nc), 0)
+    if not 1 <= len(pe) <= 2 or pe[0] < 1 or (len(pe) == 2 and pe[1] not in (0, 1)):
+        raise TandemError(
+            f"tile pe must be (m_split >= 1, input_stationary 0 or 1), got {list(pe)}"
+        )
     tc = ph_tiling.evaluate(t, g, pe, tile.blocking, eb, sparsity, nc)
     compute, memory = tc.compute_s, max(tc.dram_s, tc.buffer_s)
     return OpCost(

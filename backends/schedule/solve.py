@@ -26,7 +26,7 @@ from backends.schedule.list_scheduler import best_list_schedule, sequential_sche
 from backends.schedule.problem import Problem, Schedule, makespan
 from backends.targets import Target
 
-TICKS = 1e5  # solver resolution: ticks per sequential makespan (durations round up to one)
+TICKS = 1e4  # solver resolution: ticks per sequential makespan (durations round up to one)
 
 
 @dataclass

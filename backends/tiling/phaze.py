@@ -2,19 +2,23 @@
 
 C[B, M, N] = A[B, M, K] @ W[B, K, N] on n cores of width x depth MACs (PHAZE's tensor cores):
 
-* compute: W is cut into ceil(K/depth) * ceil(N/width) blocks per batch entry; each block is
-  loaded into a core and the M rows of A stream through it in (rows + width + depth) cycles.
-  With ``m_split`` s the rows are split s ways, so B * blocks * s passes of ceil(M/s) rows are
-  spread over the cores: ceil(passes / cores) * (ceil(M/s) + width + depth) cycles. Few
-  blocks leave cores idle (wave quantization) unless the rows are split; each split pays the
-  fill and drain again.
+* compute (weight-stationary): W is cut into ceil(K/depth) * ceil(N/width) blocks per batch
+  entry; each block is loaded into a core and the M rows of A stream through it in
+  (rows + width + depth) cycles. With ``m_split`` s the rows are split s ways, so
+  B * blocks * s passes of ceil(M/s) rows are spread over the cores:
+  ceil(passes / cores) * (ceil(M/s) + width + depth) cycles. Few blocks leave cores idle (wave
+  quantization) unless the rows are split; each split pays the fill and drain again.
+* input-stationary: blocks of A stay in the cores and the N columns of W stream through
+  (C^T = W^T A^T: the same model with M and N swapped), which wins when M is small against N
+  (few tokens, wide weights).
 * buffer level: per pass the W block and the A rows go from the global buffer to the core;
   outputs are written once.
 * DRAM level: blocks (mb, nb, kb) in a loop order (``blocking.py``) whose double-buffered A and
   W blocks and fp32 C block fit the global buffer.
 
-The default tile is the cost model's fixed rule (split only when there are fewer blocks than
-cores) with the default blocking; the mapper searches m_split in 1..2n and the blockings.
+The PE tile is ``(m_split, input_stationary)``. The default tile is the cost model's fixed
+rule (weight-stationary, split only when there are fewer blocks than cores) with the default
+blocking; the mapper searches both dataflows, m_split in 1..2n and the blockings.
 """
 
 from __future__ import annotations
@@ -49,8 +53,23 @@ def default_split(t: PhazeTarget, g: GemmShape, cores: int) -> int:
     return max(1, min(cores // nb, math.ceil(g.m / t.tc_width))) if nb < cores else 1
 
 
-def pe_options(t: PhazeTarget, g: GemmShape, cores: int) -> list[int]:
-    return sorted({*range(1, min(2 * cores, g.m) + 1), default_split(t, g, cores)})
+def oriented(g: GemmShape, input_stationary: int) -> GemmShape:
+    """The GEMM as the array sees it: input-stationary streams W's columns (M and N swap)."""
+    return GemmShape(g.batch, g.n, g.m, g.k) if input_stationary else g
+
+
+def pe_options(t: PhazeTarget, g: GemmShape, cores: int) -> list[tuple[int, int]]:
+    out = []
+    for flip in (0, 1):
+        h = oriented(g, flip)
+        splits = {*range(1, min(2 * cores, h.m) + 1), default_split(t, h, cores)}
+        out += [(s, flip) for s in sorted(splits)]
+    return out
+
+
+def _pe(pe: tuple[int, ...]) -> tuple[int, int]:
+    """(m_split, input_stationary); a record of only m_split is weight-stationary."""
+    return (pe[0], pe[1] if len(pe) > 1 else 0)
 
 
 def fits(t: PhazeTarget, b: Blocking, eb: int) -> bool:
@@ -59,9 +78,11 @@ def fits(t: PhazeTarget, b: Blocking, eb: int) -> bool:
 
 
 def _pe_level(
-    t: PhazeTarget, g: GemmShape, split: int, cores: int, eb: int, keep: float
+    t: PhazeTarget, g: GemmShape, pe: tuple[int, ...], cores: int, eb: int, keep: float
 ) -> tuple[dict, float, float, float]:
-    """(detail, compute s, buffer bytes, buffer s) of one m_split on ``cores`` cores."""
+    """(detail, compute s, buffer bytes, buffer s) of PE tile ``pe`` on ``cores`` cores."""
+    split, flip = _pe(pe)
+    g = oriented(g, flip)
     w, d = t.tc_width, t.tc_depth
     split = max(1, min(split, g.m))
     nblocks = blocks(t, g)
@@ -70,7 +91,13 @@ def _pe_level(
     cyc = passes * (rows + w + d)
     compute = cyc / t.clock_hz * keep
     nbytes = (nblocks * split * (d * w * eb + rows * d * eb) + eb * g.batch * g.m * g.n) * keep
-    detail = {"cores": cores, "cycles": cyc, "blocks": nblocks, "m_split": split}
+    detail = {
+        "cores": cores,
+        "cycles": cyc,
+        "blocks": nblocks,
+        "m_split": split,
+        "stationary": "input" if flip else "weight",
+    }
     return detail, compute, nbytes, nbytes / t.global_buffer_bandwidth
 
 
@@ -83,11 +110,12 @@ def evaluate(
     sparsity: float = 0.0,
     cores: int | None = None,
 ) -> TileCost:
-    """The per-level roofline of GEMM ``g`` under ``pe`` = (m_split,) on ``cores`` cores."""
+    """The per-level roofline of GEMM ``g`` under ``pe`` = (m_split, input_stationary) on
+    ``cores`` cores."""
     cores = t.tensor_cores if cores is None else cores
     keep = 1.0 - sparsity
     blocking = blocking.clamp(g)
-    detail, compute, buf_bytes, buf_s = _pe_level(t, g, pe[0], cores, eb, keep)
+    detail, compute, buf_bytes, buf_s = _pe_level(t, g, pe, cores, eb, keep)
     dram_bytes = sum(dram_elements(g, blocking)) * eb * keep
     dram_s = dram_bytes / t.hbm_bandwidth
     return TileCost(
@@ -104,16 +132,16 @@ def evaluate(
 
 def default_tile(t: PhazeTarget, g: GemmShape, eb: int = 2, sparsity: float = 0.0) -> Tile:
     blocking = default_blocking(g, quantum(t), lambda b: fits(t, b, eb))
-    single = (default_split(t, g, 1),) if t.tensor_cores > 1 else None
-    return Tile((default_split(t, g, t.tensor_cores),), blocking, single)
+    single = (default_split(t, g, 1), 0) if t.tensor_cores > 1 else None
+    return Tile((default_split(t, g, t.tensor_cores), 0), blocking, single)
 
 
-def _best_split(t: PhazeTarget, g: GemmShape, cores: int, eb: int, keep: float) -> int:
-    default = default_split(t, g, cores)
+def _best_pe(t: PhazeTarget, g: GemmShape, cores: int, eb: int, keep: float) -> tuple[int, int]:
+    default = (default_split(t, g, cores), 0)
 
-    def key(s: int) -> tuple:
-        _, compute, nbytes, buf_s = _pe_level(t, g, s, cores, eb, keep)
-        return (max(compute, buf_s), nbytes, s != default, s)
+    def key(pe: tuple[int, int]) -> tuple:
+        _, compute, nbytes, buf_s = _pe_level(t, g, pe, cores, eb, keep)
+        return (max(compute, buf_s), nbytes, pe != default, pe)
 
     return min(pe_options(t, g, cores), key=key)
 
@@ -132,13 +160,13 @@ def best_blocking(t: PhazeTarget, g: GemmShape, eb: int) -> Blocking:
 def best_tile(t: PhazeTarget, g: GemmShape, eb: int = 2, sparsity: float = 0.0) -> Tile:
     """The mapper: the least predicted time (then DRAM traffic) on all cores and on one."""
     keep = 1.0 - sparsity
-    split = _best_split(t, g, t.tensor_cores, eb, keep)
-    single = (_best_split(t, g, 1, eb, keep),) if t.tensor_cores > 1 else None
-    return Tile((split,), best_blocking(t, g, eb), single)
+    pe = _best_pe(t, g, t.tensor_cores, eb, keep)
+    single = _best_pe(t, g, 1, eb, keep) if t.tensor_cores > 1 else None
+    return Tile(pe, best_blocking(t, g, eb), single)
 
 
-def all_tiles(t: PhazeTarget, g: GemmShape) -> Iterator[tuple[tuple[int], Blocking]]:
+def all_tiles(t: PhazeTarget, g: GemmShape) -> Iterator[tuple[tuple[int, int], Blocking]]:
     """The whole search space on all cores, for a brute-force check."""
-    for s in pe_options(t, g, t.tensor_cores):
+    for pe in pe_options(t, g, t.tensor_cores):
         for b in all_blockings(g, quantum(t)):
-            yield (s,), b
+            yield pe, b

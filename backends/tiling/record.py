@@ -97,8 +97,10 @@ def _ints_of(op: Operation, entry: DictionaryAttr, key: str, n: int | None) -> t
     if not isinstance(a, DenseArrayBase):
         raise TandemError(f"{where(op)}: {TILE} record needs {key} = array<i64: ...>, got {a}")
     vals = tuple(int(v) for v in a.get_values())
-    if (n is not None and len(vals) != n) or any(v < 1 for v in vals):
-        want = f"{n} positive integers" if n is not None else "positive integers"
+    low = 0 if key.startswith("pe") else 1  # a PE tile may hold flags (PHAZE's dataflow)
+    if (n is not None and len(vals) != n) or not vals or any(v < low for v in vals):
+        what = "non-negative" if low == 0 else "positive"
+        want = f"{n} {what} integers" if n is not None else f"{what} integers"
         raise TandemError(f"{where(op)}: {TILE} {key} must be {want}, got {list(vals)}")
     return vals
 

@@ -3,8 +3,8 @@
     Tile(pe=(1, 16), blocking=Blocking(128, 768, 768, "mnk"), pe_single=(1, 8))
 
 ``pe`` is the template's PE-level tile: AccelTran ``(b, x)`` (tiles of b x x x x over the MAC
-lanes), PHAZE ``(m_split,)`` (the rows of A streamed per systolic pass are split m_split ways
-to spread few weight blocks over the cores). ``pe_single`` is the PE tile when the op runs on
+lanes), PHAZE ``(m_split, input_stationary)`` (which operand stays in the systolic arrays,
+and how many ways the streamed rows are split to spread few blocks over the cores). ``pe_single`` is the PE tile when the op runs on
 one core / PE group (the scheduler's single mode), ``None`` where the target has no such mode.
 """
 
