@@ -274,3 +274,34 @@ def test_compile_schedules_on_accelerators(capsys, tmp_path) -> None:
     assert data["options"]["scheduled"]
     assert main(["compile", str(path), "--target", "toy", "--json"]) == 0
     assert "schedule" not in json.loads(capsys.readouterr().out)["compile"]["pipeline"]
+
+
+def test_links_are_units_of_their_own_on_gpus(monkeypatch) -> None:
+    """A communication op (costed on a link, as a placement pass's all-reduce will be) runs
+    beside compute on the SM pool: the backward matmul and the all-reduce of an earlier
+    gradient overlap."""
+    from backends.cost.base import OpCost
+    from backends.schedule import graph
+    from backends.schedule.solve import schedule_function
+    from backends.targets import load_target
+
+    real = graph.op_cost
+
+    def fake(op, target, **kw):
+        if "comm" in op.attributes:
+            return OpCost(5e-6, 0.0, 1e6, 0.0, 5e-6, "link", bound="memory")
+        return real(op, target, **kw)
+
+    monkeypatch.setattr(graph, "op_cost", fake)
+    text = """
+func.func @f(%g: tensor<1024x1024xf16>, %x: tensor<1024x1024xf16>, %w: tensor<1024x1024xf16>) -> (tensor<1024x1024xf16>, tensor<1024x1024xf16>) {
+  %r = tfm.add %g, %g {layer = 0 : i64, phase = "backward", comm} : (tensor<1024x1024xf16>, tensor<1024x1024xf16>) -> tensor<1024x1024xf16>
+  %y = tfm.matmul %x, %w {layer = 0 : i64, phase = "backward"} : (tensor<1024x1024xf16>, tensor<1024x1024xf16>) -> tensor<1024x1024xf16>
+  func.return %r, %y : tensor<1024x1024xf16>, tensor<1024x1024xf16>
+}
+"""
+    fn = entry_function(parse_text(text))
+    plan = schedule_function(fn, load_target("a100-sxm4-40gb"), time_limit=1)
+    (op_r, start_r, unit_r), (op_y, start_y, unit_y) = plan.placements
+    assert (unit_r, unit_y) == ("link", "sm") and start_r == start_y == 0.0
+    assert plan.makespan < plan.rows[0]["sequential_s"]
