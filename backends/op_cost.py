@@ -27,19 +27,25 @@ pass) passes it to the GEMM / attention / accelerator vector models:
     %y = tfm.matmul %x, %w {sparsity = 0.5 : f64} : (tensor<32x64xf16>, tensor<64x64xf16>) -> tensor<32x64xf16>
 
 GPUs ignore it for memory-bound ops (they do not skip zeros there).
+
+Tile hook: on accelerators a matmul / attention op's ``tile`` record (``backends/tiling``,
+written by the ``tile`` pass) fixes its mapping; without one the target's default tile applies.
+``cores=1`` is the scheduler's single mode: one PHAZE core, or one AccelTran PE group.
 """
 
 from __future__ import annotations
 
 from xdsl.ir import Attribute, Operation
 
-from backends.cost import OpCost, attention_cost, gemm_cost, memory_op_cost, vector_op_cost
-from backends.cost.accel import phaze_gemm_cost, phaze_vector_cost
+from backends.cost import OpCost, attention_cost, gemm_cost, memory_op_cost
+from backends.cost.accel import accel_gemm_cost, accel_vector_cost
 from backends.cost.fusion import fused_kernel_cost, kernel_class
 from backends.flops import count_op
 from backends.targets import GpuTarget
+from backends.tiling.record import WHOLE, read_tiles
+from backends.tiling.tile import Tile
 from ir import linalg_ops as la
-from ir.attrs import KERNEL, MATERIALISED, SPARSITY, read_float, read_str, where
+from ir.attrs import KERNEL, MATERIALISED, SPARSITY, TILE, read_float, read_str, where
 from ir.base import TfmOp
 from ir.errors import TandemError
 from ir.fused_ops import FusedOp
@@ -98,27 +104,39 @@ def op_cost(
 ) -> OpCost:
     """Predicted cost of ``op`` on ``target`` (see the module docstring).
 
-    ``fused``: flash-style attention on GPUs. ``cores``: PHAZE only, 1 for a single tensor or
-    vector core (a schedule naming ``tc3``), "all" otherwise. ``counts``: ``count_op(op)``
-    when the caller already has it.
+    ``fused``: flash-style attention on GPUs. ``cores``: accelerators only, 1 for a single
+    PHAZE tensor or vector core (a schedule naming ``tc3``) or one AccelTran PE group
+    (``mac2``), "all" otherwise. ``counts``: ``count_op(op)`` when the caller already has it.
     """
     if is_view(op):
         return FREE
+    tiles = read_tiles(op) if target.kind != "gpu" else None
     try:
-        return _cost(op, target, fused, cores, counts or count_op(op))
+        return _cost(op, target, fused, cores, counts or count_op(op), tiles)
     except TandemError as exc:
         raise TandemError(f"{where(op)}: {exc}") from None
 
 
-def _cost(op: Operation, target, fused: bool, cores: int | str, c: OpWork) -> OpCost:
+def _cost(
+    op: Operation,
+    target,
+    fused: bool,
+    cores: int | str,
+    c: OpWork,
+    tiles: dict[str, Tile] | None,
+) -> OpCost:
     if c.flops == 0 and c.bytes == 0:
         return FREE
     sparsity = sparsity_of(op)
     dt = compute_dtype(op)
+    accel = target.kind != "gpu"
     if isinstance(op, la.MatmulOp):
         g = op_gemm(op)
-        if target.kind == "phaze" and cores != "all":
-            return phaze_gemm_cost(target, g.batch, g.m, g.n, g.k, dt, cores, sparsity)
+        if accel:
+            tile = tiles.get(WHOLE) if tiles else None
+            return accel_gemm_cost(
+                target, g.batch, g.m, g.n, g.k, dt, sparsity, tile=tile, cores=cores
+            )
         return gemm_cost(target, g.batch, g.m, g.n, g.k, dt, sparsity)
     if isinstance(op, FusedOp):
         return _fused(op, target, fused, cores, c, dt)
@@ -141,6 +159,8 @@ def _cost(op: Operation, target, fused: bool, cores: int | str, c: OpWork) -> Op
             sparsity=sparsity,
             backward=isinstance(op, la.AttentionBackwardOp),
             fused_softmax=materialised,
+            tiles=tiles,
+            cores=cores,
         )
     kind = op.VECTOR_KIND if isinstance(op, TfmOp) else "elementwise"
     if target.kind == "gpu":
@@ -149,9 +169,7 @@ def _cost(op: Operation, target, fused: bool, cores: int | str, c: OpWork) -> Op
         return memory_op_cost(target, float(c.bytes), float(c.flops), dt, "copy")
     kind = ACCEL_VECTOR_KIND.get(kind, kind)
     elements = max((numel(v) for v in (*op.operands, *op.results)), default=0)
-    if target.kind == "phaze":
-        return phaze_vector_cost(target, kind, elements, cores, dt)
-    return vector_op_cost(target, kind, elements, dt, sparsity)
+    return accel_vector_cost(target, kind, elements, dt, sparsity, cores)
 
 
 def _fused(op: FusedOp, target, fused: bool, cores: int | str, c: OpWork, dt: str) -> OpCost:
@@ -195,7 +213,8 @@ def _serial(parts: list[OpCost], unit: str) -> OpCost:
 
 
 def signature(op: Operation, *extra: object) -> tuple:
-    """A hashable key of everything the cost depends on: name, types, properties, sparsity.
+    """A hashable key of everything the cost depends on: name, types, properties, sparsity,
+    tile.
 
     Two ops of identical layers have equal signatures, so a cache keyed on it costs each
     distinct op once.
@@ -210,5 +229,6 @@ def signature(op: Operation, *extra: object) -> tuple:
         props,
         sparsity,
         body,
+        op.attributes.get(TILE),
         extra,
     )

@@ -16,6 +16,8 @@ TFM_PASSES: dict[str, str] = {
     "fold-transposes": "passes.fold_transposes:FoldTransposes",
     "fuse": "passes.fuse:Fuse",
     "pad-shapes": "passes.pad_shapes:PadShapes",
+    "tile": "passes.tile:Tile",
+    "schedule": "passes.schedule:Schedule",
 }
 
 

@@ -3,11 +3,13 @@ make sure a module runs with a kernel preset (`fuse_kernels`)."""
 
 from __future__ import annotations
 
+from xdsl.dialects import func
 from xdsl.dialects.builtin import ModuleOp
 from xdsl.passes import PassPipeline
 from xdsl.utils.exceptions import ArgSpecParseError
 
 from backends.sim.engine import kernels_of
+from ir.attrs import SCHED_MAKESPAN
 from ir.errors import TandemError, one_line
 from ir.io import verify_ir
 from ir.tfm import make_context
@@ -53,6 +55,10 @@ def run_pipeline(module: ModuleOp, spec: str) -> ModuleOp:
 DEFAULT_KERNELS = "flash"
 
 
+def _scheduled(module: ModuleOp) -> bool:
+    return any(isinstance(op, func.FuncOp) and SCHED_MAKESPAN in op.attributes for op in module.ops)
+
+
 def fuse_kernels(module: ModuleOp, kernels: str | None = None) -> bool:
     """Fuse `module` in place with preset `kernels` (default flash) unless `fuse` already ran.
 
@@ -60,6 +66,13 @@ def fuse_kernels(module: ModuleOp, kernels: str | None = None) -> bool:
     `kernels` is an error: fusion is not undone.
     """
     done = kernels_of(module)
+    if done == "none" and _scheduled(module):
+        if kernels is not None:
+            raise TandemError(
+                "the IR is scheduled but not fused: fusing now would invalidate the schedule; "
+                f"run fuse{{kernels={kernels}}} before tile and schedule"
+            )
+        return False
     if done != "none":
         if kernels is not None and kernels != done:
             raise TandemError(

@@ -13,10 +13,15 @@ Schedule convention (discardable op attributes, written by a scheduling pass):
   with an index: GPU ``sm`` (``sm0``, ``sm1``... are concurrent streams, each op at its
   standalone speed); AccelTran ``mac``, ``softmax``, ``layernorm``, ``dma``; PHAZE ``tc``/``vc``
   (all tensor / vector cores: waits for and occupies every ``tc<i>``/``vc<i>``) or
-  ``tc3``/``vc1`` (one core, costed single-core). The kind must be the one the op runs on.
+  ``tc3``/``vc1`` (one core, costed single-core); AccelTran with ``pe_groups`` > 1 likewise
+  ``mac`` (all PE groups) or ``mac2`` (one group). The kind must be the one the op runs on.
 * ``sched.start = 1.5e-06 : f64`` (seconds): the earliest start the schedule asks for.
   Ops with a ``sched.start`` are issued in order of it (ties: program order); an op without
   one follows its latest producer.
+* A function with ``sched.makespan`` carries a complete schedule (the ``schedule`` pass): it is
+  checked, not repaired. An op that cannot start at its ``sched.start`` (an operand not ready,
+  its unit still busy), a costed op without one, or overlapping ops that together need more
+  than the main-memory bandwidth is an error naming the ops (``schedule_check.py``).
 
 Without these attributes ops are issued in program order, one unit per kind (GPU: one stream
 ``sm``; AccelTran: matmuls on ``mac``, softmax on ``softmax``, norms on ``layernorm``, data on
@@ -54,6 +59,7 @@ from backends.op_cost import compute_dtype, op_cost, op_gemm, signature
 from backends.sim.energy import acceltran_energy
 from backends.sim.memory import Allocation, peak_memory
 from backends.sim.report import OpRow, Signature, SimReport
+from backends.sim.schedule_check import ScheduleCheck, describe
 from backends.sim.units import Units, issue_order
 from backends.targets import AccelTranTarget, PhazeTarget, Target, load_target
 from ir import linalg_ops as la
@@ -150,8 +156,9 @@ def _arguments(fn: func.FuncOp) -> tuple[dict[str, Any], list[tuple[SSAValue, in
 class _Engine:
     """The state of one simulation: cost cache, unit and value timelines, lifetimes."""
 
-    def __init__(self, target: Target, args: list) -> None:
+    def __init__(self, target: Target, args: list, check: ScheduleCheck | None) -> None:
         self.target = target
+        self.check = check
         self.units = Units(target)
         self.cache: dict[tuple, Signature] = {}
         self.signatures: list[Signature] = []
@@ -190,10 +197,7 @@ class _Engine:
     def run(self, i: int, op: Operation, sched_start: float | None) -> None:
         """Issue one op: cost, start time, unit, row, lifetimes."""
         sched_unit = read_str(op, SCHED_UNIT)
-        single = (
-            self.target.kind == "phaze" and sched_unit is not None and sched_unit[-1:].isdigit()
-        )
-        sig = self.signature_of(op, single)
+        sig = self.signature_of(op, self.units.single(sched_unit))
         cost = sig.cost
         layer = layer_of(op)
         phase = phase_of(op)
@@ -205,10 +209,13 @@ class _Engine:
             )
 
         start = sched_start or 0.0
+        late = None
         for v in op.operands:
             t = self.ready.get(v)
             if t is not None and t > start:
-                start = t
+                start, late = t, v
+        if self.check is not None:
+            self.check.operands(i, op, sched_start, start, late, cost)
         unit = ""
         end = start
         if cost.unit:
@@ -218,10 +225,16 @@ class _Engine:
                 if sched_unit
                 else units.members.get(cost.unit, [cost.unit])
             )
-            start = max(start, units.earliest(device, names))
-            end = start + cost.seconds
-            units.occupy(device, names, end)
             unit = sched_unit or cost.unit
+            if cost.seconds > 0:  # an op that takes no time needs no free unit
+                free = units.earliest(device, names)
+                if self.check is not None and free > start:
+                    self.check.unit_busy(
+                        i, op, sched_start, unit, free, *units.busiest(device, names)
+                    )
+                start = max(start, free)
+                end = start + cost.seconds
+                units.occupy(device, names, end, describe(i, op))
         self.rows.append(
             OpRow(
                 i,
@@ -285,9 +298,12 @@ def simulate(module: ModuleOp, target: Target | str, *, name: str | None = None)
     outputs = list(ret.operands) if isinstance(ret, func.ReturnOp) else []
     sched_starts = [read_float(op, SCHED_START, low=0.0) for op in ops]
 
-    engine = _Engine(target, args)
+    check = ScheduleCheck.of(fn, target)
+    engine = _Engine(target, args, check)
     for i in issue_order(ops, sched_starts):
         engine.run(i, ops[i], sched_starts[i])
+    if check is not None:
+        check.bandwidth(engine.rows, ops)
 
     rows = engine.rows
     latency = max((r.end for r in rows), default=0.0)

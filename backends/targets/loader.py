@@ -199,6 +199,10 @@ def _fusion(table: dict[str, float] | None, mem_eff: dict[str, float]) -> Fusion
 
 def _acceltran(d: dict[str, Any], path: Path) -> AccelTranTarget:
     c, b, mm, v = d["compute"], d["buffers"], d["main_memory"], d["vector"]
+    if c["pes"] % c["pe_groups"]:
+        raise TandemError(
+            f"{path.name}: [compute] pe_groups ({c['pe_groups']}) must divide pes ({c['pes']})"
+        )
     return AccelTranTarget(
         name=d["name"],
         kind="acceltran",
@@ -212,6 +216,10 @@ def _acceltran(d: dict[str, Any], path: Path) -> AccelTranTarget:
         clock_hz=c["clock_hz"],
         tile_b=c["tile_b"],
         tile_x=c["tile_x"],
+        tile_b_options=tuple(c["tile_b_options"]),
+        tile_x_options=tuple(c["tile_x_options"]),
+        pe_groups=c["pe_groups"],
+        buffer_bytes_per_cycle_per_pe=b["bandwidth_bytes_per_cycle_per_pe"],
         training=c["training"],
         activation_buffer_mb=b["activation_mb"],
         weight_buffer_mb=b["weight_mb"],

@@ -10,7 +10,7 @@ Every target kind shares :class:`TargetBase`: ``name``, ``kind``, ``description`
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar
 
 from ir.dtypes import nbytes_of, parse_dtype
@@ -210,15 +210,32 @@ class AccelTranTarget(TargetBase):
     main_memory_energy_nj_per_64b: float
     vector_cycles_per_tile: dict[str, float]
     modules: dict[str, AccelTranModule]
+    # the tiling mapper's choices of (tile_b, tile_x); on-chip buffer -> PE bandwidth
+    tile_b_options: tuple[int, ...] = (1, 4)
+    tile_x_options: tuple[int, ...] = (8, 16, 32)
+    buffer_bytes_per_cycle_per_pe: float = 256.0
+    # the scheduler splits the PEs (with their lanes, softmax and layer-norm units) into
+    # pe_groups equal groups: an op runs on one group ("mac2") or on all ("mac")
+    pe_groups: int = 1
 
     memory_fields: ClassVar[tuple[str, str]] = ("main_memory_bandwidth", "main_memory_capacity")
 
     def compute_units(self) -> list[str]:
-        return ["mac", "softmax", "layernorm", "dma"]
+        """mac, softmax, layernorm (one per PE group when pe_groups > 1) and dma."""
+        kinds = ("mac", "softmax", "layernorm")
+        if self.pe_groups == 1:
+            return [*kinds, "dma"]
+        return [f"{k}{g}" for k in kinds for g in range(self.pe_groups)] + ["dma"]
 
     @property
     def total_lanes(self) -> int:
         return self.pes * self.lanes_per_pe
+
+    def one_group(self) -> AccelTranTarget:
+        """One PE group as a target of its own (an op in the scheduler's single mode)."""
+        if self.pe_groups == 1:
+            return self
+        return replace(self, name=f"{self.name}/group", pes=self.pes // self.pe_groups, pe_groups=1)
 
     @property
     def buffer_mb(self) -> float:

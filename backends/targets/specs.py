@@ -114,6 +114,11 @@ ACCELTRAN_SCHEMA = Table(
                 "clock_hz": Num(),
                 "tile_b": Num(integer=True),
                 "tile_x": Num(integer=True),
+                # the tiling mapper's choices (AccelTran's design space: b {1,4}, x {8,16,32})
+                "tile_b_options": List(Num(integer=True), optional=True, default=(1, 4)),
+                "tile_x_options": List(Num(integer=True), optional=True, default=(8, 16, 32)),
+                # the scheduler's unit of the MAC-lane array: equal groups of PEs
+                "pe_groups": Num(integer=True, optional=True, default=1),
                 "training": Bool(optional=True, default=False),
             }
         ),
@@ -125,6 +130,7 @@ ACCELTRAN_SCHEMA = Table(
                 "area_mm2_per_mb": Num(),
                 "leakage_mw_per_mb": Num(allow_zero=True),
                 "access_nj_per_64b_per_sqrt_mb": Num(allow_zero=True),
+                "bandwidth_bytes_per_cycle_per_pe": Num(optional=True, default=256.0),
             }
         ),
         "main_memory": Table(

@@ -22,8 +22,10 @@ from tandem.commands.simulate import add_sim_arguments, emit, prepare
 HELP = "import a model, run a pass pipeline and simulate it on a target (the main job)"
 
 # Passes every compile runs unless -p says otherwise; `{target}` and `{kernels}` become the
-# --target and --kernels values (PIPELINE.md: fuse after pad-shapes).
+# --target and --kernels values (PIPELINE.md: fuse after pad-shapes, tile before schedule).
 DEFAULT_PIPELINE = 'fold-transposes,pad-shapes{{target="{target}"}},fuse{{kernels={kernels}}}'
+# On accelerators compile also tiles each GEMM and schedules each layer on the chip's units.
+ACCEL_PASSES = ',tile{{target="{target}"}},schedule{{target="{target}"}}'
 
 _SUMMARY_KEYS = (
     "arch",
@@ -47,8 +49,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         default=None,
         metavar="PIPELINE",
         help="pass pipeline (default: fold-transposes,pad-shapes{target=TARGET},"
-        "fuse{kernels=KERNELS}; '' for none). With --kernels, a pipeline without fuse is "
-        "followed by fuse{kernels=KERNELS}",
+        "fuse{kernels=KERNELS}, then tile{target=TARGET},schedule{target=TARGET} on "
+        "accelerators; '' for none). With --kernels, a pipeline without fuse is followed by "
+        "fuse{kernels=KERNELS}",
     )
     p.add_argument("-o", "--output", metavar="OUT.mlir", help="also write the compiled IR")
     add_sim_arguments(p)
@@ -83,6 +86,8 @@ def run(args: argparse.Namespace) -> int:
     if args.pipeline is None:
         kernels = args.kernels or DEFAULT_KERNELS
         args.pipeline = DEFAULT_PIPELINE.format(target=args.target, kernels=kernels)
+        if target.kind != "gpu":
+            args.pipeline += ACCEL_PASSES.format(target=args.target)
     check_output_path(args.output)
     if args.pipeline.strip():
         build_pipeline(args.pipeline)  # a bad pipeline fails before the slow import
