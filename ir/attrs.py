@@ -46,6 +46,12 @@ PAD_PARAMS = "pad.params"  # module: parameter name -> padding applied
 SCHED_UNIT = "sched.unit"  # string: the compute unit that runs the op ("mac", "tc3", "sm")
 SCHED_START = "sched.start"  # f64 seconds: the earliest start the schedule asks for
 PLACEMENT = "placement"  # i64: the device that runs the op (default 0)
+# Written by the place pass (passes/place.py):
+STAGE = "stage"  # i64 on an op: its (virtual) pipeline stage; absent: computed on every stage
+PLAN = "tfm.plan"  # module: the parallel plan (t, p, d, microbatch, ...) as a dictionary
+# argument: how a parameter is split over the tensor-parallel ranks, "dim/blocks" ("1/3":
+# dim 1, each of 3 blocks split); absent: every rank holds it whole
+SHARD = "tfm.shard"
 
 
 def layer_of(op: Operation) -> int | None:
