@@ -31,12 +31,13 @@ from dataclasses import dataclass
 from xdsl.context import Context
 from xdsl.dialects import func
 from xdsl.dialects.builtin import ArrayAttr, DictionaryAttr, ModuleOp
-from xdsl.ir import Region
 from xdsl.passes import ModulePass
 
 from backends.placement import stages as st
-from backends.placement.plan import Fixed, Plan, even_stages, parse_value, plan_attr
+from backends.placement.plan import Fixed, Plan, parse_value, plan_attr
+from backends.placement.search import Request, search
 from backends.placement.sharding import shard_function
+from backends.placement.template import Template
 from ir import attrs
 from ir import comm_ops as co
 from ir.errors import PassError, TandemError
@@ -100,25 +101,9 @@ class Place(ModulePass):
                 f"{batch}; import it at the microbatch size (--batch {fixed.microbatch})"
             )
         fixed = Fixed(**{**fixed.given(), "microbatch": batch})
-        if fixed.t and fixed.p and fixed.d:  # TEMPORARY until the search lands
-            layers = len({attrs.layer_of(o) for o in fn.body.block.ops} - {None})
-            vp = fixed.vp or 1
-            return Plan(
-                fixed.t,
-                fixed.p,
-                fixed.d,
-                batch,
-                fixed.recompute or "full",
-                bool(fixed.sp),
-                vp,
-                stage_layers=even_stages(layers, fixed.p * vp),
-            )
-        from backends.placement.search import Request, search
-        from backends.placement.template import Template
-
         request = Request(self.cluster, self.gpus, self.global_batch, fixed, self.kernels)
         template = Template.from_function(fn, batch)
-        result = search(template, request, top=1)
+        result = search(template, request, top=1, simulate=False)
         return result.plans[0].plan
 
 
@@ -150,13 +135,7 @@ def stage_of_layer(plan: Plan):
 def place_function(module: ModuleOp, fn: func.FuncOp, plan: Plan, global_batch: int) -> None:
     """Rewrite `fn` in place for `plan` and record the plan on `module`."""
     sharded = shard_function(fn, plan.t)
-    new_fn = func.FuncOp(
-        fn.sym_name.data,
-        (list(sharded.block.arg_types), sharded.result_types),
-        Region(sharded.block),
-    )
-    new_fn.arg_attrs = ArrayAttr(sharded.arg_attrs)
-    new_fn.res_attrs = ArrayAttr(sharded.res_attrs)
+    new_fn = sharded.function(fn.sym_name.data)
     stages = st.assign(new_fn, stage_of_layer(plan), len(plan.stage_layers) - 1)
     if plan.d > 1:
         _average_over_data_parallel(new_fn, plan.d, stages)

@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 
 from xdsl.dialects import func
 from xdsl.dialects.builtin import ArrayAttr, DictionaryAttr, StringAttr, TensorType
-from xdsl.ir import Attribute, Block, Operation, SSAValue
+from xdsl.ir import Attribute, Block, Operation, Region, SSAValue
 
 from backends.placement import rules
 from backends.placement.specs import REPLICATED, Spec, Split, divisible, local_shape, map_reshape
@@ -51,7 +51,17 @@ class Sharded:
     res_attrs: list[DictionaryAttr]
     result_types: list[Attribute]
     params: dict[str, Split]  # parameter name -> its tensor-parallel split
+    specs: dict[SSAValue, Spec] = field(default_factory=dict)  # new value -> its layout
+    gshapes: dict[SSAValue, tuple[int, ...]] = field(default_factory=dict)  # new value -> whole shape
     origin: dict[Operation, Operation] = field(default_factory=dict)  # new op -> source op
+
+
+    def function(self, name: str) -> func.FuncOp:
+        """The rewritten function (takes ownership of the block)."""
+        fn = func.FuncOp(name, (list(self.block.arg_types), self.result_types), Region(self.block))
+        fn.arg_attrs = ArrayAttr(self.arg_attrs)
+        fn.res_attrs = ArrayAttr(self.res_attrs)
+        return fn
 
 
 class Sharder:
@@ -95,7 +105,7 @@ class Sharder:
         return self.info[v][0]
 
     def local_type(self, gshape: tuple[int, ...], elem: Attribute, spec: Spec) -> TensorType:
-        return TensorType(elem, list(local_shape(gshape, spec, self.sizes)))
+        return tensor_type(elem, local_shape(gshape, spec, self.sizes))
 
     def emit(
         self,
@@ -286,6 +296,8 @@ class Sharder:
             list(res_entries),
             [v.type for v in outs],
             dict(self.params),
+            {v: sp for v, (_s, sp) in self.info.items()},
+            {v: gs for v, (gs, _sp) in self.info.items()},
             self.origin,
         )
 
@@ -332,13 +344,45 @@ def _collective_props(axis: str, ranks: int, **extra) -> dict[str, Attribute]:
     return props
 
 
-def shard_function(fn: func.FuncOp, t: int, batch: int = 1, *, strict: bool = True) -> Sharded:
+_TYPES: dict[tuple[Attribute, tuple[int, ...]], TensorType] = {}
+
+
+def tensor_type(elem: Attribute, dims: tuple[int, ...]) -> TensorType:
+    """A tensor type, built (and verified) once per element type and shape."""
+    key = (elem, dims)
+    t = _TYPES.get(key)
+    if t is None:
+        t = _TYPES[key] = TensorType(elem, list(dims))
+    return t
+
+
+def _splittable(fn: func.FuncOp, name: str, split: Split, t: int) -> bool:
+    """Can parameter `name` be split as `split` over t ranks (a decision carried over from
+    another t)?"""
+    entries = fn.arg_attrs.data if isinstance(fn.arg_attrs, ArrayAttr) else []
+    for a, entry in zip(fn.body.block.args, entries, strict=False):
+        label = entry.data.get(attrs.PARAM) if isinstance(entry, DictionaryAttr) else None
+        if isinstance(label, StringAttr) and label.data == name:
+            return t > 1 and divisible(shape(a), split, t)
+    return False
+
+
+def shard_function(
+    fn: func.FuncOp,
+    t: int,
+    batch: int = 1,
+    *,
+    strict: bool = True,
+    params: dict[str, Split] | None = None,
+) -> Sharded:
     """Rewrite `fn` for `t` tensor-parallel ranks (and a batch cut `batch` times).
 
     Parameter layouts are decided during the walk, so the walk is repeated until they settle
     (a parameter first seen before the matmul that decides it: the tied embedding).
     """
-    params: dict[str, Split] = {}
+    params = {
+        name: s for name, s in (params or {}).items() if _splittable(fn, name, s, t)
+    }
     for _ in range(4):
         sharder = Sharder(fn, t, batch, params, strict)
         result = sharder.run()
