@@ -17,7 +17,7 @@ from typing import Any
 
 from backends.placement.plan import Fixed
 from backends.placement.report import plan_json
-from backends.placement.search import MICROBATCHES, Request, SearchResult, search
+from backends.placement.search import MICROBATCHES, Request, SearchResult, check_request, search
 from backends.placement.template import ModelFacts, Template
 from backends.targets import load_cluster
 from frontends.zoo import Overrides
@@ -36,6 +36,7 @@ class PlanReport:
     peak: float
     notes: list[str] = field(default_factory=list)
     import_s: float = 0.0
+    template: Template | None = None
 
     @property
     def best(self):
@@ -53,7 +54,9 @@ class PlanReport:
                 "vocab": f.vocab,
                 "dtype": f.dtype,
             },
-            "cluster": self.request.cluster if isinstance(self.request.cluster, str) else self.request.cluster.name,
+            "cluster": self.request.cluster
+            if isinstance(self.request.cluster, str)
+            else self.request.cluster.name,
             "gpus": self.request.gpus,
             "global_batch": self.request.global_batch,
             "kernels": self.request.kernels,
@@ -104,7 +107,12 @@ def import_template(
             notes.append(f"vocabulary {vocab} padded to {padded} (Megatron-LM pads to 128 x t)")
     fields = {**overrides.set_fields(), **changes}
     t0 = time.perf_counter()
-    spec = resolve_model(model, Overrides(**fields) if shape is not None else Overrides(), training=True, device="meta")
+    spec = resolve_model(
+        model,
+        Overrides(**fields) if shape is not None else Overrides(),
+        training=True,
+        device="meta",
+    )
     fn = entry(import_model(spec))
     del t0
     template = Template(fn, batch if shape is not None else _batch(fn), total)
@@ -145,9 +153,10 @@ def plan(
     if fixed.microbatch is None and global_batch < batch:
         batch = max(m for m in MICROBATCHES if m <= global_batch)
     request = Request(cluster, gpus, global_batch, fixed, kernels)
+    check_request(request, cl)  # bad input fails before the slow import
     t0 = time.perf_counter()
     template, notes = import_template(model, overrides, batch, dtype)
     import_s = time.perf_counter() - t0
     result = search(template, request, top=top, progress=progress)
     peak = device.peak_flops(template.facts.dtype if template.facts.dtype != "f32" else "f32")
-    return PlanReport(model, request, template.facts, result, peak, notes, import_s)
+    return PlanReport(model, request, template.facts, result, peak, notes, import_s, template)

@@ -153,10 +153,16 @@ RING_FACTOR = {
     "all_gather": lambda n: (n - 1) / n,
     "reduce_scatter": lambda n: (n - 1) / n,
 }
-RING_STEPS = {"all_reduce": lambda n: 2 * (n - 1), "all_gather": lambda n: n - 1, "reduce_scatter": lambda n: n - 1}
+RING_STEPS = {
+    "all_reduce": lambda n: 2 * (n - 1),
+    "all_gather": lambda n: n - 1,
+    "reduce_scatter": lambda n: n - 1,
+}
 
 
-def collective_seconds(cluster: Cluster, kind: str, nbytes: float, n: int, stride: int = 1) -> float:
+def collective_seconds(
+    cluster: Cluster, kind: str, nbytes: float, n: int, stride: int = 1
+) -> float:
     """Ring time of `kind` (all_reduce, all_gather, reduce_scatter) of an `nbytes` buffer
     (the whole, gathered or input, buffer) over n ranks `stride` apart."""
     if kind not in RING_FACTOR:

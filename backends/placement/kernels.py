@@ -142,7 +142,12 @@ class Kernels:
         for op in self.ops:
             if op in self.heads:
                 out[op] = _region_seconds(*self.regions[op], target, size)
-            elif op in self.inside or not isinstance(op, TfmOp) or is_view(op) or isinstance(op, _COMM):
+            elif (
+                op in self.inside
+                or not isinstance(op, TfmOp)
+                or is_view(op)
+                or isinstance(op, _COMM)
+            ):
                 out[op] = 0.0
             else:
                 key = signature(op)
@@ -166,7 +171,9 @@ def kernel_seconds(
     return Kernels(ops, preset).seconds(target, dropout=dropout, sustained=sustained)
 
 
-def _op_seconds(op: Operation, target: GpuTarget, preset: str, dropout: bool, sustained: float) -> float:
+def _op_seconds(
+    op: Operation, target: GpuTarget, preset: str, dropout: bool, sustained: float
+) -> float:
     if isinstance(op, la.AttentionOp | la.AttentionBackwardOp):
         return attention_seconds(op, target, preset, dropout, sustained)
     if isinstance(op, la.MatmulOp):
@@ -185,9 +192,7 @@ def _region_io(
             root = _root(v, alias)
             if root not in produced:
                 inputs[root] = None
-    written = [
-        r for r in produced if not r.uses or any(u.operation not in inside for u in r.uses)
-    ]
+    written = [r for r in produced if not r.uses or any(u.operation not in inside for u in r.uses)]
     return members, list(inputs), written
 
 

@@ -34,7 +34,9 @@ def megatron_flops(facts: ModelFacts, batch: int, recompute: str = "none") -> fl
     return model
 
 
-def metrics(iteration_s: float, facts: ModelFacts, batch: int, gpus: int, recompute: str, peak: float) -> dict[str, float]:
+def metrics(
+    iteration_s: float, facts: ModelFacts, batch: int, gpus: int, recompute: str, peak: float
+) -> dict[str, float]:
     hardware = megatron_flops(facts, batch, recompute)
     model = megatron_flops(facts, batch, "none")
     return {

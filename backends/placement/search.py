@@ -151,8 +151,10 @@ def _divisors(n: int) -> list[int]:
     return [k for k in range(1, n + 1) if n % k == 0]
 
 
-def check_request(request: Request, cluster: Cluster, template: Template) -> None:
-    """One clear error per bad input (see the issue's list)."""
+def check_request(request: Request, cluster: Cluster, template: Template | None = None) -> None:
+    """One clear error per bad input: GPUs not divisible by the fixed degrees, a batch not
+    divisible by d x microbatch, more stages than layers, an unknown preset (an unknown
+    cluster fails to load before). Without a template, only what needs no model."""
     n, b = request.gpus, request.global_batch
     fx = request.fixed
     if n < 1 or b < 1:
@@ -176,7 +178,7 @@ def check_request(request: Request, cluster: Cluster, template: Template) -> Non
         )
     if fx.d and b % fx.d:
         raise TandemError(f"global batch {b} is not divisible by d={fx.d}")
-    if fx.p and fx.p > template.layers_total:
+    if template is not None and fx.p and fx.p > template.layers_total:
         raise TandemError(f"p={fx.p} pipeline stages for {template.layers_total} layers")
     if request.kernels not in kernels.PRESETS:
         kernels.check_preset(request.kernels)
@@ -244,9 +246,7 @@ def _segment_costs(
     return got
 
 
-def evaluate(
-    setup: _Setup, plan: Plan, variant: Variant, capacity: float
-) -> Evaluation | None:
+def evaluate(setup: _Setup, plan: Plan, variant: Variant, capacity: float) -> Evaluation | None:
     """Closed-form time, memory and breakdown of one plan (None: the chain does not split)."""
     cl = setup.cluster
     t, p, d, vp = plan.t, plan.p, plan.d, plan.vp
@@ -361,8 +361,11 @@ def _step_end(setup: _Setup, plan: Plan, stages: list[Stage]) -> tuple[float, fl
         sync = p2p_seconds(cl, emb * gb, t * d * (p - 1), 1)
     target = cl.device_target
     shard = d if plan.zero else 1
-    opt = params * OPTIMIZER_TRAFFIC / shard / (
-        target.hbm_bandwidth * target.memory_op_efficiency.get("elementwise", 0.8)
+    opt = (
+        params
+        * OPTIMIZER_TRAFFIC
+        / shard
+        / (target.hbm_bandwidth * target.memory_op_efficiency.get("elementwise", 0.8))
     )
     return dp, sync, opt
 

@@ -52,9 +52,10 @@ class Sharded:
     result_types: list[Attribute]
     params: dict[str, Split]  # parameter name -> its tensor-parallel split
     specs: dict[SSAValue, Spec] = field(default_factory=dict)  # new value -> its layout
-    gshapes: dict[SSAValue, tuple[int, ...]] = field(default_factory=dict)  # new value -> whole shape
+    gshapes: dict[SSAValue, tuple[int, ...]] = field(
+        default_factory=dict
+    )  # new value -> whole shape
     origin: dict[Operation, Operation] = field(default_factory=dict)  # new op -> source op
-
 
     def function(self, name: str) -> func.FuncOp:
         """The rewritten function (takes ownership of the block)."""
@@ -245,6 +246,7 @@ class Sharder:
             if a in self.input_args and self.sizes["batch"] > 1 and len(shape(a)) >= 1:
                 spec = Spec(batch=Split(0))
             na = self.block.insert_arg(self.local_type(shape(a), self.elem(a), spec), len(new_args))
+            na.name_hint = a.name_hint
             self.info[na] = (shape(a), spec)
             self.map[a] = na
             self.arg_of[na] = a
@@ -380,9 +382,7 @@ def shard_function(
     Parameter layouts are decided during the walk, so the walk is repeated until they settle
     (a parameter first seen before the matmul that decides it: the tied embedding).
     """
-    params = {
-        name: s for name, s in (params or {}).items() if _splittable(fn, name, s, t)
-    }
+    params = {name: s for name, s in (params or {}).items() if _splittable(fn, name, s, t)}
     for _ in range(4):
         sharder = Sharder(fn, t, batch, params, strict)
         result = sharder.run()

@@ -140,7 +140,9 @@ class Template:
         self.sharded: dict[int, _ShardedTemplate] = {}
 
     @classmethod
-    def from_function(cls, fn: func.FuncOp, batch: int, layers_total: int | None = None) -> Template:
+    def from_function(
+        cls, fn: func.FuncOp, batch: int, layers_total: int | None = None
+    ) -> Template:
         return cls(fn, batch, layers_total)
 
     @cached_property
@@ -462,7 +464,11 @@ def _inputs(forward: list[Operation], mine: set[Operation], alias) -> set[SSAVal
         for v in op.operands:
             root = alias.get(v, v)
             owner = root.owner
-            if isinstance(owner, Operation) and owner not in mine and dtype(root).startswith(("f", "bf")):
+            if (
+                isinstance(owner, Operation)
+                and owner not in mine
+                and dtype(root).startswith(("f", "bf"))
+            ):
                 if attrs.phase_of(owner) != attrs.BACKWARD and owner.name != "tfm.constant":
                     if _is_activation(owner):
                         out.add(root)
@@ -491,7 +497,9 @@ def _residual_adds(forward: list[Operation], mine: set[Operation], alias) -> lis
         if not isinstance(op, bi.AddOp):
             continue
         roots = [alias.get(v, v) for v in op.operands]
-        if any(r in stream for r in roots) and all(shape(v) == shape(op.result) for v in op.operands):
+        if any(r in stream for r in roots) and all(
+            shape(v) == shape(op.result) for v in op.operands
+        ):
             adds.append(op)
             stream.add(op.result)
     return adds

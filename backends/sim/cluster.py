@@ -68,7 +68,9 @@ def schedule(p: int, vp: int, m: int) -> list[list[tuple[str, int, int]]]:
     return out
 
 
-def simulate_plan(setup: _Setup, ev: Evaluation, template: Template, trace: bool = True) -> Evaluation:
+def simulate_plan(
+    setup: _Setup, ev: Evaluation, template: Template, trace: bool = True
+) -> Evaluation:
     """Time `ev`'s plan event by event; returns the evaluation with time, breakdown, trace."""
     from backends.placement.search import _step_end
 
@@ -119,10 +121,22 @@ def simulate_plan(setup: _Setup, ev: Evaluation, template: Template, trace: bool
                 busy[i] += end - start
                 blocked[i] += send
                 if trace:
-                    events.append(_box(f"{kind}{j}" + (f".{c}" if vp > 1 else ""), kind, i, 0, start, end, {"stage": s, "microbatch": j}))
+                    events.append(
+                        _box(
+                            f"{kind}{j}" + (f".{c}" if vp > 1 else ""),
+                            kind,
+                            i,
+                            0,
+                            start,
+                            end,
+                            {"stage": s, "microbatch": j},
+                        )
+                    )
                     if send:
                         link = i if kind == "F" else (i - 1) % p
-                        events.append(_box(f"send {kind}{j}", "p2p", p + link, 0, end, end + send, {}))
+                        events.append(
+                            _box(f"send {kind}{j}", "p2p", p + link, 0, end, end + send, {})
+                        )
                 cursor[i] += 1
                 remaining -= 1
                 progressed = True
@@ -152,7 +166,9 @@ def simulate_plan(setup: _Setup, ev: Evaluation, template: Template, trace: bool
     return replace(ev, iteration_s=total, breakdown=breakdown, trace=events)
 
 
-def _box(name: str, cat: str, pid: int, tid: int, start: float, end: float, args: dict) -> dict[str, Any]:
+def _box(
+    name: str, cat: str, pid: int, tid: int, start: float, end: float, args: dict
+) -> dict[str, Any]:
     return {
         "name": name,
         "cat": cat,
@@ -168,14 +184,40 @@ def _box(name: str, cat: str, pid: int, tid: int, start: float, end: float, args
 def _names(p: int) -> list[dict[str, Any]]:
     out = []
     for i in range(p):
-        out.append({"name": "process_name", "ph": "M", "pid": i, "tid": 0, "args": {"name": f"stage {i}"}})
-        out.append({"name": "process_sort_index", "ph": "M", "pid": i, "tid": 0, "args": {"sort_index": i}})
+        out.append(
+            {"name": "process_name", "ph": "M", "pid": i, "tid": 0, "args": {"name": f"stage {i}"}}
+        )
+        out.append(
+            {"name": "process_sort_index", "ph": "M", "pid": i, "tid": 0, "args": {"sort_index": i}}
+        )
     for i in range(p):
         out.append(
-            {"name": "process_name", "ph": "M", "pid": p + i, "tid": 0, "args": {"name": f"link stage {i} <-> {(i + 1) % p}"}}
+            {
+                "name": "process_name",
+                "ph": "M",
+                "pid": p + i,
+                "tid": 0,
+                "args": {"name": f"link stage {i} <-> {(i + 1) % p}"},
+            }
         )
-        out.append({"name": "process_sort_index", "ph": "M", "pid": p + i, "tid": 0, "args": {"sort_index": p + i}})
-    out.append({"name": "process_name", "ph": "M", "pid": 2 * p, "tid": 0, "args": {"name": "data-parallel group"}})
+        out.append(
+            {
+                "name": "process_sort_index",
+                "ph": "M",
+                "pid": p + i,
+                "tid": 0,
+                "args": {"sort_index": p + i},
+            }
+        )
+    out.append(
+        {
+            "name": "process_name",
+            "ph": "M",
+            "pid": 2 * p,
+            "tid": 0,
+            "args": {"name": "data-parallel group"},
+        }
+    )
     return out
 
 

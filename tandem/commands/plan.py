@@ -27,7 +27,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("model", metavar="MODEL", help="zoo name or path/to/file.py:factory")
     for name in OVERRIDES:
         p.add_argument(
-            f"--{name.replace('_', '-')}", type=_positive, dest=name, metavar="N", help=OVERRIDE_HELP[name]
+            f"--{name.replace('_', '-')}",
+            type=_positive,
+            dest=name,
+            metavar="N",
+            help=OVERRIDE_HELP[name],
         )
     p.add_argument("--dtype", choices=["f32", "f16", "bf16"], help="training dtype (default bf16)")
     p.add_argument("--cluster", default="dgx-a100-80gb", metavar="C", help="cluster name or .toml")
@@ -41,7 +45,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         metavar="KEYS",
         help="fix plan keys: t=8,p=8,d=24,mb=2,recompute=full,sp=off,vp=1,zero=off,overlap=off",
     )
-    p.add_argument("--top", type=_positive, default=5, metavar="K", help="plans to show (default 5)")
+    p.add_argument(
+        "--top", type=_positive, default=5, metavar="K", help="plans to show (default 5)"
+    )
     p.add_argument(
         "--kernels",
         choices=["eager", "fused", "flash"],
@@ -79,7 +85,9 @@ def run(args: argparse.Namespace) -> int:
     finally:
         bar.close()
     if args.trace:
-        write_text(args.trace, json.dumps(chrome_trace(report.best.trace), separators=(",", ":")) + "\n")
+        write_text(
+            args.trace, json.dumps(chrome_trace(report.best.trace), separators=(",", ":")) + "\n"
+        )
     if args.json:
         print(json.dumps(report.to_json(), indent=1))
         return 0
@@ -93,7 +101,9 @@ class _progress:
     def __init__(self) -> None:
         from tqdm import tqdm
 
-        self.bar = tqdm(total=0, desc="searching", unit="split", file=sys.stderr, disable=None, leave=False)
+        self.bar = tqdm(
+            total=0, desc="searching", unit="split", file=sys.stderr, disable=None, leave=False
+        )
 
     def __call__(self, done: int, total: int) -> None:
         self.bar.total = total
@@ -123,7 +133,9 @@ def render(report) -> str:
         b = p["breakdown"]
         total = p["iteration_s"]
         where = " ".join(
-            f"{k.removesuffix('_s').replace('_comm', '')} {v / total:.0%}" for k, v in b.items() if v / total >= 0.005
+            f"{k.removesuffix('_s').replace('_comm', '')} {v / total:.0%}"
+            for k, v in b.items()
+            if v / total >= 0.005
         )
         rows.append(
             [
@@ -140,7 +152,17 @@ def render(report) -> str:
         )
     lines.append(
         table(
-            ["#", "plan", "layers/stage", "iteration", "tokens/s", "TFLOP/s/GPU", "MFU", "memory/GPU", "time"],
+            [
+                "#",
+                "plan",
+                "layers/stage",
+                "iteration",
+                "tokens/s",
+                "TFLOP/s/GPU",
+                "MFU",
+                "memory/GPU",
+                "time",
+            ],
             rows,
             right=[3, 4, 5, 6, 7],
         )
