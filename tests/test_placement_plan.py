@@ -128,7 +128,7 @@ def test_partition_is_the_dynamic_programme() -> None:
         cap = [rng.randint(1, layers) for _ in range(p)]
         got = partition(layers, lt, extra, cap)
 
-        def cost(i: int, a: int, b: int) -> float:
+        def cost(i: int, a: int, b: int, lt=lt, extra=extra, cap=cap) -> float:
             return (b - a) * lt + extra[i] if b - a <= cap[i] else float("inf")
 
         want = partition_dp(cost, layers, p)
