@@ -291,4 +291,4 @@ class RecvOp(_PointToPoint):
         )
 
 
-COMM_OPS = [AllReduceOp, AllGatherOp, ReduceScatterOp, SplitOp, SendOp, RecvOp]
+COMM_OPS: list[type[TfmOp]] = [AllReduceOp, AllGatherOp, ReduceScatterOp, SplitOp, SendOp, RecvOp]

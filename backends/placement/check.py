@@ -11,6 +11,8 @@ and their gradients put back together; PyTorch runs the whole global batch at on
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch
 from xdsl.dialects import func
 from xdsl.dialects.builtin import ArrayAttr, DictionaryAttr, ModuleOp, StringAttr
@@ -69,7 +71,7 @@ def run_placed(
     shards = {_label(e, attrs.PARAM): _shard_of(e) for e in arg_entries if _label(e, attrs.PARAM)}
     totals: list[torch.Tensor] | None = None
     for j in range(m):
-        args = {}
+        args: dict[tuple[int, int], Sequence[torch.Tensor]] = {}
         for i in range(d):
             inputs = micro_inputs[i * m + j]
             for r in range(t):

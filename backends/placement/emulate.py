@@ -116,9 +116,9 @@ def emulate(
         else:
             for r in grid:
                 with torch.no_grad():
-                    outs = op.interpret([env[r][v] for v in op.operands])
-                for res, out in zip(op.results, outs, strict=True):
-                    if out is None:
+                    computed = op.interpret([env[r][v] for v in op.operands])
+                for res, got in zip(op.results, computed, strict=True):
+                    if got is None:
                         raise TandemError(f"{where(op)}: computed no value")
-                    env[r][res] = _check(op, res, out)
+                    env[r][res] = _check(op, res, got)
     raise TandemError(f"@{fn.sym_name.data} has no func.return")

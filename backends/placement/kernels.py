@@ -192,7 +192,9 @@ def _region_io(
             root = _root(v, alias)
             if root not in produced:
                 inputs[root] = None
-    written = [r for r in produced if not r.uses or any(u.operation not in inside for u in r.uses)]
+    written: list[SSAValue] = [
+        r for r in produced if not r.uses or any(u.operation not in inside for u in r.uses)
+    ]
     return members, list(inputs), written
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
+from typing import Protocol
 
 from backends.cost.comm import collective_seconds, p2p_seconds
 from backends.placement import kernels
@@ -29,7 +30,7 @@ from backends.placement.costs import (
     layer_costs,
 )
 from backends.placement.plan import RECOMPUTE, Fixed, Plan
-from backends.placement.template import Template, Variant
+from backends.placement.template import ModelFacts, Template, Variant
 from backends.targets import Cluster, load_cluster
 from ir.errors import TandemError
 
@@ -209,10 +210,19 @@ def candidates(
 
 
 # ---- evaluating one plan ------------------------------------------------------------------------
+class ModelShape(Protocol):
+    """What the step's end and the simulator read of a template."""
+
+    @property
+    def facts(self) -> ModelFacts: ...
+
+    layers_total: int
+
+
 @dataclass
 class _Setup:
     cluster: Cluster
-    template: Template
+    template: ModelShape
     request: Request
     costs: dict = field(default_factory=dict)
 

@@ -237,7 +237,7 @@ class Sharder:
         fn = self.fn
         self.arg_of: dict[SSAValue, SSAValue] = {}
         self.demand = demand(fn, self.params, self.sizes["tp"])
-        new_args = []
+        new_args: list[SSAValue] = []
         for a, _entry in zip(fn.body.block.args, self.arg_entries, strict=True):
             spec = REPLICATED
             name = self.param_of.get(a)

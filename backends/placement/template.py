@@ -285,7 +285,9 @@ def _structure(
 ) -> _Structure:
     ops = [op for op in fn.body.block.ops if pos.get(op) == k]
     mine = set(ops)
-    fwd, bwd, comm = [], [], []
+    fwd: list[Operation] = []
+    bwd: list[Operation] = []
+    comm: list[tuple[co._Collective, bool]] = []
     repl = set()
     for op in ops:
         backward = attrs.phase_of(op) == attrs.BACKWARD
@@ -428,11 +430,11 @@ def _saved(
             users = _all_users(r, alias)
             if not any(attrs.phase_of(u) == attrs.BACKWARD for u in users):
                 continue
-            head = region.get(op)
-            if head is not None:
+            owner: Operation | None = region.get(op)
+            if owner is not None:
                 fwd_users = [u for u in users if attrs.phase_of(u) != attrs.BACKWARD]
-                if fwd_users and all(region.get(u) is head for u in fwd_users):
-                    saved |= region_inputs(head)
+                if fwd_users and all(region.get(u) is owner for u in fwd_users):
+                    saved |= region_inputs(owner)
                     continue
             saved.add(r)
     return [
@@ -492,7 +494,7 @@ def _is_activation(op: Operation) -> bool:
 def _residual_adds(forward: list[Operation], mine: set[Operation], alias) -> list[Operation]:
     """Adds joining a block's output to the residual stream (where hidden dropout sits)."""
     stream = {v for v in _inputs(forward, mine, alias)}
-    adds = []
+    adds: list[Operation] = []
     for op in forward:
         if not isinstance(op, bi.AddOp):
             continue
@@ -516,7 +518,7 @@ def _lifetimes(fn: func.FuncOp, mine: set[Operation]) -> list[tuple[int, int, SS
         if kernels.is_view(op) and op.operands:
             for r in op.results:
                 alias[r] = alias.get(op.operands[0], op.operands[0])
-    out = []
+    out: list[tuple[int, int, SSAValue]] = []
     for i, op in enumerate(ops):
         if op not in mine or kernels.is_view(op) or isinstance(op, co.SendOp | co.RecvOp):
             continue

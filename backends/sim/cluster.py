@@ -26,8 +26,7 @@ from typing import TYPE_CHECKING, Any
 from backends.cost.comm import p2p_seconds
 
 if TYPE_CHECKING:
-    from backends.placement.search import Evaluation, _Setup
-    from backends.placement.template import Template
+    from backends.placement.search import Evaluation, ModelShape, _Setup
 
 US = 1e6
 
@@ -69,7 +68,7 @@ def schedule(p: int, vp: int, m: int) -> list[list[tuple[str, int, int]]]:
 
 
 def simulate_plan(
-    setup: _Setup, ev: Evaluation, template: Template, trace: bool = True
+    setup: _Setup, ev: Evaluation, template: ModelShape, trace: bool = True
 ) -> Evaluation:
     """Time `ev`'s plan event by event; returns the evaluation with time, breakdown, trace."""
     from backends.placement.search import _step_end
