@@ -29,17 +29,54 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 # name, layers, hidden, heads, fixed plan, GPUs, global batch, TFLOP/s per GPU or seconds
 ROWS = [
     ("1.7B", 24, 2304, 24, "t=1,p=1,d=32,mb=16,recompute=full,sp=off,vp=1", 32, 512, 137e12, None),
-    ("18.4B", 40, 6144, 48, "t=8,p=1,d=32,mb=8,recompute=full,sp=off,vp=1", 256, 1024, 135e12, None),
-    ("145.6B", 80, 12288, 96, "t=8,p=8,d=24,mb=2,recompute=full,sp=off,vp=2", 1536, 2304, 148e12, None),
+    (
+        "18.4B",
+        40,
+        6144,
+        48,
+        "t=8,p=1,d=32,mb=8,recompute=full,sp=off,vp=1",
+        256,
+        1024,
+        135e12,
+        None,
+    ),
+    (
+        "145.6B",
+        80,
+        12288,
+        96,
+        "t=8,p=8,d=24,mb=2,recompute=full,sp=off,vp=2",
+        1536,
+        2304,
+        148e12,
+        None,
+    ),
     ("22B full", 48, 6144, 64, "t=8,p=1,d=1,mb=4,recompute=full,sp=off,vp=1", 8, 4, None, 1.42),
-    ("22B sel+sp", 48, 6144, 64, "t=8,p=1,d=1,mb=4,recompute=selective,sp=on,vp=1", 8, 4, None, 1.10),
+    (
+        "22B sel+sp",
+        48,
+        6144,
+        64,
+        "t=8,p=1,d=1,mb=4,recompute=selective,sp=on,vp=1",
+        8,
+        4,
+        None,
+        1.10,
+    ),
 ]
 CLUSTER = "dgx-a100-80gb"
 
 
 def eq3(batch: int, layers: int, hidden: int, seq: int = 2048, vocab: int = 51200) -> float:
     """Narayanan et al.'s Eq. 3: FLOPs per iteration with full recomputation."""
-    return 96 * batch * seq * layers * hidden**2 * (1 + seq / (6 * hidden) + vocab / (16 * layers * hidden))
+    return (
+        96
+        * batch
+        * seq
+        * layers
+        * hidden**2
+        * (1 + seq / (6 * hidden) + vocab / (16 * layers * hidden))
+    )
 
 
 def measured(row) -> float:
@@ -68,7 +105,9 @@ def templates():
         mb = parse_fix(fix).microbatch
         key = (hidden, heads, mb)
         if key not in out:
-            ov = Overrides(hidden=hidden, heads=heads, ffn=4 * hidden, vocab=51200, seq=2048, dtype="f16")
+            ov = Overrides(
+                hidden=hidden, heads=heads, ffn=4 * hidden, vocab=51200, seq=2048, dtype="f16"
+            )
             out[key] = import_template("gpt3-175b", ov, mb, "f16")[0]
     return out
 
@@ -79,7 +118,11 @@ def predict(row, tpl, cluster, fixed=None, top=1):
 
     _name, layers, _h, _a, fix, gpus, batch, *_ = row
     tpl.layers_total = layers
-    fx = fixed if fixed is not None else dataclasses.replace(parse_fix(fix), zero=False, overlap=False)
+    fx = (
+        fixed
+        if fixed is not None
+        else dataclasses.replace(parse_fix(fix), zero=False, overlap=False)
+    )
     return search(tpl, Request(cluster, gpus, batch, fx), top=top)
 
 
@@ -101,29 +144,39 @@ def main() -> int:
     def tpl_of(row):
         return tpls[(row[2], row[3], parse_fix(row[4]).microbatch)]
 
-    print(f"{'run':11s} {'measured':>9s} {'predicted':>9s} {'error':>7s}  memory/GPU  where the time goes")
+    print(
+        f"{'run':11s} {'measured':>9s} {'predicted':>9s} {'error':>7s}  memory/GPU  where the time goes"
+    )
     errors = []
     for row in ROWS:
         ev = predict(row, tpl_of(row), cluster).plans[0]
         err = ev.iteration_s / measured(row) - 1
         errors.append(err)
         b = ev.breakdown
-        where = " ".join(f"{k.removesuffix('_s')} {v / ev.iteration_s:.0%}" for k, v in b.items() if v > 0)
+        where = " ".join(
+            f"{k.removesuffix('_s')} {v / ev.iteration_s:.0%}" for k, v in b.items() if v > 0
+        )
         print(
             f"{row[0]:11s} {measured(row):8.3f}s {ev.iteration_s:8.3f}s {err:+7.1%}  "
             f"{ev.memory_bytes / 1e9:6.1f} GB  {where}"
         )
-    print(f"mean |error| {sum(map(abs, errors)) / len(errors):.1%}, max {max(map(abs, errors)):.1%}")
+    print(
+        f"mean |error| {sum(map(abs, errors)) / len(errors):.1%}, max {max(map(abs, errors)):.1%}"
+    )
     print("\ncommands:\n" + "\n".join(command(r) for r in ROWS))
 
     if args.search:
-        print("\nsearch (the published rows' recompute / sequence parallelism and no optimizer sharding)")
+        print(
+            "\nsearch (the published rows' recompute / sequence parallelism and no optimizer sharding)"
+        )
         for row in ROWS:
             fx = parse_fix(row[4])
             pub = predict(row, tpl_of(row), cluster).plans[0]
             same = Fixed(recompute=fx.recompute, sp=fx.sp, zero=False, overlap=False)
             best = predict(row, _search_template(row, tpls), cluster, fixed=same).plans[0]
-            free = predict(row, _search_template(row, tpls), cluster, fixed=Fixed(overlap=False)).plans[0]
+            free = predict(
+                row, _search_template(row, tpls), cluster, fixed=Fixed(overlap=False)
+            ).plans[0]
             print(
                 f"{row[0]:11s} published {pub.iteration_s:7.3f}s  best {best.iteration_s:7.3f}s "
                 f"({best.plan.key()})  published/best {pub.iteration_s / best.iteration_s - 1:+.1%}"
@@ -142,14 +195,37 @@ def main() -> int:
         print("\ntandem plan end to end")
         for argv in (
             ["gpt3-175b", "--gpus", "1024", "--global-batch", "1536"],
-            ["gpt3-175b", "--layers", "128", "--hidden", "25600", "--heads", "160", "--ffn", "102400",
-             "--gpus", "3072", "--global-batch", "3072"],
+            [
+                "gpt3-175b",
+                "--layers",
+                "128",
+                "--hidden",
+                "25600",
+                "--heads",
+                "160",
+                "--ffn",
+                "102400",
+                "--gpus",
+                "3072",
+                "--global-batch",
+                "3072",
+            ],
         ):
-            cmd = [str(Path(sys.executable).parent / "tandem"), "plan", *argv, "--cluster", CLUSTER, "--top", "1"]
+            cmd = [
+                str(Path(sys.executable).parent / "tandem"),
+                "plan",
+                *argv,
+                "--cluster",
+                CLUSTER,
+                "--top",
+                "1",
+            ]
             t = time.perf_counter()
             c0 = _children_cpu()
             subprocess.run(cmd, check=True, capture_output=True)
-            print(f"  {' '.join(argv)}: {time.perf_counter() - t:.1f} s wall, {_children_cpu() - c0:.1f} s CPU")
+            print(
+                f"  {' '.join(argv)}: {time.perf_counter() - t:.1f} s wall, {_children_cpu() - c0:.1f} s CPU"
+            )
     return 0
 
 
@@ -160,7 +236,9 @@ def _search_template(row, tpls):
 
     key = (row[2], row[3], 32)
     if key not in tpls:
-        ov = Overrides(hidden=row[2], heads=row[3], ffn=4 * row[2], vocab=51200, seq=2048, dtype="f16")
+        ov = Overrides(
+            hidden=row[2], heads=row[3], ffn=4 * row[2], vocab=51200, seq=2048, dtype="f16"
+        )
         tpls[key] = import_template("gpt3-175b", ov, 32, "f16")[0]
     return tpls[key]
 

@@ -138,7 +138,9 @@ def run_cluster(args: argparse.Namespace) -> int:
         )
     for path, data in files:
         write_text(path, data)
-    entry_json = plan_json(simulated, report.facts, args.global_batch, args.gpus, report.peak)
+    entry_json = plan_json(
+        simulated, report.facts, args.global_batch, args.gpus, report.peak, report.flops
+    )
     if args.json:
         print(
             json.dumps(

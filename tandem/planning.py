@@ -39,6 +39,10 @@ class PlanReport:
     template: Template | None = None
 
     @property
+    def flops(self):
+        return self.template.flops if self.template is not None else None
+
+    @property
     def best(self):
         return self.result.plans[0]
 
@@ -61,7 +65,9 @@ class PlanReport:
             "global_batch": self.request.global_batch,
             "kernels": self.request.kernels,
             "plans": [
-                plan_json(ev, f, self.request.global_batch, self.request.gpus, self.peak)
+                plan_json(
+                    ev, f, self.request.global_batch, self.request.gpus, self.peak, self.flops
+                )
                 for ev in self.result.plans
             ],
             "search_s": self.result.search_s,

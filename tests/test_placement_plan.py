@@ -217,3 +217,13 @@ def test_two_level_links() -> None:
     inside = collective_seconds(dgx, "all_reduce", 1e8, 8, 1)
     across = collective_seconds(dgx, "all_reduce", 1e8, 16, 1)
     assert across > inside
+
+
+def test_flops_from_the_ir_are_megatrons_for_gpt(template) -> None:
+    from backends.placement.report import ir_flops
+
+    for mode in ("none", "selective", "full"):
+        want = megatron_flops(template.facts, 64, mode)
+        assert ir_flops(template.flops, template.layers_total, 64, mode) == pytest.approx(
+            want, rel=0.01
+        )

@@ -3,18 +3,31 @@
     megatron_flops(facts, batch=1536, recompute="full")   # 96 B s L h^2 (1 + s/6h + v/16Lh)
     plan_json(evaluation, facts, request, peak)           # one entry of `tandem plan --json`
 
-Hardware FLOPs per iteration (Narayanan et al., SC'21, Eq. 3): 72 B s L h^2 (1 + s/(6h) +
-v/(16 L h)) for a forward and a backward; full recomputation repeats the forward (factor 96),
-selective recomputation repeats attention's score and value products (s/(18h) more). TFLOP/s
-per GPU divides the hardware FLOPs by the iteration time and the GPUs; MFU divides the model
-FLOPs (factor 72) by the iteration time, the GPUs and the GPU's peak.
+Hardware FLOPs per iteration (Narayanan et al., SC'21, Eq. 3): the forward counted three
+times (forward and backward), plus the recomputed forward: 96 B s L h^2 (1 + s/6h + v/16Lh)
+for a GPT with full recomputation. `ir_flops` counts the same from the template's IR, so
+other layer shapes (SwiGLU, grouped-query attention) count right; for GPT layers the two
+agree. TFLOP/s per GPU divides the hardware FLOPs by the iteration time and the GPUs; MFU
+divides the model FLOPs (no recomputation) by the iteration time, the GPUs and the peak.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from backends.placement.template import ModelFacts
+from backends.placement.template import Flops, ModelFacts
+
+
+def ir_flops(flops: Flops, layers: int, batch: int, recompute: str = "none") -> float:
+    """The same count from the template's own FLOPs (any architecture: SwiGLU, grouped-query
+    attention, ...): forward x 3, plus the recomputed forward."""
+    fwd_layers = flops.layer * layers * batch
+    model = 3 * (fwd_layers + flops.extra * batch)
+    if recompute == "full":
+        return model + fwd_layers
+    if recompute == "selective":
+        return model + flops.attention * layers * batch
+    return model
 
 
 def megatron_flops(facts: ModelFacts, batch: int, recompute: str = "none") -> float:
@@ -35,10 +48,22 @@ def megatron_flops(facts: ModelFacts, batch: int, recompute: str = "none") -> fl
 
 
 def metrics(
-    iteration_s: float, facts: ModelFacts, batch: int, gpus: int, recompute: str, peak: float
+    iteration_s: float,
+    facts: ModelFacts,
+    batch: int,
+    gpus: int,
+    recompute: str,
+    peak: float,
+    flops: Flops | None = None,
 ) -> dict[str, float]:
-    hardware = megatron_flops(facts, batch, recompute)
-    model = megatron_flops(facts, batch, "none")
+    """tokens/s, TFLOP/s per GPU (hardware FLOPs), MFU (model FLOPs over peak). With the
+    template's `flops` the count is the IR's (equal to Eq. 3 for GPT layers)."""
+    if flops is not None:
+        hardware = ir_flops(flops, facts.layers, batch, recompute)
+        model = ir_flops(flops, facts.layers, batch, "none")
+    else:
+        hardware = megatron_flops(facts, batch, recompute)
+        model = megatron_flops(facts, batch, "none")
     return {
         "tokens_per_s": batch * facts.seq / iteration_s,
         "tflops_per_gpu": hardware / iteration_s / gpus / 1e12,
@@ -46,7 +71,9 @@ def metrics(
     }
 
 
-def plan_json(ev: Any, facts: ModelFacts, batch: int, gpus: int, peak: float) -> dict[str, Any]:
+def plan_json(
+    ev: Any, facts: ModelFacts, batch: int, gpus: int, peak: float, flops: Flops | None = None
+) -> dict[str, Any]:
     """One plan as the documented JSON object (see `tandem plan --json`)."""
     plan = ev.plan
     out: dict[str, Any] = {
@@ -63,7 +90,7 @@ def plan_json(ev: Any, facts: ModelFacts, batch: int, gpus: int, peak: float) ->
         "stage_layers": list(plan.stage_layers),
         "iteration_s": ev.iteration_s,
     }
-    out.update(metrics(ev.iteration_s, facts, batch, gpus, plan.recompute, peak))
+    out.update(metrics(ev.iteration_s, facts, batch, gpus, plan.recompute, peak, flops))
     out["memory_bytes_per_gpu"] = ev.memory_bytes
     out["fits"] = ev.fits
     out["breakdown"] = dict(ev.breakdown)

@@ -112,6 +112,15 @@ class Variant:
     seq: int
 
 
+@dataclass(frozen=True)
+class Flops:
+    """Forward FLOPs per sequence (matmuls and attention, counted as FlopCounterMode does)."""
+
+    layer: float  # one transformer layer
+    attention: float  # of which attention's score and value products
+    extra: float  # embedding and head (the logits)
+
+
 @dataclass
 class ModelFacts:
     """What the Megatron FLOP formula and the reports need, read from the IR."""
@@ -148,6 +157,27 @@ class Template:
     @cached_property
     def facts(self) -> ModelFacts:
         return model_facts(self.fn, self.layers_total, self.batch)
+
+    @cached_property
+    def flops(self) -> Flops:
+        """Forward matmul and attention FLOPs per sequence of a layer, its attention, the
+        embedding's and head's extras (unsharded, from the IR)."""
+        n = len(self.present)
+        first = self.present[0]
+        pos = assign(self.fn, lambda layer: layer - first + 1, n)
+        mid = 2 if n >= 3 else 1
+        per: dict[int, list[float]] = {}
+        for op in self.fn.body.block.ops:
+            k = pos.get(op)
+            if k is None or attrs.phase_of(op) == attrs.BACKWARD or not isinstance(op, TfmOp):
+                continue
+            mm = op.work().mm_flops / self.batch
+            got = per.setdefault(k, [0.0, 0.0])
+            got[0] += mm
+            got[1] += mm if isinstance(op, la.AttentionOp) else 0.0
+        layer = per.get(mid, [0.0, 0.0])
+        extra = sum(max(0.0, per.get(k, [0.0])[0] - layer[0]) for k in {1, n} - {mid})
+        return Flops(layer[0], layer[1], extra)
 
     def variant(
         self,
@@ -292,7 +322,7 @@ def _structure(
     for op in ops:
         backward = attrs.phase_of(op) == attrs.BACKWARD
         if isinstance(op, co._Collective):
-            if op.group_name == "tp" and op.size > 1:
+            if op.group_name == "tp" and op.size > 1 and not isinstance(op, co.SplitOp):
                 comm.append((op, backward))
             continue
         (bwd if backward else fwd).append(op)
