@@ -161,7 +161,7 @@ def simulate_plan(
             events.append(_box("grad all-reduce (dp)", "dp", 2 * p, 0, pipe, pipe + dp + sync, {}))
         for i in range(p):
             events.append(_box("optimizer", "optimizer", i, 0, pipe + dp + sync, total, {}))
-        events = _names(p) + events
+        events = _names(p, vp) + events
     return replace(ev, iteration_s=total, breakdown=breakdown, trace=events)
 
 
@@ -180,7 +180,9 @@ def _box(
     }
 
 
-def _names(p: int) -> list[dict[str, Any]]:
+def _names(p: int, vp: int) -> list[dict[str, Any]]:
+    """Track names: one per pipeline device, one per link between neighbours (the last
+    device sends back to the first with virtual stages), the data-parallel group."""
     out = []
     for i in range(p):
         out.append(
@@ -189,7 +191,8 @@ def _names(p: int) -> list[dict[str, Any]]:
         out.append(
             {"name": "process_sort_index", "ph": "M", "pid": i, "tid": 0, "args": {"sort_index": i}}
         )
-    for i in range(p):
+    links = p if vp > 1 else p - 1
+    for i in range(links if p > 1 else 0):
         out.append(
             {
                 "name": "process_name",
