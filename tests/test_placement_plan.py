@@ -9,9 +9,10 @@ import random
 import pytest
 
 from backends.cost.comm import collective_seconds, group_link
+from backends.placement.partition import partition, partition_dp
 from backends.placement.plan import Fixed, Plan, parse_fix
 from backends.placement.report import megatron_flops
-from backends.placement.search import Request, partition, partition_dp, search
+from backends.placement.search import Request, search
 from backends.sim.cluster import schedule
 from backends.targets import load_cluster
 from ir.errors import TandemError
