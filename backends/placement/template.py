@@ -27,6 +27,7 @@ embedding's and the head's extras (the embedding, and the final norm, logits and
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -71,16 +72,14 @@ class Segment:
         def d(a: float, b: float) -> float:
             return max(0.0, a - b)
 
-        n = len(other.comm_fwd)
-        m = len(other.comm_bwd)
         return Segment(
             d(self.fwd_s, other.fwd_s),
             d(self.bwd_s, other.bwd_s),
             d(self.attn_fwd_s, other.attn_fwd_s),
             d(self.repl_fwd_s, other.repl_fwd_s),
             d(self.repl_bwd_s, other.repl_bwd_s),
-            self.comm_fwd[n:] if len(self.comm_fwd) > n else [],
-            self.comm_bwd[m:] if len(self.comm_bwd) > m else [],
+            _without(self.comm_fwd, other.comm_fwd),
+            _without(self.comm_bwd, other.comm_bwd),
             max(0, self.params - other.params),
             d(self.saved_repl, other.saved_repl),
             d(self.saved_split, other.saved_split),
@@ -95,6 +94,19 @@ class Segment:
             return self.layer_input / sp_ranks
         kept = self.saved_repl / sp_ranks + self.saved_split
         return kept + (self.saved_attn if recompute == "none" else 0.0)
+
+
+def _without(
+    mine: list[tuple[str, float]], layer: list[tuple[str, float]]
+) -> list[tuple[str, float]]:
+    """The collectives of `mine` that a layer does not have (a multiset difference)."""
+    left = Counter(mine) - Counter(layer)
+    out = []
+    for c in mine:
+        if left[c] > 0:
+            out.append(c)
+            left[c] -= 1
+    return out
 
 
 @dataclass
