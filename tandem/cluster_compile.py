@@ -25,9 +25,17 @@ def add_cluster_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--gpus", type=int, metavar="N", help="GPUs of the cluster to use")
     g.add_argument("--global-batch", type=int, metavar="B", help="sequences per iteration")
     g.add_argument("--fix", default="", metavar="KEYS", help="plan keys to fix (see tandem plan)")
-    g.add_argument(
-        "--kernels", choices=["eager", "fused", "flash"], default="fused", help="fusion preset"
-    )
+    try:
+        g.add_argument(
+            "--kernels", choices=["eager", "fused", "flash"], default=None, help="fusion preset"
+        )
+    except argparse.ArgumentError:
+        pass  # the command's own --kernels (the fusion preset) serves
+
+
+def _preset(args: argparse.Namespace) -> str:
+    """The fusion preset the plan is costed with: Megatron-LM's fused kernels by default."""
+    return getattr(args, "kernels", None) or "fused"
 
 
 def _place_options(plan, cluster: str, gpus: int, batch: int, kernels: str) -> str:
@@ -75,7 +83,7 @@ def run_cluster(args: argparse.Namespace) -> int:
         global_batch=args.global_batch,
         fixed=parse_fix(args.fix),
         top=1,
-        kernels=args.kernels,
+        kernels=_preset(args),
     )
     best = report.best
     t1 = time.perf_counter()
@@ -87,7 +95,7 @@ def run_cluster(args: argparse.Namespace) -> int:
     module = import_model(spec)
     t2 = time.perf_counter()
     pipeline = args.pipeline
-    place = _place_options(best.plan, args.cluster, args.gpus, args.global_batch, args.kernels)
+    place = _place_options(best.plan, args.cluster, args.gpus, args.global_batch, _preset(args))
     if pipeline is None:
         pipeline = f"fold-transposes,{place}"
     elif "place" not in pipeline:
@@ -109,7 +117,7 @@ def run_cluster(args: argparse.Namespace) -> int:
         recorded["overlap"],
         tuple(recorded["stage_layers"]),
     )
-    chunks = stage_times(entry(module), placed, cluster, args.kernels)
+    chunks = stage_times(entry(module), placed, cluster, _preset(args))
     if placed.sp and report.template is not None:
         chunks = _sequence_parallel(chunks, placed, report, cluster)
     p = placed.p
