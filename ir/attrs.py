@@ -62,6 +62,12 @@ KERNEL = "kernel"
 FLASH = "flash"
 MATERIALISED = "materialised"
 FUSE_KERNELS = "fuse.kernels"  # module: the preset the fuse pass ran ("eager", "fused", ...)
+# Written by the place pass (passes/place.py):
+STAGE = "stage"  # i64 on an op: its (virtual) pipeline stage; absent: computed on every stage
+PLAN = "tfm.plan"  # module: the parallel plan (t, p, d, microbatch, ...) as a dictionary
+# argument: how a parameter is split over the tensor-parallel ranks, "dim/blocks" ("1/3":
+# dim 1, each of 3 blocks split); absent: every rank holds it whole
+SHARD = "tfm.shard"
 
 
 def layer_of(op: Operation) -> int | None:

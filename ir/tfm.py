@@ -16,6 +16,7 @@ from xdsl.dialects import builtin, func
 from xdsl.ir import Dialect
 
 from ir.binary_ops import BINARY_OPS
+from ir.comm_ops import COMM_OPS
 from ir.elementwise_ops import ArangeOp, ConstantOp, ConvertOp, WhereOp
 from ir.enums import ENUM_ATTRS
 from ir.fused_ops import FUSED_OPS
@@ -75,6 +76,7 @@ TFM = Dialect(
         DropoutOp,
         GenericOp,
         *FUSED_OPS,
+        *COMM_OPS,
     ],
     [*ENUM_ATTRS, OperandRefAttr],
 )

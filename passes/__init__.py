@@ -18,6 +18,7 @@ TFM_PASSES: dict[str, str] = {
     "pad-shapes": "passes.pad_shapes:PadShapes",
     "tile": "passes.tile:Tile",
     "schedule": "passes.schedule:Schedule",
+    "place": "passes.place:Place",
 }
 
 

@@ -21,6 +21,7 @@ COMMANDS = {
     "flops": "flops",
     "simulate": "simulate",
     "compile": "compile",
+    "plan": "plan",
     "cost": "cost",
     "advise": "advise",
     "targets": "targets",

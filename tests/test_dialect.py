@@ -419,6 +419,7 @@ def test_every_op_declares_its_behaviour() -> None:
         "data-movement",
         "generic",
         "view",
+        "comm",
     }
     for cls in TFM.operations:
         assert issubclass(cls, TfmOp), cls.name

@@ -115,6 +115,7 @@ def load_cluster(name_or_path: str) -> Cluster:
         max_nodes=d["max_nodes"],
         intra_node=Link(**d["intra_node"]),
         inter_node=Link(**d["inter_node"]),
+        sustained_compute=(d["training"] or {}).get("sustained_compute", 1.0),
     )
 
 

@@ -313,3 +313,4 @@ class Cluster:
     max_nodes: int
     intra_node: Link
     inter_node: Link
+    sustained_compute: float = 1.0  # fraction of calibrated GEMM speed a training run keeps

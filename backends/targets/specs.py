@@ -210,6 +210,10 @@ PHAZE_SCHEMA = Table(
 
 _LINK = Table({"bandwidth": Num(), "latency_s": Num(allow_zero=True), "efficiency": _EFF})
 
+# How a training run uses the GPUs, beyond their datasheet: sustained_compute is the fraction
+# of the calibrated GEMM throughput a long training run sustains (clocks under power).
+_TRAINING = Table({"sustained_compute": Num(le=1.0, optional=True, default=1.0)}, optional=True)
+
 CLUSTER_SCHEMA = Table(
     {
         "kind": Str(("cluster",)),
@@ -220,5 +224,6 @@ CLUSTER_SCHEMA = Table(
         "max_nodes": Num(integer=True),
         "intra_node": _LINK,
         "inter_node": _LINK,
+        "training": _TRAINING,
     }
 )

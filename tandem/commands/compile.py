@@ -8,6 +8,10 @@ The main job: import a model (shapes only, on the meta device), run a pass pipel
 
 Models are compiled in bf16 (f16 where the target lacks bf16) unless --dtype says otherwise.
     tandem compile llama-7b --training --seq 4096 --target h100-sxm --trace step.json
+
+With a cluster, the training step is planned (`tandem plan`), placed (the `place` pass joins
+the pipeline) and one iteration is simulated on the cluster (`tandem/cluster_compile.py`):
+    tandem compile gpt3-175b --training --cluster dgx-a100-80gb --gpus 1024 --global-batch 1536
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from __future__ import annotations
 import argparse
 import time
 
+from ir.errors import TandemError
 from ir.text import si
 from tandem.commands.common import add_model_arguments, check_output_path, is_mlir, load_spec
 from tandem.commands.simulate import add_sim_arguments, emit, prepare
@@ -54,7 +59,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "fuse{kernels=KERNELS}",
     )
     p.add_argument("-o", "--output", metavar="OUT.mlir", help="also write the compiled IR")
-    add_sim_arguments(p)
+    add_sim_arguments(p, target_required=False)
+    from tandem.cluster_compile import add_cluster_arguments
+
+    add_cluster_arguments(p)
 
 
 def model_summary(name: str, config: dict | None, training: bool) -> str:
@@ -82,6 +90,12 @@ def run(args: argparse.Namespace) -> int:
     from ir.io import print_module, read_module
     from tandem.pipeline import DEFAULT_KERNELS, build_pipeline, fuse_kernels, run_pipeline
 
+    if args.cluster:
+        from tandem.cluster_compile import run_cluster
+
+        return run_cluster(args)
+    if not args.target:
+        raise TandemError("compile needs --target (one device) or --cluster (a training cluster)")
     target = prepare(args)
     if args.pipeline is None:
         kernels = args.kernels or DEFAULT_KERNELS

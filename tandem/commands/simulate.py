@@ -21,12 +21,12 @@ if TYPE_CHECKING:
 HELP = "simulate a model or .mlir file on a hardware target (latency, FLOP/s, memory, energy)"
 
 
-def add_sim_arguments(p: argparse.ArgumentParser) -> None:
+def add_sim_arguments(p: argparse.ArgumentParser, *, target_required: bool = True) -> None:
     """Target and output options shared by `simulate` and `compile`."""
     p.add_argument(
         "--target",
         "-t",
-        required=True,
+        required=target_required,
         metavar="TARGET",
         help="built-in target name (see `tandem targets`) or path to a .toml file",
     )
