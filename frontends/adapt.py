@@ -76,7 +76,7 @@ def adapt_outputs(module: nn.Module) -> None:
             return tuple(out)
         return _tensors(out)
 
-    module.forward = types.MethodType(flat, module)  # type: ignore[method-assign]
+    module.forward = types.MethodType(flat, module)
 
 
 def probe(module: nn.Module, inputs: tuple) -> object:
@@ -209,7 +209,7 @@ def _labelled(
 
 
 def _install(module: nn.Module, forward: Callable) -> None:
-    module.forward = types.MethodType(forward, module)  # type: ignore[method-assign]
+    module.forward = types.MethodType(forward, module)
 
 
 def _no_loss(where: str, out: object) -> TandemError:

@@ -95,10 +95,10 @@ def _fingerprint(block: nn.Module) -> dict[tuple, object]:
             if key.startswith("_") or key == "training" or isinstance(value, nn.Module):
                 continue
             out[(name, key)] = value if isinstance(value, _PLAIN) else type(value).__qualname__
-    for name, t in block.named_parameters(remove_duplicate=False):
-        out[(name, "param")] = (tuple(t.shape), t.dtype, t.requires_grad)
-    for name, t in block.named_buffers(remove_duplicate=False):
-        out[(name, "buffer")] = (tuple(t.shape), t.dtype)
+    for name, p in block.named_parameters(remove_duplicate=False):
+        out[(name, "param")] = (tuple(p.shape), p.dtype, p.requires_grad)
+    for name, b in block.named_buffers(remove_duplicate=False):
+        out[(name, "buffer")] = (tuple(b.shape), b.dtype)
     return out
 
 

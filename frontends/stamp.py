@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 
 from xdsl.dialects import func
 from xdsl.dialects.builtin import ArrayAttr, DictionaryAttr, IntegerAttr, ModuleOp, StringAttr, i64
-from xdsl.ir import Attribute, Block, BlockArgument, Operation, Region, SSAValue
+from xdsl.ir import Block, BlockArgument, Operation, OpResult, Region, SSAValue
 
 from frontends.fx_import import name_hint
 from ir import attrs
@@ -78,16 +78,19 @@ def _layout(ops: list[Operation], traced: int) -> _Layout:
     lay.phases = (FORWARD, BACKWARD) if any(p == BACKWARD for p, _ in first) else (FORWARD,)
     bounds: list[tuple[int, int]] = []
     for phase in lay.phases:
-        starts = [first.get((phase, lay.layer(phase, i))) for i in range(traced)]
-        if any(s is None for s in starts) or starts != sorted(starts):  # type: ignore[type-var]
+        keys = [(phase, lay.layer(phase, i)) for i in range(traced)]
+        if any(k not in first for k in keys):
+            raise NotStampable(f"a traced block has no {phase} ops")
+        starts = [first[k] for k in keys]
+        if starts != sorted(starts):
             raise NotStampable(f"the {phase} ops do not run block after block")
-        end = last[(phase, lay.layer(phase, traced - 1))] + 1
+        end = last[keys[-1]] + 1
         ends = [*starts[1:], end]
         for i, (s, e) in enumerate(zip(starts, ends, strict=True)):
-            lay.units[(phase, i)] = ops[s:e]  # type: ignore[misc]
-            for p, op in enumerate(ops[s:e]):  # type: ignore[misc]
+            lay.units[(phase, i)] = ops[s:e]
+            for p, op in enumerate(ops[s:e]):
                 lay.place[op] = (phase, i, p)
-        bounds.append((starts[0], end))  # type: ignore[arg-type]
+        bounds.append((starts[0], end))
     cuts = [0] + [b for pair in bounds for b in pair] + [len(ops)]
     if cuts != sorted(cuts):
         raise NotStampable("the forward and backward blocks overlap")
@@ -98,50 +101,70 @@ def _layout(ops: list[Operation], traced: int) -> _Layout:
     return lay
 
 
-@dataclass
-class _Args:
-    """Function arguments or results: outside ones, and per-block runs of named ones."""
+class _Labels:
+    """The labels of a function's arguments or results: outside ones, and per-block runs of
+    the parameters (gradients) of blocks 0, 1, ..., each run with the same suffixes."""
 
-    prefix: re.Pattern
-    traced: int
-    # per item: None (outside a block) or (layer, suffix)
-    blocks: list[tuple[int, str] | None] = field(default_factory=list)
-
-    def classify(self, entries: list[Attribute | None], key_names: tuple[str, ...]) -> None:
+    def __init__(
+        self, entries: list[DictionaryAttr], keys: tuple[str, ...], prefix: re.Pattern, k: int
+    ) -> None:
+        self.entries, self.keys = entries, keys
+        # per item: None (outside a block) or (layer, suffix)
+        self.blocks: list[tuple[int, str] | None] = []
         for entry in entries:
-            name = _name_in(entry, key_names)
-            m = self.prefix.match(name) if name else None
+            name = _name_in(entry, keys)
+            m = prefix.match(name) if name else None
             self.blocks.append((int(m.group(1)), m.group(2)) if m else None)
-        # block items come in segments of `traced` runs, layer 0, 1, ..., each the same suffixes
-        i = 0
-        while i < len(self.blocks):
-            if self.blocks[i] is None:
-                i += 1
-                continue
-            j = i
-            while j < len(self.blocks) and self.blocks[j] is not None:
-                j += 1
-            seg = self.blocks[i:j]
-            runs = _split_runs(seg)  # type: ignore[arg-type]
-            if [layer for layer, _ in runs] != list(range(self.traced)) or any(
+        for seg in self._segments():
+            runs: list[tuple[int, list[str]]] = []
+            for t in seg:
+                layer, suffix = self.block(t)
+                if not runs or runs[-1][0] != layer:
+                    runs.append((layer, []))
+                runs[-1][1].append(suffix)
+            if [layer for layer, _ in runs] != list(range(k)) or any(
                 suffixes != runs[0][1] for _, suffixes in runs
             ):
                 raise NotStampable("the blocks' parameters differ")
-            i = j
+
+    def block(self, t: int) -> tuple[int, str]:
+        found = self.blocks[t]
+        assert found is not None
+        return found
+
+    def _segments(self) -> list[list[int]]:
+        """Maximal runs of consecutive block items."""
+        segs: list[list[int]] = []
+        for t, blk in enumerate(self.blocks):
+            if blk is None:
+                continue
+            if segs and segs[-1][-1] == t - 1:
+                segs[-1].append(t)
+            else:
+                segs.append([t])
+        return segs
+
+    def expanded(self, prefix: str, total: int) -> list[tuple[int, int | None, DictionaryAttr]]:
+        """(traced item, stamped block or None, label) for every stamped item, in order: outside
+        items once, each segment as `total` runs named `prefix.<block>.<suffix>`."""
+        out: list[tuple[int, int | None, DictionaryAttr]] = []
+        segs = {seg[0]: seg for seg in self._segments()}
+        t = 0
+        while t < len(self.blocks):
+            if t not in segs:
+                out.append((t, None, self.entries[t]))
+                t += 1
+                continue
+            first_run = [u for u in segs[t] if self.block(u)[0] == 0]
+            for layer in range(total):
+                for u in first_run:
+                    name = f"{prefix}.{layer}.{self.block(u)[1]}"
+                    out.append((u, layer, _renamed(self.entries[u], self.keys, name)))
+            t = segs[t][-1] + 1
+        return out
 
 
-def _split_runs(seg: list[tuple[int, str]]) -> list[tuple[int, list[str]]]:
-    runs: list[tuple[int, list[str]]] = []
-    for layer, suffix in seg:
-        if not runs or runs[-1][0] != layer:
-            runs.append((layer, []))
-        runs[-1][1].append(suffix)
-    return runs
-
-
-def _name_in(entry: Attribute | None, keys: tuple[str, ...]) -> str | None:
-    if not isinstance(entry, DictionaryAttr):
-        return None
+def _name_in(entry: DictionaryAttr, keys: tuple[str, ...]) -> str | None:
     for key in keys:
         value = entry.data.get(key)
         if isinstance(value, StringAttr):
@@ -149,8 +172,7 @@ def _name_in(entry: Attribute | None, keys: tuple[str, ...]) -> str | None:
     return None
 
 
-def _renamed(entry: Attribute, keys: tuple[str, ...], name: str) -> DictionaryAttr:
-    assert isinstance(entry, DictionaryAttr)
+def _renamed(entry: DictionaryAttr, keys: tuple[str, ...], name: str) -> DictionaryAttr:
     data = dict(entry.data)
     for key in keys:
         if key in data:
@@ -183,13 +205,13 @@ class _Stamper:
         self.lay = _layout(ops[:-1], traced)
         self.pattern = re.compile(rf"^{re.escape(prefix)}\.(\d+)\.(.+)$")
         self.prefix = prefix
-        self.args = _Args(self.pattern, traced)
-        arg_attrs = self.fn.arg_attrs.data if self.fn.arg_attrs else [None] * len(self.block.args)
-        self.args.classify(list(arg_attrs), _NAME_KEYS)
-        self.results = _Args(self.pattern, traced)
-        res_attrs = self.fn.res_attrs.data if self.fn.res_attrs else [None] * len(ops[-1].operands)
-        self.results.classify(list(res_attrs), (attrs.GRAD_OF,))
-        self.arg_attrs, self.res_attrs = list(arg_attrs), list(res_attrs)
+        empty = DictionaryAttr({})
+        arg_attrs = list(self.fn.arg_attrs.data) if self.fn.arg_attrs else []
+        res_attrs = list(self.fn.res_attrs.data) if self.fn.res_attrs else []
+        arg_attrs += [empty] * (len(self.block.args) - len(arg_attrs))
+        res_attrs += [empty] * (len(self.ret.operands) - len(res_attrs))
+        self.args = _Labels(arg_attrs, _NAME_KEYS, self.pattern, traced)
+        self.results = _Labels(res_attrs, (attrs.GRAD_OF,), self.pattern, traced)
         self.layer_attrs: dict[int, IntegerAttr] = {}
 
     # -- proof ------------------------------------------------------------------------------
@@ -199,14 +221,18 @@ class _Stamper:
         if isinstance(v, BlockArgument):
             blk = self.args.blocks[v.index]
             return ("arg", v) if blk is None else ("param", blk[0] - base, blk[1])
-        where = self.lay.place.get(v.owner)  # type: ignore[arg-type]
+        where = self._where(v)
         if where is None:
             return ("outside", v)
         p2, i2, pos = where
         anchor = self._anchor(phase, index, p2, i2)
         if anchor == "end":
             pos -= len(self.lay.units[(p2, i2)])
-        return ("unit", p2, self.lay.layer(p2, i2) - base, pos, v.index)  # type: ignore[attr-defined]
+        return ("unit", p2, self.lay.layer(p2, i2) - base, pos, _result_index(v))
+
+    def _where(self, v: SSAValue) -> tuple[str, int, int] | None:
+        """(phase, unit, position) of the op defining `v`, None outside the units."""
+        return self.lay.place.get(v.op) if isinstance(v, OpResult) else None
 
     @staticmethod
     def _anchor(phase: str, index: int, phase2: str, index2: int) -> str:
@@ -253,7 +279,9 @@ class _Stamper:
 
     def _unit_value(self, v: SSAValue, phase: str, pos: int, anchor: str = "start") -> SSAValue:
         """The stamped counterpart, in stamped unit (phase, pos), of traced value `v`."""
-        _, index, p_orig = self.lay.place[v.owner]  # type: ignore[index]
+        where = self._where(v)
+        assert where is not None
+        _, index, p_orig = where
         built = self.built.get((phase, pos))
         if built is None:
             raise NotStampable("a block uses a later block")
@@ -262,7 +290,7 @@ class _Stamper:
         p = p_orig if anchor == "start" else len(src) - (len(orig) - p_orig)
         if not 0 <= p < len(src) or not _same_kind(src[p], orig[p_orig]):
             raise NotStampable("blocks of different shapes refer to each other")
-        return built[p].results[v.index]  # type: ignore[attr-defined]
+        return built[p].results[_result_index(v)]
 
     def _block_arg(self, layer: int, suffix: str) -> SSAValue:
         key = (layer, suffix)
@@ -276,7 +304,7 @@ class _Stamper:
             if blk is None:
                 return self.new_args[v.index]
             return self._block_arg(blk[0] + shift, blk[1])
-        where = self.lay.place.get(v.owner)  # type: ignore[arg-type]
+        where = self._where(v)
         if where is None:
             return self.outside_map[v]
         p2, i2, _ = where
@@ -292,7 +320,7 @@ class _Stamper:
             if blk[0] not in (0, self.k - 1):
                 raise NotStampable("an op outside the blocks uses a middle block's parameter")
             return self._block_arg(0 if blk[0] == 0 else self.n - 1, blk[1])
-        where = self.lay.place.get(v.owner)  # type: ignore[arg-type]
+        where = self._where(v)
         if where is None:
             return self.outside_map[v]
         p2, i2, _ = where
@@ -335,55 +363,23 @@ class _Stamper:
                 operands = [self._map_in_unit(o, phase, index, shift) for o in op.operands]
                 built.append(self._copy(op, operands, shift))
 
-    def _expand(self, items: _Args, entries: list, keys: tuple[str, ...], make) -> list:
-        """Outside items once; each segment of block runs as `total` runs (`make` builds one)."""
-        out: list = []
-        i = 0
-        while i < len(items.blocks):
-            if items.blocks[i] is None:
-                out.append(make(i, None, None))
-                i += 1
-                continue
-            j = i
-            while j < len(items.blocks) and items.blocks[j] is not None:
-                j += 1
-            first_run = [t for t in range(i, j) if items.blocks[t][0] == 0]  # type: ignore[index]
-            for layer in range(self.n):
-                for t in first_run:
-                    suffix = items.blocks[t][1]  # type: ignore[index]
-                    name = f"{self.prefix}.{layer}.{suffix}"
-                    out.append(make(t, layer, _renamed(entries[t], keys, name)))
-            i = j
-        return out
-
     def run(self) -> ModuleOp:
         for phase in self.lay.phases:
             self._prove_template(phase)
-        # arguments
-        arg_types: list[Attribute] = []
-        new_arg_attrs: list[Attribute] = []
-        plan: list[tuple[int, int | None]] = []
-
-        def make_arg(t: int, layer: int | None, entry: Attribute | None):
-            arg_types.append(self.block.args[t].type)
-            new_arg_attrs.append(self.arg_attrs[t] if layer is None else entry)  # type: ignore[arg-type]
-            plan.append((t, layer))
-
-        self._expand(self.args, self.arg_attrs, _NAME_KEYS, make_arg)
-        self.new_block = Block(arg_types=arg_types)
+        arg_plan = self.args.expanded(self.prefix, self.n)
+        self.new_block = Block(arg_types=[self.block.args[t].type for t, _, _ in arg_plan])
         self.new_args: dict[int, SSAValue] = {}
         self.new_block_args: dict[tuple[int, str], SSAValue] = {}
-        for barg, (t, layer), entry in zip(self.new_block.args, plan, new_arg_attrs, strict=True):
+        for barg, (t, layer, entry) in zip(self.new_block.args, arg_plan, strict=True):
             old = self.block.args[t]
             if layer is None:
                 self.new_args[t] = barg
                 barg.name_hint = old.name_hint
             else:
-                suffix = self.args.blocks[t][1]  # type: ignore[index]
-                self.new_block_args[(layer, suffix)] = barg
-                name = _name_in(entry, _NAME_KEYS) or ""
-                barg.name_hint = name_hint(name) if old.name_hint else None
-        # ops
+                self.new_block_args[(layer, self.args.block(t)[1])] = barg
+                barg.name_hint = (
+                    name_hint(_name_in(entry, _NAME_KEYS) or "") if old.name_hint else None
+                )
         self.outside_map: dict[SSAValue, SSAValue] = {}
         self.built: dict[tuple[str, int], list[Operation]] = {}
         self._emit_outside(self.lay.outside[0])
@@ -392,29 +388,23 @@ class _Stamper:
         if BACKWARD in self.lay.phases:
             self._emit_units(BACKWARD)
             self._emit_outside(self.lay.outside[2])
-        # results
         returned = list(self.ret.operands)
-        values: list[SSAValue] = []
         self.result_index = {blk: u for u, blk in enumerate(self.results.blocks) if blk is not None}
-        new_res_attrs: list[Attribute] = []
-
-        def make_result(t: int, layer: int | None, entry: Attribute | None):
-            if layer is None:
-                values.append(self._map_outside(returned[t]))
-                new_res_attrs.append(self.res_attrs[t])
-            else:
-                values.append(self._result_of_block(returned, t, layer))
-                new_res_attrs.append(entry)  # type: ignore[arg-type]
-
-        self._expand(self.results, self.res_attrs, (attrs.GRAD_OF,), make_result)
+        res_plan = self.results.expanded(self.prefix, self.n)
+        values = [
+            self._map_outside(returned[t])
+            if layer is None
+            else self._result_of_block(returned, t, layer)
+            for t, layer, _ in res_plan
+        ]
         self.new_block.add_op(func.ReturnOp(*values))
         fn = func.FuncOp(
             self.fn.sym_name.data,
             (list(self.new_block.arg_types), [v.type for v in values]),
             Region(self.new_block),
         )
-        fn.arg_attrs = ArrayAttr(new_arg_attrs)
-        fn.res_attrs = ArrayAttr(new_res_attrs)
+        fn.arg_attrs = ArrayAttr([entry for _, _, entry in arg_plan])
+        fn.res_attrs = ArrayAttr([entry for _, _, entry in res_plan])
         return ModuleOp([fn])
 
     def _result_of_block(self, returned: list[SSAValue], t: int, layer: int) -> SSAValue:
@@ -424,11 +414,16 @@ class _Stamper:
         phase = BACKWARD if BACKWARD in self.lay.phases else FORWARD
         index = self._source(self._position(phase, layer))
         role = self.lay.layer(phase, index)
-        suffix = self.results.blocks[t][1]  # type: ignore[index]
+        suffix = self.results.block(t)[1]
         u = self.result_index.get((role, suffix))
         if u is None:
             raise NotStampable(f"no traced result for {self.prefix}.{role}.{suffix}")
         return self._map_in_unit(returned[u], phase, index, layer - role)
+
+
+def _result_index(v: SSAValue) -> int:
+    assert isinstance(v, OpResult)
+    return v.index
 
 
 def _same_kind(a: Operation, b: Operation) -> bool:

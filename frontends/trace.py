@@ -149,10 +149,16 @@ def tied_aliases(module: torch.nn.Module) -> dict[str, str]:
     return out
 
 
+_ROOT = Path(__file__).resolve().parent.parent
+# torch itself, the standard library and Tandem's own packages: not the model's code
 _LIBRARY_DIRS = tuple(
-    str(Path(m.__file__).resolve().parent) + os.sep
-    for m in (torch, contextlib)  # torch itself and the standard library
-) + (str(Path(__file__).resolve().parent.parent) + os.sep,)  # Tandem's own packages
+    str(d) + os.sep
+    for d in (
+        Path(str(torch.__file__)).resolve().parent,
+        Path(str(contextlib.__file__)).resolve().parent,
+        *(_ROOT / pkg for pkg in ("ir", "frontends", "backends", "passes", "tandem")),
+    )
+)
 
 
 def _user_frame(exc: BaseException) -> traceback.FrameSummary | None:

@@ -76,7 +76,11 @@ def broken_pipe() -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     try:
-        return _main(argv)
+        from tandem import files
+
+        files.catch_interrupts()
+        code = _main(argv)
+        return interrupted() if files.interrupted() else code
     except KeyboardInterrupt:
         return interrupted()
 
@@ -85,35 +89,43 @@ def _main(argv: Sequence[str] | None) -> int:
     import warnings
 
     warnings.filterwarnings("ignore")  # library chatter (numpy, torch) is not for users
-    from ir.errors import TandemError
+    from tandem.files import interrupted as was_interrupted
 
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    args = build_parser().parse_args(argv)
     try:
         return int(args._run(args) or 0)
-    except TandemError as exc:
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException as exc:
+        if was_interrupted():  # Ctrl-C that a library turned into another error
+            raise KeyboardInterrupt from None
+        return _report(exc)
+
+
+def _report(exc: BaseException) -> int:
+    """One line on stderr for a failed command; its exit status."""
+    from ir.errors import TandemError
+
+    if isinstance(exc, TandemError):
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
-        return interrupted()
-    except BrokenPipeError:
+    if isinstance(exc, BrokenPipeError):
         return broken_pipe()
-    except MemoryError:
+    if isinstance(exc, MemoryError):
         print(
             "error: out of memory (use a smaller configuration, or a shape-only command: "
             "import, flops, simulate, compile)",
             file=sys.stderr,
         )
         return 1
-    except Exception as exc:  # noqa: BLE001 - users get one line; TANDEM_DEBUG=1 shows the trace
-        if os.environ.get("TANDEM_DEBUG"):
-            raise
-        msg = " ".join(str(exc).split())[:300]
-        print(
-            f"internal error: {type(exc).__name__}: {msg} (set TANDEM_DEBUG=1 for a traceback)",
-            file=sys.stderr,
-        )
-        return 2
+    if os.environ.get("TANDEM_DEBUG"):
+        raise exc
+    msg = " ".join(str(exc).split())[:300]
+    print(
+        f"internal error: {type(exc).__name__}: {msg} (set TANDEM_DEBUG=1 for a traceback)",
+        file=sys.stderr,
+    )
+    return 2
 
 
 if __name__ == "__main__":

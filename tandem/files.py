@@ -27,7 +27,38 @@ from pathlib import Path
 from ir.errors import TandemError
 from ir.source import read_text
 
-__all__ = ["Outputs", "json_text", "read_input", "write_text"]
+__all__ = [
+    "Outputs",
+    "catch_interrupts",
+    "interrupted",
+    "json_text",
+    "read_input",
+    "write_text",
+]
+
+_INTERRUPTED = False
+
+
+def _on_sigint(signum: int, frame: object) -> None:
+    global _INTERRUPTED
+    _INTERRUPTED = True
+    raise KeyboardInterrupt
+
+
+def catch_interrupts() -> None:
+    """Remember every Ctrl-C (then raise KeyboardInterrupt as usual): a library that swallows
+    the exception, or turns it into another (transformers' lazy imports do), cannot hide it
+    from `interrupted()`, and `Outputs.write` then writes nothing."""
+    import signal
+    import threading
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, _on_sigint)
+
+
+def interrupted() -> bool:
+    """Whether Ctrl-C was pressed since `catch_interrupts()`."""
+    return _INTERRUPTED
 
 
 def _strerror(e: OSError) -> str:
@@ -84,6 +115,8 @@ class Outputs:
 
     def write(self, files: Mapping[str | None, str | bytes]) -> None:
         """Write every planned file: devices first, then temp files renamed over the targets."""
+        if interrupted():
+            raise KeyboardInterrupt
         items = [(p, d) for p, d in files.items() if p is not None and p != "-"]
         for p, _ in items:
             if p not in self.paths:
@@ -173,7 +206,7 @@ def write_text(path: str | Path | None, data: str | bytes) -> None:
 def read_input(path: str | os.PathLike, what: str = "input") -> str:
     """The text of an input file (`ir.io.read_text`: one clear error for a missing file, a
     directory, an unreadable or non-UTF-8 file)."""
-    return read_text(path, what)
+    return read_text(str(path), what)
 
 
 def _finite(value: object, where: str) -> object:

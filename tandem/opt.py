@@ -12,13 +12,11 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from xdsl.xdsl_opt_main import xDSLOptMain
+from typing import Any
 
 
-def _tool_class() -> type[xDSLOptMain]:
+def _tool_class() -> type[Any]:
+    """xDSL's opt driver with tfm registered (imported late: Ctrl-C during start-up is ours)."""
     import io
 
     from xdsl.dialects import get_all_dialects
@@ -87,11 +85,15 @@ def _describe(exc: BaseException, path: str) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    try:
-        return _main(list(sys.argv[1:] if argv is None else argv))
-    except KeyboardInterrupt:
-        from tandem.cli import interrupted
+    from tandem.cli import interrupted
 
+    try:
+        from tandem import files
+
+        files.catch_interrupts()
+        code = _main(list(sys.argv[1:] if argv is None else argv))
+        return interrupted() if files.interrupted() else code
+    except KeyboardInterrupt:
         return interrupted()
 
 
@@ -104,6 +106,7 @@ def _main(argv: list[str]) -> int:
     from ir.errors import TandemError
     from ir.source import read_text
     from tandem.files import Outputs
+    from tandem.files import interrupted as files_interrupted
 
     tool = None
     path = "<stdin>"
@@ -135,6 +138,8 @@ def _main(argv: list[str]) -> int:
 
         return broken_pipe()
     except (Exception, ArgSpecParseError) as exc:  # noqa: BLE001 - one line for every failure
+        if files_interrupted():
+            raise KeyboardInterrupt from None
         return _report(tool, _describe(exc, path))
     return 0
 

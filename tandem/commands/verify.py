@@ -101,7 +101,7 @@ def run(args: argparse.Namespace) -> int:
         ) from None
     loss = loss_note(spec)
     if args.json:
-        data = {
+        data: dict[str, object] = {
             "ok": report.ok,
             "rtol": report.rtol,
             "max_abs": _number(report.max_abs),
