@@ -3,9 +3,9 @@
 Tracing all 96 blocks of GPT-3 costs 96 times what one block costs, and every block gives
 the same ops. So Tandem traces K = 4 blocks (`frontends/blocks.py`) and stamps the rest:
 
-    traced  (K=4):  prologue  F0 F1 F2 F3  middle  B3 B2 B1 B0  epilogue
+    traced  (K=4):  prologue  F0 F1 F2 F3        middle  B3 B2 B1 B0        epilogue
     stamped (N=6):  prologue  F0 F1 F2 F3 F4 F5  middle  B5 B4 B3 B2 B1 B0  epilogue
-                                 '---F2---'                '--B1---'
+    copied from:              F0 '-F2 moved-' F3         B3 '-B1 moved-' B0
 
 A *unit* is a run of ops found from the `layer` attributes: in each phase (forward; backward
 in reverse layer order) a unit starts at the first op of its layer and ends where the next
@@ -15,7 +15,7 @@ template of every block in between, once it is proven to be the second unit move
 layer: the same ops, properties, attributes and types, each operand the same function input
 or outside value, the same position in a unit the same number of layers away, or the same
 parameter of a block the same number of layers away. Ops outside the units may only use
-the first or last unit. A copy renames parameters (`h.2.mlp.c_fc.weight` -> `h.57.mlp.c_fc.
+the first unit or the last two. A copy renames parameters (`h.2.mlp.c_fc.weight` -> `h.57.mlp.c_fc.
 weight`), shifts `layer` and reads the units and parameters its offsets name. Anything else
 raises `NotStampable`, and the caller traces the whole model.
 
@@ -25,159 +25,18 @@ raises `NotStampable`, and the caller traces the whole model.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 
 from xdsl.dialects import func
-from xdsl.dialects.builtin import ArrayAttr, DictionaryAttr, IntegerAttr, ModuleOp, StringAttr, i64
+from xdsl.dialects.builtin import ArrayAttr, DictionaryAttr, IntegerAttr, ModuleOp, i64
 from xdsl.ir import Block, BlockArgument, Operation, OpResult, Region, SSAValue
 
 from frontends.fx_import import name_hint
+from frontends.units import BACKWARD, FORWARD, Labels, NotStampable, layout, name_in
 from ir import attrs
 
 __all__ = ["NotStampable", "stamp"]
 
-FORWARD, BACKWARD = "F", "B"
 _NAME_KEYS = (attrs.PARAM, attrs.BUFFER)
-
-
-class NotStampable(Exception):
-    """The traced IR does not have the shape of identical blocks; trace the whole model."""
-
-
-@dataclass
-class _Layout:
-    """Where every op and value of the traced function sits."""
-
-    traced: int
-    units: dict[tuple[str, int], list[Operation]] = field(default_factory=dict)
-    # op -> (phase, appearance index, position in unit)
-    place: dict[Operation, tuple[str, int, int]] = field(default_factory=dict)
-    outside: list[list[Operation]] = field(default_factory=list)  # prologue, middle, epilogue
-    phases: tuple[str, ...] = (FORWARD,)
-
-    def layer(self, phase: str, index: int) -> int:
-        return index if phase == FORWARD else self.traced - 1 - index
-
-
-def _label(op: Operation) -> tuple[str, int | None]:
-    return (BACKWARD if attrs.phase_of(op) == attrs.BACKWARD else FORWARD, attrs.layer_of(op))
-
-
-def _layout(ops: list[Operation], traced: int) -> _Layout:
-    lay = _Layout(traced)
-    labels = [_label(op) for op in ops]
-    first: dict[tuple[str, int], int] = {}
-    last: dict[tuple[str, int], int] = {}
-    for i, (phase, layer) in enumerate(labels):
-        if layer is None:
-            continue
-        if not 0 <= layer < traced:
-            raise NotStampable(f"an op of layer {layer} outside the traced stack")
-        first.setdefault((phase, layer), i)
-        last[(phase, layer)] = i
-    lay.phases = (FORWARD, BACKWARD) if any(p == BACKWARD for p, _ in first) else (FORWARD,)
-    bounds: list[tuple[int, int]] = []
-    for phase in lay.phases:
-        keys = [(phase, lay.layer(phase, i)) for i in range(traced)]
-        if any(k not in first for k in keys):
-            raise NotStampable(f"a traced block has no {phase} ops")
-        starts = [first[k] for k in keys]
-        if starts != sorted(starts):
-            raise NotStampable(f"the {phase} ops do not run block after block")
-        end = last[keys[-1]] + 1
-        ends = [*starts[1:], end]
-        for i, (s, e) in enumerate(zip(starts, ends, strict=True)):
-            lay.units[(phase, i)] = ops[s:e]
-            for p, op in enumerate(ops[s:e]):
-                lay.place[op] = (phase, i, p)
-        bounds.append((starts[0], end))
-    cuts = [0] + [b for pair in bounds for b in pair] + [len(ops)]
-    if cuts != sorted(cuts):
-        raise NotStampable("the forward and backward blocks overlap")
-    lay.outside = [ops[cuts[i] : cuts[i + 1]] for i in range(0, len(cuts), 2)]
-    for region in lay.outside:
-        if any(attrs.layer_of(op) is not None for op in region):
-            raise NotStampable("an op of a block lies outside the blocks")
-    return lay
-
-
-class _Labels:
-    """The labels of a function's arguments or results: outside ones, and per-block runs of
-    the parameters (gradients) of blocks 0, 1, ..., each run with the same suffixes."""
-
-    def __init__(
-        self, entries: list[DictionaryAttr], keys: tuple[str, ...], prefix: re.Pattern, k: int
-    ) -> None:
-        self.entries, self.keys = entries, keys
-        # per item: None (outside a block) or (layer, suffix)
-        self.blocks: list[tuple[int, str] | None] = []
-        for entry in entries:
-            name = _name_in(entry, keys)
-            m = prefix.match(name) if name else None
-            self.blocks.append((int(m.group(1)), m.group(2)) if m else None)
-        for seg in self._segments():
-            runs: list[tuple[int, list[str]]] = []
-            for t in seg:
-                layer, suffix = self.block(t)
-                if not runs or runs[-1][0] != layer:
-                    runs.append((layer, []))
-                runs[-1][1].append(suffix)
-            if [layer for layer, _ in runs] != list(range(k)) or any(
-                suffixes != runs[0][1] for _, suffixes in runs
-            ):
-                raise NotStampable("the blocks' parameters differ")
-
-    def block(self, t: int) -> tuple[int, str]:
-        found = self.blocks[t]
-        assert found is not None
-        return found
-
-    def _segments(self) -> list[list[int]]:
-        """Maximal runs of consecutive block items."""
-        segs: list[list[int]] = []
-        for t, blk in enumerate(self.blocks):
-            if blk is None:
-                continue
-            if segs and segs[-1][-1] == t - 1:
-                segs[-1].append(t)
-            else:
-                segs.append([t])
-        return segs
-
-    def expanded(self, prefix: str, total: int) -> list[tuple[int, int | None, DictionaryAttr]]:
-        """(traced item, stamped block or None, label) for every stamped item, in order: outside
-        items once, each segment as `total` runs named `prefix.<block>.<suffix>`."""
-        out: list[tuple[int, int | None, DictionaryAttr]] = []
-        segs = {seg[0]: seg for seg in self._segments()}
-        t = 0
-        while t < len(self.blocks):
-            if t not in segs:
-                out.append((t, None, self.entries[t]))
-                t += 1
-                continue
-            first_run = [u for u in segs[t] if self.block(u)[0] == 0]
-            for layer in range(total):
-                for u in first_run:
-                    name = f"{prefix}.{layer}.{self.block(u)[1]}"
-                    out.append((u, layer, _renamed(self.entries[u], self.keys, name)))
-            t = segs[t][-1] + 1
-        return out
-
-
-def _name_in(entry: DictionaryAttr, keys: tuple[str, ...]) -> str | None:
-    for key in keys:
-        value = entry.data.get(key)
-        if isinstance(value, StringAttr):
-            return value.data
-    return None
-
-
-def _renamed(entry: DictionaryAttr, keys: tuple[str, ...], name: str) -> DictionaryAttr:
-    data = dict(entry.data)
-    for key in keys:
-        if key in data:
-            data[key] = StringAttr(name)
-    return DictionaryAttr(data)
 
 
 def stamp(module: ModuleOp, prefix: str, *, traced: int, total: int) -> ModuleOp:
@@ -202,7 +61,7 @@ class _Stamper:
             raise NotStampable("the function does not end in a return")
         if any(op.regions or op.successors for op in ops[:-1]):
             raise NotStampable("an op with regions")
-        self.lay = _layout(ops[:-1], traced)
+        self.lay = layout(ops[:-1], traced)
         self.pattern = re.compile(rf"^{re.escape(prefix)}\.(\d+)\.(.+)$")
         self.prefix = prefix
         empty = DictionaryAttr({})
@@ -210,8 +69,8 @@ class _Stamper:
         res_attrs = list(self.fn.res_attrs.data) if self.fn.res_attrs else []
         arg_attrs += [empty] * (len(self.block.args) - len(arg_attrs))
         res_attrs += [empty] * (len(self.ret.operands) - len(res_attrs))
-        self.args = _Labels(arg_attrs, _NAME_KEYS, self.pattern, traced)
-        self.results = _Labels(res_attrs, (attrs.GRAD_OF,), self.pattern, traced)
+        self.args = Labels(arg_attrs, _NAME_KEYS, self.pattern, traced)
+        self.results = Labels(res_attrs, (attrs.GRAD_OF,), self.pattern, traced)
         self.layer_attrs: dict[int, IntegerAttr] = {}
 
     # -- proof ------------------------------------------------------------------------------
@@ -313,20 +172,23 @@ class _Stamper:
         return self._unit_value(v, p2, self._position(p2, layer), anchor)
 
     def _map_outside(self, v: SSAValue) -> SSAValue:
+        """An operand of an op outside the units: the first unit stays the first; the last
+        two (the last, and the template before it) stay the last two."""
+        ends = {0: 0, self.k - 2: self.n - 2, self.k - 1: self.n - 1}
         if isinstance(v, BlockArgument):
             blk = self.args.blocks[v.index]
             if blk is None:
                 return self.new_args[v.index]
-            if blk[0] not in (0, self.k - 1):
+            if blk[0] not in ends:
                 raise NotStampable("an op outside the blocks uses a middle block's parameter")
-            return self._block_arg(0 if blk[0] == 0 else self.n - 1, blk[1])
+            return self._block_arg(ends[blk[0]], blk[1])
         where = self._where(v)
         if where is None:
             return self.outside_map[v]
         p2, i2, _ = where
-        if i2 not in (0, self.k - 1):
+        if i2 not in ends:
             raise NotStampable("an op outside the blocks uses a middle block")
-        return self._unit_value(v, p2, 0 if i2 == 0 else self.n - 1)
+        return self._unit_value(v, p2, ends[i2])
 
     def _layer_attr(self, layer: int) -> IntegerAttr:
         if layer not in self.layer_attrs:
@@ -378,7 +240,7 @@ class _Stamper:
             else:
                 self.new_block_args[(layer, self.args.block(t)[1])] = barg
                 barg.name_hint = (
-                    name_hint(_name_in(entry, _NAME_KEYS) or "") if old.name_hint else None
+                    name_hint(name_in(entry, _NAME_KEYS) or "") if old.name_hint else None
                 )
         self.outside_map: dict[SSAValue, SSAValue] = {}
         self.built: dict[tuple[str, int], list[Operation]] = {}

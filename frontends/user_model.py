@@ -201,13 +201,30 @@ def _to_device(r: _Result, device: str, dtype: str | None, where: str) -> None:
         return x.to(cast) if cast is not None and x.is_floating_point() else x
 
     try:
-        r.module = r.module.to(dev)
-        if cast is not None:
-            r.module = r.module.to(cast)
+        _move_module(r.module, move)
         r.inputs = tuple(move(x) for x in r.inputs)
         r.labels = None if r.labels is None else move(r.labels)
     except (RuntimeError, NotImplementedError) as e:
         raise TandemError(f"{where}: cannot move the model to {device}: {_one_line(e)}") from None
+
+
+def _move_module(module: nn.Module, move: Callable[[torch.Tensor], torch.Tensor]) -> None:
+    """Apply `move` to every parameter and buffer in place; tied tensors stay tied (unlike
+    `module.to("meta")`, which gives each name its own parameter)."""
+    memo: dict[int, torch.Tensor] = {}
+    for sub in module.modules():
+        for table in (sub._parameters, sub._buffers):
+            for name, t in list(table.items()):
+                if t is None:
+                    continue
+                if id(t) not in memo:
+                    moved = move(t.detach())
+                    memo[id(t)] = (
+                        nn.Parameter(moved, requires_grad=t.requires_grad)
+                        if isinstance(t, nn.Parameter)
+                        else moved
+                    )
+                table[name] = memo[id(t)]  # type: ignore[assignment]
 
 
 def load_user_model(

@@ -45,6 +45,11 @@ def parse_text(
     except (VerifyException, DiagnosticException) as exc:  # a property of the wrong kind
         line = text[: parser.pos].rstrip().count("\n") + 1  # the op just parsed
         raise TandemError(f"{path}:{line}: invalid IR: {_first_line(exc)}") from exc
+    except Exception as exc:  # noqa: BLE001 - the parser trips on some malformed input
+        line = text[: parser.pos].rstrip().count("\n") + 1
+        raise TandemError(
+            f"{path}:{line}: invalid IR ({type(exc).__name__}: {_first_line(exc)})"
+        ) from exc
     if verify:
         verify_ir(module, path)
     return module

@@ -52,6 +52,8 @@ def catch_interrupts() -> None:
     import signal
     import threading
 
+    global _INTERRUPTED
+    _INTERRUPTED = False
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGINT, _on_sigint)
 

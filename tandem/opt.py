@@ -109,7 +109,7 @@ def _main(argv: list[str]) -> int:
     from tandem.files import interrupted as files_interrupted
 
     tool = None
-    path = "<stdin>"
+    path = _input_name(argv)
     running = False
     try:
         tool = _tool_class()(args=argv)
@@ -142,6 +142,25 @@ def _main(argv: list[str]) -> int:
             raise KeyboardInterrupt from None
         return _report(tool, _describe(exc, path))
     return 0
+
+
+def _input_name(argv: list[str]) -> str:
+    """The input file named on the command line (for errors before xDSL has parsed it)."""
+    import argparse
+    import contextlib
+    import io
+
+    pre = argparse.ArgumentParser(add_help=False, exit_on_error=False)
+    for short, long in (("-o", "--output-file"), ("-p", "--passes"), ("-t", "--target")):
+        pre.add_argument(short, long)
+    pre.add_argument("-f", "--frontend")
+    pre.add_argument("input_file", nargs="?")
+    try:
+        with contextlib.redirect_stderr(io.StringIO()):
+            known, _ = pre.parse_known_args(argv)
+    except (argparse.ArgumentError, SystemExit):
+        return "<stdin>"
+    return known.input_file or "<stdin>"
 
 
 def _report(tool, message: str) -> int:

@@ -94,9 +94,22 @@ def is_mlir(model: str) -> bool:
 def load_spec(args: argparse.Namespace, *, device: str = "meta") -> ModelSpec:
     """The model of the command line; on `meta` (shapes only) unless real weights are needed."""
     from frontends.user_model import resolve_model
+    from frontends.zoo import model_names
 
+    model = args.model
+    if (
+        isinstance(model, str)
+        and model.strip().lower() not in model_names()
+        and os.path.exists(model)
+        and not model.endswith((".py", ".mlir"))
+    ):
+        what = "a directory" if os.path.isdir(model) else "a file"
+        raise TandemError(
+            f"{model}: is {what}, not a model; expected a zoo name, path/to/file.py:factory "
+            f"or a .mlir file"
+        )
     quiet()
-    return resolve_model(args.model, overrides_from(args), training=args.training, device=device)
+    return resolve_model(model, overrides_from(args), training=args.training, device=device)
 
 
 def loss_note(spec: ModelSpec) -> str | None:

@@ -20,8 +20,9 @@ from tandem.files import json_text
 
 HELP = "import (and optionally transform) a model, run it on the reference interpreter, compare with PyTorch"
 
-# bytes per parameter byte that verify holds: the weights, and in training the eager and the
-# interpreter's gradients and the optimizer-free autograd buffers
+# memory verify needs, in multiples of the weights' bytes (a rough floor, activations aside):
+# inference holds the weights once plus outputs; training also the gradients of PyTorch eager
+# and of the interpreter, and autograd's saved tensors
 _WEIGHT_COPIES = {False: 1.5, True: 4.0}
 
 
