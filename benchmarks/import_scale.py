@@ -30,6 +30,7 @@ warnings.filterwarnings("ignore")
 t0, c0 = time.perf_counter(), time.process_time()
 from frontends.zoo import Overrides, build_model
 from frontends.importer import trace_and_import
+import transformers.models.gpt2.modeling_gpt2, transformers.models.llama.modeling_llama
 t1, c1 = time.perf_counter(), time.process_time()
 name, training, over, stamp = sys.argv[1], sys.argv[2] == "1", json.loads(sys.argv[3]), sys.argv[4] == "1"
 spec = build_model(name, Overrides(**over), training=training, device="meta")

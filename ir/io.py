@@ -37,22 +37,28 @@ def parse_text(
     text: str, path: str = "<input>", ctx: Context | None = None, verify: bool = True
 ) -> ModuleOp:
     ctx = ctx or make_context()
-    parser = Parser(ctx, text, path)
+    parser = None
     try:
+        parser = Parser(ctx, text, path)  # lexes the first token already
         module = parser.parse_module()
     except ParseError as exc:
         raise TandemError(parse_error_line(path, exc)) from exc
     except (VerifyException, DiagnosticException) as exc:  # a property of the wrong kind
-        line = text[: parser.pos].rstrip().count("\n") + 1  # the op just parsed
+        line = _line_at(text, parser)  # the op just parsed
         raise TandemError(f"{path}:{line}: invalid IR: {_first_line(exc)}") from exc
     except Exception as exc:  # noqa: BLE001 - the parser trips on some malformed input
-        line = text[: parser.pos].rstrip().count("\n") + 1
+        line = _line_at(text, parser)
         raise TandemError(
             f"{path}:{line}: invalid IR ({type(exc).__name__}: {_first_line(exc)})"
         ) from exc
     if verify:
         verify_ir(module, path)
     return module
+
+
+def _line_at(text: str, parser: Parser | None) -> int:
+    pos = parser.pos if parser is not None else 0
+    return text[:pos].rstrip().count("\n") + 1
 
 
 def verify_ir(module: ModuleOp, path: str = "<input>") -> None:

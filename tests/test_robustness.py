@@ -267,8 +267,17 @@ DYNAMIC = """func.func @f(%x: tensor<?x3xf32>, %w: tensor<3x3xf32>) -> tensor<?x
         ),
         (GOOD.replace("array<i64: 1, 0>", "array<i0>"), "invalid IR (ZeroDivisionError"),
         ('func.func @f() {\n  %0 = "' + "a" * 200 + "\n}\n", "before closing string literal"),
+        (".func @f() {\n}\n", ":1:1: Expected three consecutive '.'"),
     ],
-    ids=["dynamic", "complex", "dynamic-argument", "f64-gemm", "parser-crash", "open-string"],
+    ids=[
+        "dynamic",
+        "complex",
+        "dynamic-argument",
+        "f64-gemm",
+        "parser-crash",
+        "open-string",
+        "first-token",
+    ],
 )
 def test_ir_the_cost_model_cannot_price(tandem_cli, work: Path, text: str, message: str) -> None:
     (work / "x.mlir").write_text(text)

@@ -129,3 +129,13 @@ def test_stamp_refuses_what_it_cannot_prove() -> None:
         stamp(traced, "model.transformer.wte", traced=4, total=9)  # not the block list
     with pytest.raises(NotStampable, match="cannot stamp"):
         stamp(traced, "model.transformer.h", traced=3, total=9)
+
+
+def test_stamped_ir_computes_what_pytorch_computes() -> None:
+    """The reference interpreter runs the stamped training step: loss and every gradient."""
+    import tandem.api as tandem
+
+    spec = resolve_model("gpt2-tiny", Overrides(layers=5), training=True)
+    report = tandem.verify(spec)
+    assert report.ok, report.worst
+    assert len(report.comparisons) == 1 + 2 + 12 * 5 + 2  # loss, embeddings, blocks, final norm
