@@ -74,7 +74,14 @@ def sparsity_of(op: Operation) -> float:
 
 
 def compute_dtype(op: Operation) -> str:
-    """The dtype the op computes in, as a target dtype name ("f32", "f16", "bf16", "i8")."""
+    """The dtype the op computes in, as a target dtype name ("f32", "f16", "bf16", "i8").
+
+    GEMMs and attention on f64 tensors compute in f64, which a target prices only when it
+    lists an f64 peak (none does: such an op is an error, not an f32 estimate)."""
+    if isinstance(op, la.MatmulOp | la.AttentionOp | la.AttentionBackwardOp) and any(
+        dtype(v) == "f64" for v in op.operands
+    ):
+        return "f64"
     for value in (*op.operands, *op.results):
         name = dtype(value)
         if name in ("f16", "bf16", "f32"):

@@ -15,6 +15,7 @@ from xdsl.context import Context
 from xdsl.dialects import builtin, func
 from xdsl.ir import Dialect
 
+import ir.xdsl_fixes  # noqa: F401  (parser fixes, before any parsing)
 from ir.binary_ops import BINARY_OPS
 from ir.comm_ops import COMM_OPS
 from ir.elementwise_ops import ArangeOp, ConstantOp, ConvertOp, WhereOp

@@ -25,6 +25,7 @@ from backends.targets.models import (
 from backends.targets.schema import check_file
 from backends.targets.specs import ACCELTRAN_SCHEMA, CLUSTER_SCHEMA, GPU_SCHEMA, PHAZE_SCHEMA
 from ir.errors import TandemError
+from ir.source import read_text
 
 TARGETS_DIR = Path(__file__).parent
 CLUSTERS_DIR = Path(__file__).parent.parent / "clusters"
@@ -47,12 +48,9 @@ def _resolve(name_or_path: str, folder: Path, what: str) -> Path:
 
 def _read(path: Path) -> dict[str, Any]:
     try:
-        with path.open("rb") as f:
-            return tomllib.load(f)
+        return tomllib.loads(read_text(path, "TOML"))
     except tomllib.TOMLDecodeError as e:
         raise TandemError(f"{path.name}: not valid TOML: {e}") from None
-    except OSError as e:
-        raise TandemError(f"{path}: cannot read: {e.strerror}") from None
 
 
 def load_target(name_or_path: str) -> Target:

@@ -12,12 +12,13 @@ their configuration; user models (`file.py:factory`, `.mlir`) from shapes read o
 from __future__ import annotations
 
 import argparse
-import json
+import math
 from typing import TYPE_CHECKING
 
 from ir.errors import TandemError
 from ir.text import si, table
 from tandem.commands.common import add_model_arguments, is_mlir, load_ir, load_spec
+from tandem.files import json_text
 
 if TYPE_CHECKING:
     from backends.advisor import Report
@@ -63,6 +64,8 @@ def run(args: argparse.Namespace) -> int:
 
     if args.tp < 1:
         raise TandemError(f"--tp must be a positive integer, got {args.tp}")
+    if not (math.isfinite(args.budget) and 0 <= args.budget < 1):
+        raise TandemError(f"--budget must be a number in [0, 1), got {args.budget}")
     if args.max_head_dim < 64:
         raise TandemError(f"--max-head-dim must be at least 64, got {args.max_head_dim}")
     target = load_target(args.target)
@@ -88,7 +91,7 @@ def run(args: argparse.Namespace) -> int:
         max_head_dim=args.max_head_dim,
     )
     if args.json:
-        print(json.dumps(report.to_json(), indent=2))
+        print(json_text(report.to_json()))
     else:
         print(render_table(report))
     return 0

@@ -21,7 +21,7 @@ import time
 
 from ir.errors import TandemError
 from ir.text import si
-from tandem.commands.common import add_model_arguments, check_output_path, is_mlir, load_spec
+from tandem.commands.common import add_model_arguments, is_mlir, load_spec, loss_note
 from tandem.commands.simulate import add_sim_arguments, emit, prepare
 
 HELP = "import a model, run a pass pipeline and simulate it on a target (the main job)"
@@ -34,6 +34,7 @@ ACCEL_PASSES = ',tile{{target="{target}"}},schedule{{target="{target}"}}'
 
 _SUMMARY_KEYS = (
     "arch",
+    "loss",
     "layers",
     "hidden",
     "heads",
@@ -96,13 +97,12 @@ def run(args: argparse.Namespace) -> int:
         return run_cluster(args)
     if not args.target:
         raise TandemError("compile needs --target (one device) or --cluster (a training cluster)")
-    target = prepare(args)
+    target = prepare(args, (("-o", args.output),))
     if args.pipeline is None:
         kernels = args.kernels or DEFAULT_KERNELS
         args.pipeline = DEFAULT_PIPELINE.format(target=args.target, kernels=kernels)
         if target.kind != "gpu":
             args.pipeline += ACCEL_PASSES.format(target=args.target)
-    check_output_path(args.output)
     if args.pipeline.strip():
         build_pipeline(args.pipeline)  # a bad pipeline fails before the slow import
     t0 = time.perf_counter()
@@ -115,7 +115,9 @@ def run(args: argparse.Namespace) -> int:
         if args.dtype is None:
             args.dtype = default_dtype(target)
         spec = load_spec(args)
-        config = spec.config
+        config = dict(spec.config)
+        if loss_note(spec):
+            config["loss"] = loss_note(spec)
         module = import_model(spec)
     t1 = time.perf_counter()
     run_pipeline(module, args.pipeline)
@@ -125,7 +127,7 @@ def run(args: argparse.Namespace) -> int:
     t2 = time.perf_counter()
     report = simulate(module, target, name=args.model)
     files: list[tuple[str, str | bytes]] = []
-    if args.output:
+    if args.output is not None and args.output != "-":
         files.append((args.output, print_module(module)))
     timings = {"import_s": t1 - t0, "passes_s": t2 - t1, "simulate_s": report.sim_seconds}
     header = (

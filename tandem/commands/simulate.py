@@ -8,12 +8,13 @@ ops, per-layer and per-kind tables; ``--json`` prints the report as JSON instead
 from __future__ import annotations
 
 import argparse
-import json
+import math
 import time
 from typing import TYPE_CHECKING
 
-from tandem.commands.common import add_model_arguments, check_output_path, load_ir
-from tandem.files import write_text
+from ir.errors import TandemError
+from tandem.commands.common import add_model_arguments, load_ir, non_negative_int, plan_outputs
+from tandem.files import json_text
 
 if TYPE_CHECKING:
     from backends.sim import SimReport
@@ -35,7 +36,7 @@ def add_sim_arguments(p: argparse.ArgumentParser, *, target_required: bool = Tru
     p.add_argument("--plot", metavar="OUT.png", help="write a roofline plot (PNG)")
     p.add_argument(
         "--top",
-        type=int,
+        type=non_negative_int,
         default=10,
         metavar="N",
         help="show the N most expensive distinct ops (default 10)",
@@ -62,14 +63,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     add_sim_arguments(p)
 
 
-def prepare(args: argparse.Namespace):
-    """Load the target and check the output paths before any slow work."""
+def prepare(args: argparse.Namespace, outputs: tuple[tuple[str, str | None], ...] = ()):
+    """Load the target and check every output path (`args.outputs`) before any slow work."""
     from backends.targets import load_target
 
-    target = load_target(args.target)
-    for path in (args.trace, args.plot):
-        check_output_path(path)
-    return target
+    named = [*outputs, ("--trace", args.trace), ("--plot", args.plot)]
+    args.outputs = plan_outputs(args, named)
+    return load_target(args.target)
 
 
 def emit(
@@ -85,18 +85,23 @@ def emit(
     from backends.sim import chrome_trace, roofline_png
     from tandem.report_text import render
 
+    if not math.isfinite(report.latency_s):
+        raise TandemError(
+            f"the simulated latency is {report.latency_s} s: not a finite number (check the "
+            f"target's values)"
+        )
     files = list(files or [])
-    if args.trace:
-        files.append((args.trace, json.dumps(chrome_trace(report), separators=(",", ":")) + "\n"))
-    if args.plot:
+    if args.trace is not None:
+        files.append((args.trace, json_text(chrome_trace(report), compact=True) + "\n"))
+    if args.plot is not None:
         files.append((args.plot, roofline_png(report)))
     text = (
-        json.dumps({**report.to_json(), **(extra or {})}, indent=1) + "\n"
+        json_text({**report.to_json(), **(extra or {})}, indent=1) + "\n"
         if args.json
         else header + render(report, top=max(0, args.top)) + footer
     )
-    for path, data in files:
-        write_text(path, data)
+    outputs = getattr(args, "outputs", None) or plan_outputs(args, [(p, p) for p, _ in files])
+    outputs.write(dict(files))
     print(text, end="")
 
 
