@@ -14,7 +14,8 @@ the constraints, the objectives and the reference designs.
     [references]
     "AccelTran-Server" = { target = "acceltran-server" }
 
-Everything is checked on load, with one-line errors naming the file and the key: unknown
+A space with ``cluster = "dgx-a100-80gb"`` and ``[placement]`` trains on that cluster
+(``cluster.py``). Everything is checked on load, with one-line errors naming the file and the key: unknown
 keys and parameters, empty or contradictory ranges, objectives the template cannot give,
 and an area budget that even the smallest design in the space exceeds.
 """

@@ -193,6 +193,8 @@ def summary(outcome: Any, files: dict[str, Any], model: str, resumed: int) -> st
                 continue
             rat = ratios(best, r, space.objectives) if best is not None else {}
             vs = ", ".join(f"{o} {v:.3g}x" for o, v in rat.items())
+            if r.status != "ok" and any(math.isnan(v) for v in rat.values()):
+                vs = f"{r.status}: " + (r.error or ", ".join(r.violations))
             dom = "yes" if front_dominates(front, r, space.objectives) else "no"
             rrows.append(
                 [r.name, *(_metric(r, OBJECTIVES[c][0], OBJECTIVES[c][2]) for c in cols)]
