@@ -90,9 +90,10 @@ def _zoo_shape(name: str, overrides: Overrides) -> dict[str, Any] | None:
 
 
 def import_template(
-    model: str, overrides: Overrides, batch: int, dtype: str
+    model: str, overrides: Overrides, batch: int, dtype: str, pad_vocab: bool = True
 ) -> tuple[Template, list[str]]:
-    """The planning template of `model` (see the module docstring) and notes about it."""
+    """The planning template of `model` (see the module docstring) and notes about it;
+    `pad_vocab=False` keeps the vocabulary as given (the co-design search pads it itself)."""
     import time
 
     from backends.interpreter import entry
@@ -107,7 +108,7 @@ def import_template(
         total = shape["layers"]
         changes["layers"] = min(total, TEMPLATE_LAYERS)
         vocab = shape["vocab"]
-        if vocab % VOCAB_MULTIPLE:
+        if pad_vocab and vocab % VOCAB_MULTIPLE:
             padded = -(-vocab // VOCAB_MULTIPLE) * VOCAB_MULTIPLE
             changes["vocab"] = padded
             notes.append(f"vocabulary {vocab} padded to {padded} (Megatron-LM pads to 128 x t)")
@@ -142,6 +143,7 @@ def plan(
     top: int = 5,
     kernels: str = "fused",
     progress: Callable[[int, int], None] | None = None,
+    pad_vocab: bool = True,
 ) -> PlanReport:
     """The `top` fastest plans that fit, best first (see the module docstring)."""
     import time
@@ -161,7 +163,7 @@ def plan(
     request = Request(cluster, gpus, global_batch, fixed, kernels)
     check_request(request, cl)  # bad input fails before the slow import
     t0 = time.perf_counter()
-    template, notes = import_template(model, overrides, batch, dtype)
+    template, notes = import_template(model, overrides, batch, dtype, pad_vocab)
     import_s = time.perf_counter() - t0
     result = search(template, request, top=top, progress=progress)
     peak = device.peak_flops(template.facts.dtype if template.facts.dtype != "f32" else "f32")

@@ -39,6 +39,19 @@ MICROBATCHES = (1, 2, 4, 8, 16, 32)
 MAX_VP = 8
 
 
+class NoPlan(TandemError):
+    """No plan fits the GPUs' memory, or no split satisfies the fixed keys (``smallest``:
+    the least memory per GPU a plan needed, inf when nothing was costed; ``capacity``: the
+    GPU's memory)."""
+
+    def __init__(self, message: str, smallest: float, capacity: float) -> None:
+        super().__init__(message)
+        self.smallest, self.capacity = smallest, capacity
+
+    def __reduce__(self):  # noqa: ANN204 - pickled across Ray workers
+        return (NoPlan, (str(self), self.smallest, self.capacity))
+
+
 @dataclass(frozen=True)
 class Request:
     """What to plan for: a cluster (name or path), GPUs, global batch, fixed keys, kernels."""
@@ -340,9 +353,11 @@ def search(
         candidates(request, template, cluster.gpus_per_node), key=lambda s: (s[0], s[3], s[1])
     )
     if not splits:
-        raise TandemError(
+        raise NoPlan(
             f"no split of {request.gpus} GPUs and global batch {request.global_batch} satisfies "
-            f"{_fixed_text(fx) or 'the model'} (t must divide the heads, d the batch)"
+            f"{_fixed_text(fx) or 'the model'} (t must divide the heads, d the batch)",
+            float("inf"),
+            capacity,
         )
     results: list[Evaluation] = []
     evaluated = rejected = 0
@@ -380,10 +395,12 @@ def search(
     if progress is not None:
         progress(len(splits), len(splits))
     if not results:
-        raise TandemError(
+        raise NoPlan(
             f"the model fits nowhere: the smallest plan needs {smallest / 1e9:.1f} GB per GPU, "
             f"{target.name} has {capacity / 1e9:.0f} GB"
-            + (f" ({_fixed_text(fx)} fixed)" if fx.given() else "")
+            + (f" ({_fixed_text(fx)} fixed)" if fx.given() else ""),
+            smallest,
+            capacity,
         )
     results.sort(key=lambda e: (e.iteration_s, _simplicity(e.plan)))
     best = results[: max(top, 1)]
