@@ -50,7 +50,7 @@ class Place(ModulePass):
 
     Options: cluster, gpus, global-batch, and the plan keys t, p, d, microbatch, recompute,
     sp, vp, zero, overlap (any subset; the rest are searched), kernels (the fusion preset
-    the search costs layers with: eager, fused or flash).
+    the search costs layers with: eager, fused, flash or inductor).
     """
 
     name = "place"

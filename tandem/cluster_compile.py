@@ -27,7 +27,10 @@ def add_cluster_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--fix", default="", metavar="KEYS", help="plan keys to fix (see tandem plan)")
     try:
         g.add_argument(
-            "--kernels", choices=["eager", "fused", "flash"], default=None, help="fusion preset"
+            "--kernels",
+            choices=["eager", "fused", "flash", "inductor"],
+            default=None,
+            help="fusion preset",
         )
     except argparse.ArgumentError:
         pass  # the command's own --kernels (the fusion preset) serves
@@ -173,7 +176,9 @@ def run_cluster(args: argparse.Namespace) -> int:
 def _sequence_parallel(chunks, placed, report, cluster):
     """The placed IR is not sequence-parallel: its layers' ops on tensor-replicated values
     (norms, residual adds, dropout) run on 1/t of the sequence with sp, as the planner's
-    template measures them."""
+    template measures them, and the backward gathers each column-parallel input again."""
+    from backends.placement.costs import regather_seconds
+
     v = report.template.variant(
         placed.t,
         placed.microbatch,
@@ -186,8 +191,9 @@ def _sequence_parallel(chunks, placed, report, cluster):
     f_cut, b_cut = v.layer.repl_fwd_s * cut, v.layer.repl_bwd_s * cut
     if placed.recompute == "full":
         b_cut += f_cut
+    again = regather_seconds(cluster, v.layer, placed.t)
     return [
-        (f - n * f_cut, b - n * b_cut, c)
+        (f - n * f_cut, b - n * b_cut + n * again, c + n * again)
         for n, (f, b, c) in zip(placed.stage_layers, chunks, strict=True)
     ]
 

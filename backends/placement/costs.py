@@ -6,8 +6,10 @@
 
 Tensor-parallel collectives are on the critical path (Megatron-LM does not overlap them);
 with sequence parallelism each all-reduce becomes a reduce-scatter plus an all-gather (the
-same bytes on the ring) and the ops on tensor-replicated values (norms, residual adds,
-dropout) work on 1/t of the sequence. Full recomputation repeats the forward (collectives
+same bytes on the ring), the ops on tensor-replicated values (norms, residual adds,
+dropout) work on 1/t of the sequence, and the backward all-gathers each column-parallel
+layer's input again for its weight gradient (the gathered input is not kept: that is where
+the 34sbh/t activation memory comes from; Korthikanti et al. 2022, section 4.2.2). Full recomputation repeats the forward (collectives
 included) before the backward; selective recomputation repeats attention's forward.
 
 Memory per parameter (mixed precision, Megatron-LM): the weight in the model dtype, its
@@ -57,6 +59,13 @@ def comm_seconds(cluster: Cluster, entries: list[tuple[str, float]], t: int) -> 
     return sum(collective_seconds(cluster, kind, nbytes, t, 1) for kind, nbytes in entries)
 
 
+def regather_seconds(cluster: Cluster, seg: Segment, t: int) -> float:
+    """Sequence parallelism's extra backward all-gathers: one per backward all-reduce of the
+    layer without it (each column-parallel layer's input gradient), of the same size."""
+    again = [("all_gather", nbytes) for kind, nbytes in seg.comm_bwd if kind == "all_reduce"]
+    return comm_seconds(cluster, again, t)
+
+
 def layer_costs(
     seg: Segment, cluster: Cluster, t: int, recompute: str, sp: bool, is_layer: bool = True
 ) -> LayerCosts:
@@ -65,7 +74,7 @@ def layer_costs(
     fwd = seg.fwd_s - seg.repl_fwd_s * shrink
     bwd = seg.bwd_s - seg.repl_bwd_s * shrink
     cf = comm_seconds(cluster, seg.comm_fwd, t)
-    cb = comm_seconds(cluster, seg.comm_bwd, t)
+    cb = comm_seconds(cluster, seg.comm_bwd, t) + (regather_seconds(cluster, seg, t) if sp else 0.0)
     mode = recompute if is_layer else "none"
     if mode == "full":
         bwd += fwd

@@ -50,9 +50,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--kernels",
-        choices=["eager", "fused", "flash"],
+        choices=["eager", "fused", "flash", "inductor"],
         default="fused",
-        help="fusion preset the layers are costed with (default fused: Megatron-LM's kernels)",
+        help="fusion preset the layers are costed with (the fuse pass's kernels; default "
+        "fused: Megatron-LM's)",
     )
     p.add_argument("--json", action="store_true", help="print the plans as JSON")
     p.add_argument("--trace", metavar="OUT.json", help="Chrome trace of the best plan's iteration")
