@@ -46,7 +46,8 @@ def _place_options(plan, cluster: str, gpus: int, batch: int, kernels: str) -> s
     return (
         f'place{{cluster="{cluster}" gpus={gpus} global-batch={batch} t={plan.t} p={plan.p} '
         f"d={plan.d} microbatch={plan.microbatch} recompute={plan.recompute} sp={on[plan.sp]} "
-        f"vp={plan.vp} zero={on[plan.zero]} overlap={on[plan.overlap]} kernels={kernels}}}"
+        f"vp={plan.vp} zero={on[plan.zero]} overlap={on[plan.overlap]} "
+        f"tp_overlap={on[plan.tp_overlap]} kernels={kernels}}}"
     )
 
 
@@ -119,11 +120,13 @@ def run_cluster(args: argparse.Namespace) -> int:
         recorded["zero"],
         recorded["overlap"],
         tuple(recorded["stage_layers"]),
+        bool(recorded.get("tp_overlap", False)),
     )
     chunks = stage_times(entry(module), placed, cluster, _preset(args))
-    if placed.sp and report.template is not None:
-        chunks = _sequence_parallel(chunks, placed, report, cluster)
+    if (placed.sp or placed.tp_overlap) and report.template is not None:
+        chunks = _template_terms(chunks, placed, report, cluster)
     p = placed.p
+    chunks = _accumulation(chunks, placed, best.stages, cluster, report.facts.dtype)
     stages = []
     for i, st in enumerate(best.stages):
         mine = [chunks[c * p + i] for c in range(placed.vp)]
@@ -173,11 +176,25 @@ def run_cluster(args: argparse.Namespace) -> int:
     return 0
 
 
-def _sequence_parallel(chunks, placed, report, cluster):
-    """The placed IR is not sequence-parallel: its layers' ops on tensor-replicated values
-    (norms, residual adds, dropout) run on 1/t of the sequence with sp, as the planner's
-    template measures them, and the backward gathers each column-parallel input again."""
-    from backends.placement.costs import regather_seconds
+def _accumulation(chunks, placed, stages, cluster, dtype):
+    """Each microbatch's backward adds its weight gradients into the accumulated ones (the
+    planner's `costs.accumulate_seconds`), a device's parameters spread over its chunks."""
+    from backends.placement.costs import accumulate_seconds
+
+    p = placed.p
+    out = []
+    for k, (f, b, c) in enumerate(chunks):
+        extra = accumulate_seconds(cluster, dtype, stages[k % p].params / placed.vp)
+        out.append((f, b + extra, c))
+    return out
+
+
+def _template_terms(chunks, placed, report, cluster):
+    """What the placed IR does not show, per layer from the planner's template: with sp its
+    layers' ops on tensor-replicated values (norms, residual adds, dropout) run on 1/t of the
+    sequence and the backward gathers each column-parallel input again; with tp_overlap the
+    backward's collectives partly hide behind its GEMMs."""
+    from backends.placement.costs import backward_comm_seconds, comm_seconds
 
     v = report.template.variant(
         placed.t,
@@ -187,13 +204,14 @@ def _sequence_parallel(chunks, placed, report, cluster):
         report.request.dropout,
         cluster.sustained_compute,
     )
-    cut = 1.0 - 1.0 / placed.t
+    cut = 1.0 - 1.0 / placed.t if placed.sp else 0.0
     f_cut, b_cut = v.layer.repl_fwd_s * cut, v.layer.repl_bwd_s * cut
     if placed.recompute == "full":
         b_cut += f_cut
-    again = regather_seconds(cluster, v.layer, placed.t)
+    comm = backward_comm_seconds(cluster, v.layer, placed.t, placed.sp, placed.tp_overlap)
+    comm -= comm_seconds(cluster, v.layer.comm_bwd, placed.t)
     return [
-        (f - n * f_cut, b - n * b_cut + n * again, c + n * again)
+        (f - n * f_cut, b - n * b_cut + n * comm, c + n * comm)
         for n, (f, b, c) in zip(placed.stage_layers, chunks, strict=True)
     ]
 

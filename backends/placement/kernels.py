@@ -72,6 +72,10 @@ class Kernels:
         self.plan = plan_kernels(block, preset)
         self.ops = [op for op in block.ops if isinstance(op, TfmOp)]
         self.heads = {k.head: k for k in self.plan.kernels}
+        # ops whose booked time is a GEMM's (a matmul, or a kernel holding one)
+        self.gemms = {op for op in self.ops if isinstance(op, la.MatmulOp)} - set(
+            self.plan.kernel_of
+        ) | {k.head for k in self.plan.kernels if any(isinstance(o, la.MatmulOp) for o in k.ops)}
 
     def kernel_of(self, op: Operation) -> Kernel | None:
         return self.plan.kernel_of.get(op)

@@ -25,6 +25,7 @@ from backends.placement import kernels
 from backends.placement.costs import (
     OPTIMIZER_TRAFFIC,
     LayerCosts,
+    accumulate_seconds,
     bytes_per_param,
     grad_bytes,
     layer_costs,
@@ -118,6 +119,10 @@ def check_request(request: Request, cluster: Cluster, template: Template | None 
         )
     if fx.d and b % fx.d:
         raise TandemError(f"global batch {b} is not divisible by d={fx.d}")
+    if fx.vp and fx.vp > 1 and fx.p and fx.p <= 2:
+        raise TandemError(
+            f"vp={fx.vp} with p={fx.p}: the interleaved schedule needs more than 2 pipeline stages"
+        )
     if template is not None and fx.p and fx.p > template.layers_total:
         raise TandemError(f"p={fx.p} pipeline stages for {template.layers_total} layers")
     if request.kernels not in kernels.PRESETS:
@@ -179,18 +184,20 @@ def _in_flight(p: int, i: int, vp: int, m: int) -> int:
 
 
 def _segment_costs(
-    setup: _Setup, variant: Variant, recompute: str, sp: bool
+    setup: _Setup, variant: Variant, recompute: str, sp: bool, tp_overlap: bool
 ) -> tuple[LayerCosts, LayerCosts, LayerCosts]:
     """Layer, embedding and head costs of a variant under recompute / sp (memoised)."""
-    key = (variant.t, variant.b, recompute, sp)
+    key = (variant.t, variant.b, recompute, sp, tp_overlap)
     got = setup.costs.get(key)
     if got is None:
         t, cl = variant.t, setup.cluster
         got = (
-            layer_costs(variant.layer, cl, t, recompute, sp),
-            layer_costs(variant.embed, cl, t, recompute, sp, is_layer=False),
-            layer_costs(variant.head, cl, t, recompute, sp, is_layer=False),
+            layer_costs(variant.layer, cl, t, recompute, sp, True, tp_overlap),
+            layer_costs(variant.embed, cl, t, recompute, sp, False, tp_overlap),
+            layer_costs(variant.head, cl, t, recompute, sp, False, tp_overlap),
         )
+        for c in got:  # each microbatch's backward accumulates its weight gradients
+            c.compute_bwd += accumulate_seconds(cl, setup.dtype, c.params)
         setup.costs[key] = got
     return got
 
@@ -201,7 +208,7 @@ def evaluate(setup: _Setup, plan: Plan, variant: Variant, capacity: float) -> Ev
     t, p, d, vp = plan.t, plan.p, plan.d, plan.vp
     m = plan.microbatches(setup.request.global_batch)
     layers = setup.template.layers_total
-    lay, emb, head = _segment_costs(setup, variant, plan.recompute, plan.sp)
+    lay, emb, head = _segment_costs(setup, variant, plan.recompute, plan.sp, plan.tp_overlap)
     per_param = bytes_per_param(setup.dtype, plan.zero, d)
     chunks = p * vp
 
@@ -363,7 +370,18 @@ def search(
             for sp in _choices(fx.sp, t > 1):
                 for zero in _choices(fx.zero, d > 1):
                     for vp in _vps(fx.vp, p, m, template.layers_total):
-                        plan = Plan(t, p, d, mb, recompute, sp, vp, zero, bool(fx.overlap))
+                        plan = Plan(
+                            t,
+                            p,
+                            d,
+                            mb,
+                            recompute,
+                            sp,
+                            vp,
+                            zero,
+                            bool(fx.overlap),
+                            tp_overlap=bool(fx.tp_overlap),
+                        )
                         ev = evaluate(setup, plan, variant, capacity)
                         if ev is None:
                             continue
@@ -409,9 +427,11 @@ def _choices(fixed: bool | None, allowed: bool) -> tuple[bool, ...]:
 
 
 def _vps(fixed: int | None, p: int, m: int, layers: int) -> list[int]:
+    """Virtual stages per device: Megatron-LM's interleaved schedule needs more than two
+    stages, layers divisible by the chunks and (searched) microbatches by the stages."""
     if fixed is not None:
-        return [fixed] if fixed == 1 or (p > 1 and layers % (p * fixed) == 0) else []
-    if p == 1:
+        return [fixed] if fixed == 1 or (p > 2 and layers % (p * fixed) == 0) else []
+    if p <= 2:
         return [1]
     out = [1]
     for v in range(2, MAX_VP + 1):

@@ -44,6 +44,7 @@ from backends.placement.stages import assign
 from backends.targets import GpuTarget
 from ir import attrs
 from ir import linalg_ops as la
+from ir.attrs import MATERIALISED
 from ir.base import TfmOp
 from ir.errors import TandemError
 from ir.types import dtype, shape
@@ -66,6 +67,7 @@ class Segment:
     saved_attn: float = 0.0  # attention internals (score-sized)
     layer_input: float = 0.0  # what full recomputation keeps
     working: float = 0.0  # peak live bytes of the position's own values
+    gemm_fwd_s: float = 0.0  # the forward's GEMMs (the backward's weight gradients take as long)
 
     def minus(self, other: Segment) -> Segment:
         """This position's extra over a layer (negative parts clipped to 0)."""
@@ -87,6 +89,7 @@ class Segment:
             d(self.saved_attn, other.saved_attn),
             0.0,
             d(self.working, other.working),
+            d(self.gemm_fwd_s, other.gemm_fwd_s),
         )
 
     def saved(self, recompute: str, sp_ranks: int) -> float:
@@ -230,7 +233,7 @@ class Template:
         n = len(self.present)
         mid = 2 if n >= 3 else 1
         segs = {
-            k: _numbers(st.structure(k, preset), times, preset, dropout, t, st)
+            k: _numbers(st.structure(k, preset), times, st.kernels(preset), dropout, st)
             for k in sorted({1, mid, n})
         }
         layer = segs[mid]
@@ -306,9 +309,8 @@ def _dtype_bytes(name: str) -> int:
 def _numbers(
     st: Structure,
     times: Times,
-    preset: str,
+    kernels: Kernels,
     dropout: bool,
-    t: int,
     sized: _ShardedTemplate,
 ) -> Segment:
     """The segment's costs at the current sizes (see the module docstring)."""
@@ -321,6 +323,8 @@ def _numbers(
         seg.repl_fwd_s += s if op in st.repl else 0.0
         if isinstance(op, la.AttentionOp):
             seg.attn_fwd_s += s
+        if op in kernels.gemms:
+            seg.gemm_fwd_s += s
         extra = times.backward.get(op, 0.0)  # dropout's backward, not in the IR
         seg.bwd_s += extra
         seg.repl_bwd_s += extra if op in st.repl else 0.0
@@ -338,7 +342,7 @@ def _numbers(
         b, h, sq, _d = shape(op.q)
         scores = b * h * sq * shape(op.k)[2]
         eb = nbytes(op.q) // max(numel(op.q), 1)
-        if preset == "flash":
+        if kernels.plan.attention != MATERIALISED:
             seg.saved_split += 4 * b * h * sq  # row statistics (fp32)
         else:
             # softmax probabilities; with dropout also its mask and the dropped probabilities

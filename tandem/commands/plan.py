@@ -43,7 +43,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--fix",
         default="",
         metavar="KEYS",
-        help="fix plan keys: t=8,p=8,d=24,mb=2,recompute=full,sp=off,vp=1,zero=off,overlap=off",
+        help="fix plan keys: t=8,p=8,d=24,mb=2,recompute=full,sp=off,vp=1,zero=off,overlap=off,"
+        "tp_overlap=off",
     )
     p.add_argument(
         "--top", type=_positive, default=5, metavar="K", help="plans to show (default 5)"
