@@ -95,8 +95,11 @@ class Kernels:
         dead = self.plan.dead
         for op in self.ops:
             kernel = self.heads.get(op)
-            if kernel is not None:
-                out.of[op] = _kernel_seconds(kernel, target, sustained, size)
+            if kernel is not None:  # identical layers' kernels are costed once
+                key = (kernel.name, *(signature(o) for o in kernel.ops))
+                if key not in cache:
+                    cache[key] = _kernel_seconds(kernel, target, sustained, size)
+                out.of[op] = cache[key]
                 if dropout and kernel.forward and kernel.name == DROPOUT_KERNEL:
                     out.backward[op] = _hidden_dropout_backward(kernel, target, size)
                 continue

@@ -252,6 +252,9 @@ def evaluate(setup: _Setup, plan: Plan, variant: Variant, capacity: float) -> Ev
             counts = got
         device_counts = list(counts)
     plan = replace(plan, stage_layers=counts)
+    mem = max(memory(i, device_counts[i]) for i in range(p))
+    if mem > capacity:  # never returned: its time is not needed
+        return Evaluation(plan, float("inf"), mem, False, {})
     stages = []
     for i in range(p):
         n = device_counts[i]
@@ -287,7 +290,6 @@ def evaluate(setup: _Setup, plan: Plan, variant: Variant, capacity: float) -> Ev
         "dp_comm_s": dp + sync,
         "optimizer_s": opt,
     }
-    mem = max(st.memory for st in stages)
     i_mem = max(range(p), key=lambda i: stages[i].memory)
     n_mem = device_counts[i_mem]
     detail = {
@@ -297,7 +299,7 @@ def evaluate(setup: _Setup, plan: Plan, variant: Variant, capacity: float) -> Ev
         "in_flight_microbatches": float(flights[i_mem]),
         "activation_per_layer": lay.saved,
     }
-    return Evaluation(plan, total, mem, mem <= capacity, breakdown, stages, detail, chunk_times)
+    return Evaluation(plan, total, mem, True, breakdown, stages, detail, chunk_times)
 
 
 def _step_end(setup: _Setup, plan: Plan, stages: list[Stage]) -> tuple[float, float, float]:
