@@ -205,15 +205,25 @@ def _template_terms(chunks, placed, report, cluster):
         cluster.sustained_compute,
     )
     cut = 1.0 - 1.0 / placed.t if placed.sp else 0.0
-    f_cut, b_cut = v.layer.repl_fwd_s * cut, v.layer.repl_bwd_s * cut
-    if placed.recompute == "full":
-        b_cut += f_cut
-    comm = backward_comm_seconds(cluster, v.layer, placed.t, placed.sp, placed.tp_overlap)
-    comm -= comm_seconds(cluster, v.layer.comm_bwd, placed.t)
-    return [
-        (f - n * f_cut, b - n * b_cut + n * comm, c + n * comm)
-        for n, (f, b, c) in zip(placed.stage_layers, chunks, strict=True)
-    ]
+
+    def terms(seg, layer: bool) -> tuple[float, float, float]:
+        f_cut, b_cut = seg.repl_fwd_s * cut, seg.repl_bwd_s * cut
+        if layer and placed.recompute == "full":
+            b_cut += f_cut
+        comm = backward_comm_seconds(cluster, seg, placed.t, placed.sp, placed.tp_overlap)
+        return f_cut, b_cut, comm - comm_seconds(cluster, seg.comm_bwd, placed.t)
+
+    lay = terms(v.layer, True)
+    out = []
+    last = len(chunks) - 1
+    for k, (n, (f, b, c)) in enumerate(zip(placed.stage_layers, chunks, strict=True)):
+        f_cut, b_cut, comm = (n * x for x in lay)
+        for seg, here in ((v.embed, k == 0), (v.head, k == last)):
+            if here:
+                ef, eb, ec = terms(seg, False)
+                f_cut, b_cut, comm = f_cut + ef, b_cut + eb, comm + ec
+        out.append((f - f_cut, b - b_cut + comm, c + comm))
+    return out
 
 
 class _FactsOnly:
