@@ -14,7 +14,7 @@ asynchronous tensor-parallel communication, since late 2021).
 embedding is on the first, the head on the last).
 
 `Fixed` holds the keys a user fixed (`--fix t=8,p=8,mb=2` or pass options); the search
-fills in the rest.
+fills in the rest. `Request` is what to plan for: cluster, GPUs, global batch, fixed keys.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ from xdsl.dialects.builtin import (
 )
 from xdsl.ir import Attribute
 
+from backends.targets import Cluster
 from ir import attrs
 from ir.errors import TandemError
 
@@ -101,6 +102,18 @@ class Fixed:
         return {
             f.name: getattr(self, f.name) for f in fields(self) if getattr(self, f.name) is not None
         }
+
+
+@dataclass(frozen=True)
+class Request:
+    """What to plan for: a cluster (name or path), GPUs, global batch, fixed keys, kernels."""
+
+    cluster: str | Cluster
+    gpus: int
+    global_batch: int
+    fixed: Fixed = Fixed()
+    kernels: str = "fused"
+    dropout: bool = True
 
 
 _BOOL = {
