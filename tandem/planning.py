@@ -4,8 +4,8 @@
     report.best.plan, report.to_json()
 
 The model is imported once, with 3 layers (the first stage's, a middle one, the last
-stage's; `backends.placement.template`) at the largest microbatch the search may pick, and
-every plan is costed from it. A zoo model's vocabulary is padded to a multiple of 1024 as
+stage's; `backends.placement.template`; also for a model of fewer layers, whose layers are
+alike) at the largest microbatch the search may pick, and every plan is costed from it. A zoo model's vocabulary is padded to a multiple of 1024 as
 Megatron-LM pads it (to 128 x t, for every t up to 8): 50257 -> 51200.
 """
 
@@ -106,7 +106,7 @@ def import_template(
     changes: dict[str, Any] = {"batch": batch, "dtype": overrides.dtype or dtype}
     if shape is not None:
         total = shape["layers"]
-        changes["layers"] = min(total, TEMPLATE_LAYERS)
+        changes["layers"] = TEMPLATE_LAYERS  # a 1- or 2-layer model too: its layers are alike
         vocab = shape["vocab"]
         if pad_vocab and vocab % VOCAB_MULTIPLE:
             padded = -(-vocab // VOCAB_MULTIPLE) * VOCAB_MULTIPLE
