@@ -15,6 +15,7 @@ from xdsl.passes import ModulePass
 TFM_PASSES: dict[str, str] = {
     "fold-transposes": "passes.fold_transposes:FoldTransposes",
     "pad-shapes": "passes.pad_shapes:PadShapes",
+    "dynaprop": "passes.dynaprop:DynaPropPass",
 }
 
 

@@ -18,6 +18,7 @@ from ir.errors import TandemError
 COMMANDS = {
     "import": "import_",
     "verify": "verify",
+    "sparsity": "sparsity",
     "flops": "flops",
     "simulate": "simulate",
     "compile": "compile",

@@ -9,9 +9,10 @@ AccelTran matmul mapping (``acceltran_matmul_cost``), C[B,M,N] = A[B,M,K] @ W[B,
   of a dot product per cycle, so a tile takes b * x * x * ceil(x/M) cycles on one lane.
 * Tiles are spread over all PEs * lanes_per_pe lanes in waves:
   dense cycles = ceil(tiles / lanes) * cycles_per_tile.
-* Sparsity s (DynaProp): the pre-sparsity unit feeds only non-zero pairs, so compute cycles =
-  (1 - s) * dense cycles exactly; memory traffic is (1 - s) of the values plus a 1-bit mask
-  per element.
+* Sparsity (DynaProp): the pre-sparsity unit ANDs the operands' masks and feeds only
+  non-zero pairs, so compute cycles = (1 - s) * dense cycles, s the fraction of zero pairs.
+  Each operand moves compressed: (1 - s_x) of its values plus a 1-bit mask per element, s_x
+  its own zero fraction (``operand_sparsity`` = (s_A, s_W, s_C); by default all three are s).
 * Main memory: every operand is read once and the result written once (layer-by-layer
   dataflow with on-chip reuse inside the buffers); time = max(compute, traffic / bandwidth).
 * Energy = dynamic power of the busy lane modules (MAC lane, FIFO, pre/post-sparsity) times
@@ -50,12 +51,13 @@ _LANE_MODULES = ("mac_lane", "fifo", "pre_sparsity", "post_sparsity")
 _PE_MODULES = ("dataflow", "dma")
 
 
-def _check(batch: int, m: int, n: int, k: int, sparsity: float, who: str) -> None:
+def _check(batch: int, m: int, n: int, k: int, sparsity: float, who: str, *operands: float) -> None:
     for name, v in (("batch", batch), ("m", m), ("n", n), ("k", k)):
         if not isinstance(v, int) or isinstance(v, bool) or v < 1:
             raise TandemError(f"{who}: {name} must be a positive integer, got {v!r}")
-    if not 0.0 <= float(sparsity) < 1.0:
-        raise TandemError(f"{who}: sparsity must be in [0, 1), got {sparsity!r}")
+    for s in (sparsity, *operands):
+        if not 0.0 <= float(s) < 1.0:
+            raise TandemError(f"{who}: sparsity must be in [0, 1), got {s!r}")
 
 
 # ----------------------------------------------------------------------------------------
@@ -137,15 +139,21 @@ def acceltran_matmul_cost(
     k: int,
     sparsity: float = 0.0,
     dtype: str = "f16",
+    operand_sparsity: tuple[float, float, float] | None = None,
 ) -> OpCost:
-    """Matmul C[batch,m,n] = A[batch,m,k] @ W[batch,k,n] on the MAC lanes of AccelTran."""
-    _check(batch, m, n, k, sparsity, "acceltran_matmul_cost")
+    """Matmul C[batch,m,n] = A[batch,m,k] @ W[batch,k,n] on the MAC lanes of AccelTran.
+
+    ``sparsity``: the fraction of zero operand pairs (skipped cycles); ``operand_sparsity``:
+    zero fractions of A, W and C for their compressed traffic (default: ``sparsity`` each).
+    """
+    sa, sw, sc = operand_sparsity or (sparsity, sparsity, sparsity)
+    _check(batch, m, n, k, sparsity, "acceltran_matmul_cost", sa, sw, sc)
     t = target
     eb = nbytes_of(dtype)
     cyc = acceltran_matmul_cycles(t, batch, m, n, k, sparsity)
     compute = cyc["cycles"] / t.clock_hz
     a_el, w_el, c_el = batch * m * k, batch * k * n, batch * m * n
-    nbytes = sum(_sparse_bytes(e, eb, sparsity) for e in (a_el, w_el, c_el))
+    nbytes = sum(_sparse_bytes(e, eb, s) for e, s in ((a_el, sa), (w_el, sw), (c_el, sc)))
     memory = nbytes / t.main_memory_bandwidth
     seconds = max(compute, memory)
 
@@ -166,9 +174,9 @@ def acceltran_matmul_cost(
     bx = t.tile_b * t.tile_x * t.tile_x
     xx = t.tile_x * t.tile_x
     e_buf = _buffer_access_j(
-        t, cyc["tiles"] * bx * eb * keep * 2, t.activation_buffer_mb
-    ) + _buffer_access_j(t, cyc["tiles"] * xx * eb * keep, t.weight_buffer_mb)
-    if sparsity > 0:
+        t, cyc["tiles"] * bx * eb * ((1.0 - sa) + (1.0 - sc)), t.activation_buffer_mb
+    ) + _buffer_access_j(t, cyc["tiles"] * xx * eb * (1.0 - sw), t.weight_buffer_mb)
+    if max(sparsity, sa, sw, sc) > 0:
         e_buf += _buffer_access_j(t, cyc["tiles"] * (2 * bx + xx) / 8.0, t.mask_buffer_mb)
     e_mm = _main_memory_j(t, nbytes)
     energy = e_dyn + leak_w * seconds + e_buf + e_mm

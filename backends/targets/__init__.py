@@ -30,6 +30,7 @@ from backends.targets.models import (
     GpuTarget,
     Link,
     PhazeTarget,
+    StructuredSparsity,
     Target,
     TargetBase,
 )
@@ -44,6 +45,7 @@ __all__ = [
     "GpuTarget",
     "Link",
     "PhazeTarget",
+    "StructuredSparsity",
     "Target",
     "TargetBase",
     "cluster_names",

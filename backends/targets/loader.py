@@ -19,6 +19,7 @@ from backends.targets.models import (
     GpuTarget,
     Link,
     PhazeTarget,
+    StructuredSparsity,
     Target,
 )
 from backends.targets.schema import check_file
@@ -153,7 +154,19 @@ def _gpu(d: dict[str, Any], path: Path) -> GpuTarget:
         gemm=gemm,
         memory_op_efficiency=mem_eff,
         calibration=dict(d["calibration"] or {}),
+        structured_sparsity=_structured(d.get("sparsity"), path),
     )
+
+
+def _structured(table: dict[str, Any] | None, path: Path) -> StructuredSparsity | None:
+    if table is None:
+        return None
+    if table["speedup"] < 1.0:
+        raise TandemError(
+            f"{path.name}: [sparsity] speedup must be >= 1 (a sparse GEMM is never slower "
+            f"than the dense one it replaces), got {table['speedup']!r}"
+        )
+    return StructuredSparsity(table["structured"], table["speedup"])
 
 
 def _acceltran(d: dict[str, Any], path: Path) -> AccelTranTarget:

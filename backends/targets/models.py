@@ -82,6 +82,15 @@ class GemmParams:
     max_split_k: int
 
 
+@dataclass(frozen=True)
+class StructuredSparsity:
+    """Sparse tensor cores: a GEMM with an operand pruned to `pattern` ("2:4": two non-zeros
+    in every four along the reduction dim) runs its math `speedup` times faster (1 to 2)."""
+
+    pattern: str
+    speedup: float
+
+
 @dataclass(frozen=True, eq=False)
 class GpuTarget(TargetBase):
     """A GPU: peaks per dtype, HBM, tile shapes for cuBLAS-like tiling, calibrated efficiencies."""
@@ -99,6 +108,8 @@ class GpuTarget(TargetBase):
     gemm: GemmParams
     memory_op_efficiency: dict[str, float]
     calibration: dict[str, float] = field(default_factory=dict)
+    # [sparsity] of the file; None: unstructured zeros and structured ones gain nothing
+    structured_sparsity: StructuredSparsity | None = None
 
     def compute_units(self) -> list[str]:
         """One stream: every op runs on the "sm" unit."""

@@ -61,6 +61,8 @@ GPU_SCHEMA = Table(
             }
         ),
         "calibration": Table(open_values=Num(allow_zero=True), optional=True),
+        # structured sparsity the tensor cores exploit; absent: dense kernels only
+        "sparsity": Table({"structured": Str(("2:4",)), "speedup": Num(le=2.0)}, optional=True),
     }
 )
 

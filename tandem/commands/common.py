@@ -54,6 +54,23 @@ def _positive(text: str) -> int:
     return v
 
 
+def add_checkpoint_argument(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--checkpoint",
+        metavar="FILE",
+        help="load these weights (a PyTorch state dict of the same architecture) first",
+    )
+
+
+def apply_checkpoint(args: argparse.Namespace, spec: ModelSpec) -> None:
+    """Load `--checkpoint` into the model, if given."""
+    path = getattr(args, "checkpoint", None)
+    if path:
+        from frontends.checkpoint import load_checkpoint
+
+        load_checkpoint(spec.module, path)
+
+
 def overrides_from(args: argparse.Namespace) -> Overrides:
     from frontends.zoo import Overrides
 

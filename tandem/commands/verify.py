@@ -1,10 +1,17 @@
-"""`tandem verify MODEL [--training] [-p PIPELINE] [--via torch-mlir]`: the IR computes what PyTorch computes."""
+"""`tandem verify MODEL [--training] [-p PIPELINE] [--via torch-mlir] [--checkpoint FILE]`: the IR
+computes what PyTorch computes. With `dynaprop{...}` in the pipeline, PyTorch runs under the
+DynaProp runtime with the same settings (`frontends.dynaprop`)."""
 
 from __future__ import annotations
 
 import argparse
 
-from tandem.commands.common import add_model_arguments, load_spec
+from tandem.commands.common import (
+    add_checkpoint_argument,
+    add_model_arguments,
+    apply_checkpoint,
+    load_spec,
+)
 
 HELP = "import (and optionally transform) a model, run it on the reference interpreter, compare with PyTorch"
 
@@ -19,6 +26,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="tolerance on the relative error (default 1e-4 f32, 2e-2 f16/bf16)",
     )
     p.add_argument("--json", action="store_true", help="print the comparison as JSON")
+    add_checkpoint_argument(p)
     p.add_argument(
         "--via",
         choices=["torch-export", "torch-mlir"],
@@ -29,6 +37,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     spec = load_spec(args, device="cpu")
+    apply_checkpoint(args, spec)
     from tandem.api import verify
 
     report = verify(spec, pipeline=args.passes, rtol=args.rtol, via=args.via)
