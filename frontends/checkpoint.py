@@ -32,7 +32,9 @@ def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
     try:
         data = torch.load(p, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises pickle, zip and runtime errors alike
-        raise TandemError(f"checkpoint {p}: not a PyTorch state dict ({exc})") from None
+        raise TandemError(
+            f"checkpoint {p}: not a PyTorch state dict ({type(exc).__name__})"
+        ) from None
     for key in ("state_dict", "model"):
         if isinstance(data, dict) and isinstance(data.get(key), dict):
             data = data[key]

@@ -41,7 +41,6 @@ from torch.utils.weak import WeakIdKeyDictionary
 
 from ir.attrs import layer_of_name
 from ir.errors import TandemError
-from ir.sparse_ops import prune_tensor
 from ir.sparsity import INSIDE_ATTENTION, DynaPropConfig, weight_site
 
 __all__ = ["DynaProp", "DynaPropConfig", "DynaPropModule", "SiteCount", "SparsityStats"]
@@ -135,13 +134,18 @@ class SparsityStats:
         return {s: z / n for s, (z, n) in out.items() if n}
 
 
+def _prune(x: torch.Tensor, tau: float) -> torch.Tensor:
+    """Zero |x| <= tau: one fused kernel (`hardshrink` is exactly DynaProp's rule)."""
+    return torch.nn.functional.hardshrink(x, tau)
+
+
 class _PruneSite(torch.autograd.Function):
     """Forward: prune |x| <= tau_fwd. Backward: straight through, pruning |g| <= tau_bwd."""
 
     @staticmethod
     def forward(ctx, x, rt: DynaProp, site: str, layer: int | None):
         ctx.rt, ctx.site, ctx.layer = rt, site, layer
-        y = prune_tensor(x, rt.config.tau_fwd)
+        y = _prune(x, rt.config.tau_fwd)
         rt.stats.add(site, layer, "forward", y)
         return y
 
@@ -149,7 +153,7 @@ class _PruneSite(torch.autograd.Function):
     def backward(ctx, g):
         rt = ctx.rt
         if rt.config.act_grads:
-            g = prune_tensor(g, rt.config.tau_bwd)
+            g = _prune(g, rt.config.tau_bwd)
             rt.stats.add(ctx.site, ctx.layer, "backward", g)
         return g, None, None, None
 
@@ -164,7 +168,7 @@ class _PruneGrad(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, g):
-        g = prune_tensor(g, ctx.rt.config.tau_bwd)
+        g = _prune(g, ctx.rt.config.tau_bwd)
         ctx.rt.stats.add(ctx.site, ctx.layer, "backward", g)
         return g, None, None, None
 

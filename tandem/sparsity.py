@@ -133,7 +133,7 @@ def input_batches(
         try:
             data = torch.load(p, map_location="cpu", weights_only=True)
         except Exception as exc:  # torch raises pickle, zip and runtime errors alike
-            raise TandemError(f"inputs {p}: not a PyTorch file ({exc})") from None
+            raise TandemError(f"inputs {p}: not a PyTorch file ({type(exc).__name__})") from None
         if isinstance(data, dict):
             data = tuple(data[k] for k in ("input_ids", "labels") if k in data)
         given = list(data) if isinstance(data, tuple | list) else [data]

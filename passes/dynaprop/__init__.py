@@ -188,8 +188,8 @@ class DynaPropPass(ModulePass):
 
     name = "dynaprop"
 
-    tau_fwd: float | str = 0.06
-    tau_bwd: float | str = 1e-4
+    tau_fwd: float | int | str = 0.06
+    tau_bwd: float | int | str = 1e-4
     sites: tuple[str, ...] = ("all",)
     act_grads: bool = True
     weight_grads: bool = True

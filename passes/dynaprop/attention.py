@@ -66,8 +66,9 @@ def _site(e: Emitter, x: SSAValue, site: str, tau: float, cfg: DynaPropConfig) -
 def _mask(e: Emitter, op: AttentionOp, s: SSAValue) -> SSAValue:
     sq, sk = shape(s)[-2:]
     if op.is_causal:
-        rows = e.reshape(e.arange(sq), (sq, 1))
-        cols = e.reshape(e.arange(sk), (1, sk))
+        query = e.arange(sq)
+        key = query if sk == sq else e.arange(sk)
+        rows, cols = e.reshape(query, (sq, 1)), e.reshape(key, (1, sk))
         keep = e.binary(bi.LeOp, cols, rows)
         s = e.where(keep, s, e.const(float("-inf"), s))
     if op.mask is not None:
