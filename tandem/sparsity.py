@@ -74,11 +74,13 @@ class SparsityResult:
 # ---------------------------------------------------------------------------- inputs
 
 
-def mlm_mask(ids: torch.Tensor, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
-    """Masked-LM inputs and labels: MASK_RATE of the positions become MASK_ID, the others'
+def mlm_mask(
+    ids: torch.Tensor, seed: int = 0, rate: float = MASK_RATE
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Masked-LM inputs and labels: `rate` of the positions become MASK_ID, the others'
     labels are -100 (ignored by the loss)."""
     gen = torch.Generator().manual_seed(seed)
-    masked = torch.rand(ids.shape, generator=gen) < MASK_RATE
+    masked = torch.rand(ids.shape, generator=gen) < rate
     inputs = torch.where(masked, torch.full_like(ids, MASK_ID), ids)
     labels = torch.where(masked, ids, torch.full_like(ids, -100))
     return inputs, labels

@@ -261,3 +261,11 @@ def test_pass_refuses_pruned_ir(models) -> None:
     ir = _pruned(models, "gpt2-tiny", False, DynaPropConfig())
     with pytest.raises(TandemError, match="already pruned"):
         run_pipeline(ir, "dynaprop")
+
+
+@pytest.mark.parametrize("training", [False, True], ids=["inference", "training"])
+def test_after_pad_shapes(models, training: bool) -> None:
+    """The pipeline order pad-shapes -> dynaprop: padded GEMMs and heads keep their sites."""
+    spec, _ = models.get("gpt2-tiny", training=training)
+    report = api.verify(spec, pipeline="pad-shapes{multiple=64},dynaprop{tau-fwd=0.06}")
+    assert report.ok, report.worst

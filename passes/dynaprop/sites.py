@@ -32,7 +32,7 @@ from ir.base import TfmOp
 from ir.elementwise_ops import ConvertOp, WhereOp
 from ir.linalg_ops import AttentionBackwardOp, AttentionOp, MatmulOp
 from ir.misc_ops import ReduceOp
-from ir.shape_ops import BroadcastOp, ReshapeOp
+from ir.shape_ops import BroadcastOp, PadOp, ReshapeOp
 from ir.types import numel, shape
 
 ACTIVATIONS = (un.GeluOp, un.SiluOp, un.ReluOp, un.TanhOp, un.SigmoidOp)
@@ -140,7 +140,7 @@ class Analysis:
             if isinstance(op, AttentionOp):
                 attention.append(op)
                 tags[op.result] = "ctx"
-            elif is_view(op):
+            elif is_view(op) or isinstance(op, PadOp):  # pad-shapes' zero padding keeps tags
                 if op.operands[0] in tags:
                     tags[op.results[0]] = tags[op.operands[0]]
             elif isinstance(op, ACTIVATIONS):
@@ -175,7 +175,10 @@ class Analysis:
             arg = view_root(operand)
             assert isinstance(arg, BlockArgument)
             p = Projection(op, name, arg, layer, output=op.result)
-            uses = list(op.result.uses)
+            value = op.result
+            while len(list(value.uses)) == 1 and is_view(next(iter(value.uses)).operation):
+                value = next(iter(value.uses)).operation.results[0]  # pad-shapes' slice
+            uses = list(value.uses)
             if len(uses) == 1 and isinstance(uses[0].operation, bi.AddOp):
                 add = uses[0].operation
                 other = add.operands[1 - uses[0].index]

@@ -35,8 +35,12 @@ HELP = "measure DynaProp's run-time sparsity per site on real inputs (and annota
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     add_model_arguments(p)
-    p.add_argument("--tau-fwd", type=float, default=0.06, help="forward threshold (0.06)")
-    p.add_argument("--tau-bwd", type=float, default=1e-4, help="gradient threshold (1e-4)")
+    p.add_argument(
+        "--tau-fwd", type=float, default=0.06, metavar="X", help="forward threshold (0.06)"
+    )
+    p.add_argument(
+        "--tau-bwd", type=float, default=1e-4, metavar="Y", help="gradient threshold (1e-4)"
+    )
     p.add_argument(
         "--sites", default="all", help="comma-separated sites (q,k,v,scores,probs,context,"
         "out_proj,ffn_in,ffn_out), all or none",
