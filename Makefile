@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.tandem-installed
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint bench docs clean
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -24,6 +24,9 @@ lint: $(STAMP)
 test: lint
 	$(VENV)/bin/lit -sv tests/filecheck
 	$(PY) -m pytest -n 2 --durations=15
+
+docs: $(STAMP)
+	$(PY) docs/gen_dialect_doc.py
 
 bench: $(STAMP)
 	@for b in benchmarks/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done

@@ -4,7 +4,8 @@ Each op defines its own work (`op.work()`: FLOPs, bytes, GEMMs; see `ir/work.py`
 module adds them up. `mm_flops` is the part `torch.utils.flop_counter.FlopCounterMode`
 counts (matmuls and attention, with its formulas); `flops` adds the estimated arithmetic of
 everything else. Bytes are main-memory traffic of unfused ops: operands read once, results
-written once; views (reshape, permute, broadcast, slice) move nothing.
+written once; views (reshape, permute, broadcast, slice) move nothing. A `tfm.fused` kernel
+counts once (its body's FLOPs, its inputs and outputs); the ops inside it are not counted again.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from xdsl.dialects.builtin import ModuleOp
 from xdsl.ir import Operation
 
 from ir.base import TfmOp
+from ir.fused_ops import top_level
 from ir.work import VIEW_WORK, OpWork
 
 
@@ -57,6 +59,6 @@ class Totals:
 def count_module(module: ModuleOp) -> Totals:
     totals = Totals()
     for op in module.walk():
-        if op.name.startswith("tfm."):
+        if op.name.startswith("tfm.") and top_level(op):
             totals.add(count_op(op))
     return totals

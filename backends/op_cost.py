@@ -5,9 +5,15 @@ per-op models of ``backends.cost``, by target kind:
 
 * ``tfm.matmul``: ``gemm_cost`` of its GEMM (broadcast batch dims flattened into one batch
   count; a shared 2-D right operand folds the batch into M, as ``torch.matmul`` does).
-* ``tfm.attention`` / ``tfm.attention_backward``: ``attention_cost``, flash-style fused on
-  GPUs unless ``fused=False`` (materialised QK^T, softmax, PV); accelerators always
-  materialise.
+* ``tfm.attention`` / ``tfm.attention_backward``: ``attention_cost`` as the op's ``kernel``
+  attribute says (set by the ``fuse`` pass): "flash" one fused kernel, "materialised" QK^T
+  and PV GEMMs with Megatron's fused scale+mask+softmax kernel between them; without the
+  attribute, flash unless ``fused=False`` (then PyTorch's eager softmax). Accelerators
+  always materialise.
+* ``tfm.fused`` (one kernel of several ops): on GPUs ``fused_kernel_cost`` of its external
+  bytes and its FLOPs, one launch (``cost/fusion.py``); a kernel holding a GEMM (bias
+  epilogue) is that GEMM plus the extra epilogue inputs read once. On accelerators the sum of
+  its ops (their vector units already keep intermediates on chip).
 * memory-bound ops (elementwise, softmax, norm, reduce, embedding, loss, data-movement,
   generic): on GPUs ``memory_op_cost`` of the op's bytes and FLOPs; on AccelTran softmax and
   norms run on their units and other arithmetic on the MAC lanes (``vector_op_cost``), while
@@ -24,11 +30,17 @@ zero operand pairs, ``sparsity.lhs`` / ``sparsity.rhs`` the zero fraction of eac
 Only hardware that skips zeros gains: on AccelTran the pre-sparsity unit feeds the non-zero
 pairs (cycles x (1 - sparsity)) and operands move compressed (values plus a 1-bit mask), and
 its vector units skip zeros too. GPU kernels and PHAZE's systolic arrays are dense: unstructured
-sparsity costs them the dense time. A GPU whose file declares ``[sparsity] structured = "2:4"``
-runs a matmul marked ``sparsity.pattern = "2:4"`` (an operand pruned two-in-four) on its
-sparse tensor cores, ``speedup`` times faster in its math. ``sparse=False`` ignores every
-sparsity attribute (the simulator's dense reference). A `tfm.prune` costs nothing on AccelTran
-(the post-sparsity unit prunes as the producer writes; its power is in the MAC-lane stack).
+sparsity costs them the dense time. A GPU whose file declares
+``[tensor_core.structured_sparsity] pattern = "2:4"`` runs a matmul marked
+``sparsity.pattern = "2:4"`` (an operand pruned two-in-four) on its sparse tensor cores,
+``speedup`` times faster in its math. ``sparse=False`` ignores every sparsity attribute (the
+simulator's dense reference). A ``tfm.prune`` costs nothing on AccelTran (the post-sparsity
+unit prunes as the producer writes; its power is in the MAC-lane stack); on GPUs it is an
+elementwise kernel, or part of its producer's fused kernel after the ``fuse`` pass.
+
+Tile hook: on accelerators a matmul / attention op's ``tile`` record (``backends/tiling``,
+written by the ``tile`` pass) fixes its mapping; without one the target's default tile applies.
+``cores=1`` is the scheduler's single mode: one PHAZE core, or one AccelTran PE group.
 """
 
 from __future__ import annotations
@@ -37,23 +49,30 @@ from dataclasses import dataclass
 
 from xdsl.ir import Attribute, Operation
 
-from backends.cost import OpCost, attention_cost, gemm_cost, memory_op_cost, vector_op_cost
-from backends.cost.accel import acceltran_matmul_cost, phaze_gemm_cost, phaze_vector_cost
+from backends.cost import OpCost, attention_cost, gemm_cost, memory_op_cost
+from backends.cost.accel import accel_gemm_cost, accel_vector_cost
+from backends.cost.fusion import fused_kernel_cost, kernel_class
 from backends.cost.sparse import structured_gemm_cost
 from backends.flops import count_op
 from backends.targets import AccelTranTarget, GpuTarget
+from backends.tiling.record import WHOLE, read_tiles
+from backends.tiling.tile import Tile
 from ir import linalg_ops as la
 from ir.attrs import (
+    KERNEL,
+    MATERIALISED,
     SPARSITY,
     SPARSITY_LHS,
     SPARSITY_PATTERN,
     SPARSITY_RHS,
+    TILE,
     read_float,
     read_str,
     where,
 )
 from ir.base import TfmOp
 from ir.errors import TandemError
+from ir.fused_ops import FusedOp
 from ir.sparse_ops import PruneOp
 from ir.types import dtype, numel, shape
 from ir.work import GemmShape, OpWork
@@ -91,6 +110,14 @@ class Sparsity:
     def any(self) -> bool:
         return self.pairs > 0 or self.pattern is not None
 
+    @property
+    def operands(self) -> tuple[float, float, float] | None:
+        """(s_A, s_W, s_C) of a matmul's compressed traffic; None: ``pairs`` for each."""
+        return (self.lhs, self.rhs, 0.0) if self.per_operand else None
+
+
+DENSE = Sparsity()
+
 
 def _fraction(op: Operation, name: str) -> float | None:
     return read_float(op, name, low=0.0, high=1.0, high_open=True)
@@ -117,12 +144,35 @@ def sparsity_of(op: Operation) -> float:
     return sparsity_info(op).pairs
 
 
+def skipped_sparsity(op: Operation, target) -> Sparsity:
+    """The part of ``op``'s sparsity ``target`` skips: all of it on AccelTran (its sparse
+    units), none on GPUs and PHAZE (dense kernels and systolic arrays)."""
+    return sparsity_info(op) if isinstance(target, AccelTranTarget) else DENSE
+
+
 def has_sparsity(op: Operation) -> bool:
+    """Whether ``op`` (or an op of its fused kernel) carries a sparsity attribute."""
+    if isinstance(op, FusedOp):
+        return any(has_sparsity(o) for o in op.body_ops)
     return any(name in op.attributes for name in SPARSITY_ATTRS)
 
 
+def _sparsity_key(op: Operation) -> tuple:
+    own = tuple(op.attributes.get(name) for name in SPARSITY_ATTRS)
+    if not isinstance(op, FusedOp):
+        return own
+    return own + tuple(_sparsity_key(o) + (o.attributes.get(TILE),) for o in op.body_ops)
+
+
 def compute_dtype(op: Operation) -> str:
-    """The dtype the op computes in, as a target dtype name ("f32", "f16", "bf16", "i8")."""
+    """The dtype the op computes in, as a target dtype name ("f32", "f16", "bf16", "i8").
+
+    GEMMs and attention on f64 tensors compute in f64, which a target prices only when it
+    lists an f64 peak (none does: such an op is an error, not an f32 estimate)."""
+    if isinstance(op, la.MatmulOp | la.AttentionOp | la.AttentionBackwardOp) and any(
+        dtype(v) == "f64" for v in op.operands
+    ):
+        return "f64"
     for value in (*op.operands, *op.results):
         name = dtype(value)
         if name in ("f16", "bf16", "f32"):
@@ -153,45 +203,60 @@ def op_cost(
 ) -> OpCost:
     """Predicted cost of ``op`` on ``target`` (see the module docstring).
 
-    ``fused``: flash-style attention on GPUs. ``cores``: PHAZE only, 1 for a single tensor or
-    vector core (a schedule naming ``tc3``), "all" otherwise. ``counts``: ``count_op(op)``
-    when the caller already has it. ``sparse=False``: ignore sparsity attributes.
+    ``fused``: flash-style attention on GPUs. ``cores``: accelerators only, 1 for a single
+    PHAZE tensor or vector core (a schedule naming ``tc3``) or one AccelTran PE group
+    (``mac2``), "all" otherwise. ``counts``: ``count_op(op)`` when the caller already has it.
+    ``sparse=False``: ignore sparsity attributes.
     """
     if is_view(op):
         return FREE
+    tiles = read_tiles(op) if target.kind != "gpu" else None
     try:
-        return _cost(op, target, fused, cores, counts or count_op(op), sparse)
+        return _cost(op, target, fused, cores, counts or count_op(op), tiles, sparse)
     except TandemError as exc:
         raise TandemError(f"{where(op)}: {exc}") from None
 
 
-def _matmul_cost(op: la.MatmulOp, target, cores: int | str, dt: str, sp: Sparsity) -> OpCost:
-    g = op_gemm(op)
-    if isinstance(target, AccelTranTarget):
-        operands = (sp.lhs, sp.rhs, 0.0) if sp.per_operand else None
-        return acceltran_matmul_cost(target, g.batch, g.m, g.n, g.k, sp.pairs, dt, operands)
-    if isinstance(target, GpuTarget):
-        dense = gemm_cost(target, g.batch, g.m, g.n, g.k, dt)
-        if sp.pattern is not None and target.structured_sparsity is not None:
-            return structured_gemm_cost(dense, target.structured_sparsity, sp.pattern)
-        return dense
-    if target.kind == "phaze" and cores != "all":
-        return phaze_gemm_cost(target, g.batch, g.m, g.n, g.k, dt, cores)
-    return gemm_cost(target, g.batch, g.m, g.n, g.k, dt)
-
-
-def _cost(op: Operation, target, fused: bool, cores: int | str, c: OpWork, sparse: bool) -> OpCost:
+def _cost(
+    op: Operation,
+    target,
+    fused: bool,
+    cores: int | str,
+    c: OpWork,
+    tiles: dict[str, Tile] | None,
+    sparse: bool = True,
+) -> OpCost:
     if c.flops == 0 and c.bytes == 0:
         return FREE
-    sp = sparsity_info(op) if sparse else Sparsity()
-    # only AccelTran's sparse units skip unstructured zeros
-    sparsity = sp.pairs if isinstance(target, AccelTranTarget) else 0.0
+    sp = sparsity_info(op) if sparse else DENSE
+    skipped = sp if isinstance(target, AccelTranTarget) else DENSE
+    sparsity = skipped.pairs
     dt = compute_dtype(op)
+    accel = target.kind != "gpu"
     if isinstance(op, la.MatmulOp):
-        return _matmul_cost(op, target, cores, dt, sp)
+        g = op_gemm(op)
+        if accel:
+            tile = tiles.get(WHOLE) if tiles else None
+            return accel_gemm_cost(
+                target,
+                g.batch,
+                g.m,
+                g.n,
+                g.k,
+                dt,
+                sparsity,
+                tile=tile,
+                cores=cores,
+                operand_sparsity=skipped.operands,
+            )
+        return _gpu_gemm(target, g, dt, sp)
     if isinstance(op, PruneOp) and isinstance(target, AccelTranTarget):
         return FREE
+    if isinstance(op, FusedOp):
+        return _fused(op, target, fused, cores, c, dt, sparse)
     if isinstance(op, la.AttentionOp | la.AttentionBackwardOp):
+        kernel = read_str(op, KERNEL)
+        materialised = kernel == MATERIALISED
         b, hq, sq, d = shape(op.q)
         hkv, sk = shape(op.k)[1], shape(op.k)[2]
         return attention_cost(
@@ -204,9 +269,12 @@ def _cost(op: Operation, target, fused: bool, cores: int | str, c: OpWork, spars
             d,
             dt,
             causal=op.is_causal,
-            fused=fused,
+            fused=fused if kernel is None else not materialised,
             sparsity=sparsity,
             backward=isinstance(op, la.AttentionBackwardOp),
+            fused_softmax=materialised,
+            tiles=tiles,
+            cores=cores,
         )
     kind = op.VECTOR_KIND if isinstance(op, TfmOp) else "elementwise"
     if target.kind == "gpu":
@@ -215,24 +283,76 @@ def _cost(op: Operation, target, fused: bool, cores: int | str, c: OpWork, spars
         return memory_op_cost(target, float(c.bytes), float(c.flops), dt, "copy")
     kind = ACCEL_VECTOR_KIND.get(kind, kind)
     elements = max((numel(v) for v in (*op.operands, *op.results)), default=0)
-    if target.kind == "phaze":
-        return phaze_vector_cost(target, kind, elements, cores, dt)
-    return vector_op_cost(target, kind, elements, dt, sparsity)
+    return accel_vector_cost(target, kind, elements, dt, sparsity, cores)
+
+
+def _gpu_gemm(target: GpuTarget, g: GemmShape, dt: str, sp: Sparsity) -> OpCost:
+    """A dense cuBLAS GEMM, or on sparse tensor cores when the op is pruned 2:4."""
+    dense = gemm_cost(target, g.batch, g.m, g.n, g.k, dt)
+    if sp.pattern is not None and target.structured_sparsity is not None:
+        return structured_gemm_cost(dense, target.structured_sparsity, sp.pattern)
+    return dense
+
+
+def _fused(
+    op: FusedOp, target, fused: bool, cores: int | str, c: OpWork, dt: str, sparse: bool
+) -> OpCost:
+    """One kernel: GPU roofline of its external traffic (see ``cost/fusion.py``)."""
+    body = op.body_ops
+    if not isinstance(target, GpuTarget):
+        parts = [op_cost(o, target, fused=fused, cores=cores, sparse=sparse) for o in body]
+        return _serial(parts, parts[0].unit if parts else "")
+    gemms = [o for o in body if isinstance(o, la.MatmulOp)]
+    if gemms:
+        g = op_gemm(gemms[0])
+        base = _gpu_gemm(target, g, dt, sparsity_info(gemms[0]) if sparse else DENSE)
+        # the epilogue's extra inputs (a bias) stream in once; its arithmetic hides in the GEMM
+        extra = max(0.0, c.bytes_read - sum(float(count_op(m).bytes_read) for m in gemms))
+        base.seconds += extra / (target.hbm_bandwidth * target.fusion.stream)
+        base.bytes += extra
+        base.flops = float(c.flops)
+        base.detail = {**base.detail, "kernel": op.kernel_name}
+        return base
+    kinds = {count_op(o).kind for o in body}
+    vector = {o.VECTOR_KIND for o in body}
+    cls = kernel_class(op.kernel_name, kinds, vector)
+    cost = fused_kernel_cost(target, float(c.bytes), float(c.flops), cls)
+    cost.detail["kernel"] = op.kernel_name
+    return cost
+
+
+def _serial(parts: list[OpCost], unit: str) -> OpCost:
+    return OpCost(
+        seconds=sum(p.seconds for p in parts),
+        flops=sum(p.flops for p in parts),
+        bytes=sum(p.bytes for p in parts),
+        compute_seconds=sum(p.compute_seconds for p in parts),
+        memory_seconds=sum(p.memory_seconds for p in parts),
+        unit=unit,
+        energy_j=sum(p.energy_j for p in parts),
+        bound="compute"
+        if sum(p.compute_seconds for p in parts) >= sum(p.memory_seconds for p in parts)
+        else "memory",
+    )
 
 
 def signature(op: Operation, *extra: object) -> tuple:
-    """A hashable key of everything the cost depends on: name, types, properties, sparsity.
+    """A hashable key of everything the cost depends on: name, types, properties, sparsity
+    attributes, kernel, tile.
 
     Two ops of identical layers have equal signatures, so a cache keyed on it costs each
     distinct op once.
     """
     props: tuple[tuple[str, Attribute], ...] = tuple(op.properties.items())
-    sparsity = tuple(op.attributes.get(name) for name in SPARSITY_ATTRS)
+    sparsity = _sparsity_key(op)
+    body = op.body_key() if isinstance(op, FusedOp) else op.attributes.get(KERNEL)
     return (
         op.name,
         tuple(v.type for v in op.operands),
         tuple(r.type for r in op.results),
         props,
         sparsity,
+        body,
+        op.attributes.get(TILE),
         extra,
     )

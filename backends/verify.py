@@ -17,6 +17,8 @@ from xdsl.dialects import func
 from xdsl.dialects.builtin import DenseArrayBase, DictionaryAttr, ModuleOp, StringAttr
 
 from backends.interpreter import entry, run_function
+from backends.placement.check import global_inputs, run_placed
+from backends.placement.plan import read_plan
 from ir import attrs
 from ir.errors import TandemError
 
@@ -172,11 +174,18 @@ def compare_with_pytorch(
     """Run `ir` on the interpreter and compare each result with eager PyTorch.
 
     Gradients of parameters a pass padded (`tfm.param_pad`) are cut back to the model's shape.
-    `context` wraps the eager forward (the DynaProp runtime when the IR was pruned).
+    A placed module (`place` pass) runs rank by rank on a global batch of its microbatches
+    (`backends.placement.check`). `context` wraps the eager forward (the DynaProp runtime when
+    the IR was pruned).
     """
     fn = entry(ir)
     args = arguments(fn, module, inputs, constants)
-    results = run_function(fn, args)
+    plan = read_plan(ir)
+    if plan is not None:
+        micro, inputs = global_inputs(inputs, int(plan["d"]) * int(plan["microbatches"]))
+        results = list(run_placed(ir, args, micro).values())
+    else:
+        results = run_function(fn, args)
     ref = eager_reference(module, inputs, training, context)
     report = VerifyReport(rtol)
     res_attrs = fn.res_attrs.data if fn.res_attrs is not None else [None] * len(results)

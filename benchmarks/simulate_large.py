@@ -2,8 +2,9 @@
 
     python benchmarks/simulate_large.py [--target a100-sxm4-80gb] [--dtype bf16]
 
-For each case: time to import (meta device) and to simulate, op and distinct-op counts, the
-simulated latency, achieved TFLOP/s and utilisation on one device. For the GPT-3 training
+For each case: time to import (meta device), to fuse (`fuse{kernels=flash}`, the default
+kernels; `--kernels` for another preset) and to simulate, op, kernel and distinct-op counts,
+the simulated latency, achieved TFLOP/s and utilisation on one device. For the GPT-3 training
 step it also prints the FLOP/s in Megatron's accounting (Narayanan et al., SC'21:
 72 B s L h^2 (1 + s/(6h) + v/(16 L h)) FLOPs per step without recomputation, which is what
 the imported graph does) next to their measured 135-148 TFLOP/s per A100, for context only:
@@ -34,6 +35,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--target", default="a100-sxm4-80gb")
     ap.add_argument("--dtype", default="bf16", choices=["f32", "f16", "bf16"])
+    ap.add_argument("--kernels", default="flash", choices=["eager", "fused", "flash", "inductor"])
     args = ap.parse_args()
     warnings.filterwarnings("ignore")
 
@@ -41,9 +43,10 @@ def main() -> int:
     from backends.targets import load_target
     from frontends.importer import import_model
     from frontends.zoo import Overrides, build_model
+    from tandem.pipeline import run_pipeline
 
     target = load_target(args.target)
-    print(f"target {target.name}, dtype {args.dtype}")
+    print(f"target {target.name}, dtype {args.dtype}, kernels {args.kernels}")
     for name, training, over in CASES:
         t0 = time.perf_counter()
         spec = build_model(
@@ -51,6 +54,8 @@ def main() -> int:
         )
         module = import_model(spec)
         t1 = time.perf_counter()
+        run_pipeline(module, f"fuse{{kernels={args.kernels}}}")
+        tf = time.perf_counter()
         rep = simulate(module, target, name=name)
         t2 = time.perf_counter()
         cfg = spec.config
@@ -60,9 +65,10 @@ def main() -> int:
             f"h={cfg['hidden']} ({cfg['params'] / 1e9:.1f} B params)"
         )
         print(f"  import            {t1 - t0:7.2f} s")
+        print(f"  fuse              {tf - t1:7.2f} s  ({rep.model['kernels']} kernels)")
         print(
-            f"  simulate          {t2 - t1:7.2f} s  ({len(rep.rows)} ops, "
-            f"{len(rep.signatures)} distinct, {1e6 * (t2 - t1) / len(rep.rows):.0f} us/op)"
+            f"  simulate          {t2 - tf:7.2f} s  ({len(rep.rows)} ops, "
+            f"{len(rep.signatures)} distinct, {1e6 * (t2 - tf) / len(rep.rows):.0f} us/op)"
         )
         print(f"  latency           {rep.latency_s:10.4f} s")
         print(

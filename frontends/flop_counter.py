@@ -8,7 +8,7 @@ from __future__ import annotations
 import torch
 from torch.utils.flop_counter import FlopCounterMode, sdpa_backward_flop_count, sdpa_flop_count
 
-from frontends.trace import swap_to_fake_cpu
+from frontends.trace import swap_to_fake_cpu, user_code
 
 
 def torch_flop_count(module: torch.nn.Module, example_inputs: tuple, training: bool) -> int:
@@ -30,7 +30,7 @@ def torch_flop_count(module: torch.nn.Module, example_inputs: tuple, training: b
     }
     args = swap_to_fake_cpu(module, tuple(example_inputs))
     counter = FlopCounterMode(display=False, custom_mapping=mapping)
-    with counter:
+    with counter, user_code():
         if training:
             module(*args).backward()
         else:

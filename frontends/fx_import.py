@@ -64,7 +64,7 @@ def import_captured(cap: Captured, name: str = "forward") -> ModuleOp:
                 }
             )
         )
-        barg.name_hint = _hint(label)
+        barg.name_hint = name_hint(label)
         if kind != "input":
             imp.param_layers[barg] = layer_of_name(label)
     by_key = {key: block.args[i] for i, key in enumerate(seen)}
@@ -122,7 +122,8 @@ def _outputs(imp: Importer, cap: Captured, out_node: torch.fx.Node):
     return results, labels
 
 
-def _hint(label: str) -> str | None:
+def name_hint(label: str) -> str | None:
+    """An SSA name for an argument label (`h.0.attn.weight` -> `h_0_attn_weight`), if valid."""
     hint = re.sub(r"[^A-Za-z0-9_]", "_", label)
     return hint if re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", hint) else None
 

@@ -23,6 +23,7 @@ from frontends.torch_mlir.export import export_torch_mlir
 from frontends.torch_mlir.parse import TORCH_PREFIX, parse_torch_text
 from frontends.torch_mlir.translate import TorchTranslation, translate
 from ir.errors import TandemError
+from ir.source import read_text
 
 TRAINING_UNSUPPORTED = (
     "torch-mlir's fx importer exports forward (inference) graphs only; "
@@ -59,10 +60,7 @@ def import_torch_mlir(
 
 
 def read_torch_mlir(path: str | Path, *, name: str = "forward") -> TorchTranslation:
-    p = Path(path)
-    if not p.is_file():
-        raise TandemError(f"{p}: no such file")
-    return import_torch_mlir(p.read_text(), str(p), name=name)
+    return import_torch_mlir(read_text(path, "MLIR"), str(path), name=name)
 
 
 def import_via_torch_mlir(

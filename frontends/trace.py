@@ -9,8 +9,12 @@ from __future__ import annotations
 
 import contextlib
 import io
+import os
+import sys
+import traceback
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -145,13 +149,71 @@ def tied_aliases(module: torch.nn.Module) -> dict[str, str]:
     return out
 
 
+_ROOT = Path(__file__).resolve().parent.parent
+# torch itself, the standard library and Tandem's own packages: not the model's code
+_LIBRARY_DIRS = tuple(
+    str(d) + os.sep
+    for d in (
+        Path(str(torch.__file__)).resolve().parent,
+        Path(str(contextlib.__file__)).resolve().parent,
+        *(_ROOT / pkg for pkg in ("ir", "frontends", "backends", "passes", "tandem")),
+    )
+)
+
+
+def _user_frame(exc: BaseException) -> traceback.FrameSummary | None:
+    """The innermost frame of the model's own code (not torch, Python or Tandem) that raised."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    for frame in reversed(frames):
+        path = str(Path(frame.filename).resolve()) if frame.filename else ""
+        if path and not path.startswith(_LIBRARY_DIRS) and not frame.filename.startswith("<"):
+            return frame
+    return None
+
+
+def _data_dependent(exc: BaseException) -> bool:
+    text = f"{type(exc).__name__} {exc}".lower()
+    return "datadependent" in text or "data-dependent" in text or "data dependent" in text
+
+
+def export_error(stage: str, exc: BaseException) -> TandemError:
+    """One line for a failed capture: what failed, where in the model's code, and why.
+
+    A branch on a tensor's value (`if x.sum() > 0:`) says so and names the source line."""
+    lines = [ln.strip() for ln in str(exc).strip().splitlines() if ln.strip()]
+    msg = f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__
+    frame = _user_frame(exc)
+    at = ""
+    if frame is not None:
+        code = f" `{frame.line.strip()}`" if frame.line else ""
+        at = f" at {Path(frame.filename).name}:{frame.lineno}{code}"
+    if _data_dependent(exc):
+        return TandemError(
+            f"{stage} failed{at}: the model's control flow depends on a tensor's value "
+            f"(data-dependent branch, .item() or a value-sized tensor), which a static graph "
+            f"cannot hold; branch on shapes, or use torch.where ({msg})"
+        )
+    return TandemError(f"{stage} failed{at}: {msg}")
+
+
 def _fail(stage: str, exc: Exception) -> TandemError:
-    msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    return TandemError(f"{stage} failed: {type(exc).__name__}: {msg}")
+    return export_error(stage, exc)
+
+
+@contextlib.contextmanager
+def user_code() -> Iterator[None]:
+    """While the model's own Python runs: its prints go to stderr, never into the IR on stdout."""
+    with contextlib.redirect_stdout(sys.stderr):
+        yield
 
 
 def capture_inference(module: torch.nn.Module, args: tuple) -> Captured:
     """torch.export the forward pass and decompose it to the ATen ops tfm understands."""
+    with fake_cpu_while(module, args) as fake_args:
+        return _capture_inference(module, fake_args)
+
+
+def _capture_inference(module: torch.nn.Module, args: tuple) -> Captured:
     try:
         # on failure torch.export prints the partial graph to stderr; the error says what failed
         with torch.no_grad(), contextlib.redirect_stderr(io.StringIO()):
@@ -233,13 +295,31 @@ def swap_to_fake_cpu(module: torch.nn.Module, args: tuple) -> tuple:
         )
 
 
+@contextlib.contextmanager
+def fake_cpu_while(module: torch.nn.Module, args: tuple) -> Iterator[tuple]:
+    """`swap_to_fake_cpu` while inside (meta modules only); the module's own tensors after."""
+    if not _on_meta(module, args):
+        yield args
+        return
+    saved = [(sub, dict(sub._parameters), dict(sub._buffers)) for sub in module.modules()]
+    try:
+        yield swap_to_fake_cpu(module, args)
+    finally:
+        for sub, params, buffers in saved:
+            sub._parameters.update(params)
+            sub._buffers.update(buffers)
+
+
 def capture_training(module: torch.nn.Module, args: tuple) -> Captured:
     """Joint forward+backward graph of a module whose forward returns a scalar loss."""
+    with fake_cpu_while(module, args) as fake_args:
+        return _capture_training(module, fake_args)
+
+
+def _capture_training(module: torch.nn.Module, args: tuple) -> Captured:
     from torch._functorch._aot_autograd import descriptors as d
     from torch._functorch.aot_autograd import aot_export_joint_with_descriptors
 
-    if _on_meta(module, args):
-        args = swap_to_fake_cpu(module, args)
     try:
         with _compiling(), contextlib.ExitStack() as stack:
             joint = aot_export_joint_with_descriptors(
@@ -285,6 +365,7 @@ def capture_training(module: torch.nn.Module, args: tuple) -> Captured:
 
 
 def capture(module: torch.nn.Module, args: tuple, training: bool) -> Captured:
-    if training:
-        return capture_training(module, args)
-    return capture_inference(module, args)
+    with user_code():
+        if training:
+            return capture_training(module, args)
+        return capture_inference(module, args)

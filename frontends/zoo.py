@@ -174,12 +174,34 @@ def _lookup(name: str) -> tuple[str, _Shape]:
 # ---------------------------------------------------------------------------- overrides
 
 
+# Largest value of each override: far past any published model, small enough that every
+# tensor's size is an int64 and a shape-only import finishes in seconds.
+LIMITS = {
+    "layers": 1024,
+    "hidden": 2**18,
+    "heads": 2**14,
+    "kv_heads": 2**14,
+    "ffn": 2**20,
+    "vocab": 2**24,
+    "seq": 2**22,
+    "batch": 2**20,
+}
+# Largest single tensor (elements) and model (parameters) a configuration may describe.
+MAX_ELEMENTS = 2**48
+MAX_PARAMS = 10**15
+
+
 def _check_positive(ov: Overrides) -> None:
     for key, value in ov.set_fields().items():
         if key == "dtype":
             parse_dtype(value)  # type: ignore[arg-type]
         elif isinstance(value, bool) or not isinstance(value, int) or value <= 0:
             raise TandemError(f"invalid override {key}={value!r}: must be a positive integer")
+        elif value > LIMITS[key]:
+            raise TandemError(
+                f"invalid override {key}={value}: at most {LIMITS[key]:,} (a size limit far "
+                f"past any published model)"
+            )
 
 
 def _apply(name: str, base: _Shape, ov: Overrides) -> _Shape:
@@ -212,6 +234,25 @@ def _check_shape(name: str, s: _Shape) -> None:
     if s.heads % s.kv_heads:
         raise TandemError(
             f"invalid shape for {name}: heads={s.heads} is not divisible by kv_heads={s.kv_heads}"
+        )
+    tensors = {
+        "embedding (vocab x hidden)": s.vocab * s.hidden,
+        "FFN weight (hidden x ffn)": s.hidden * s.ffn,
+        "logits (batch x seq x vocab)": s.batch * s.seq * s.vocab,
+        "FFN activation (batch x seq x ffn)": s.batch * s.seq * s.ffn,
+        "attention scores (batch x heads x seq x seq)": s.batch * s.heads * s.seq * s.seq,
+    }
+    for what, n in tensors.items():
+        if n > MAX_ELEMENTS:
+            raise TandemError(
+                f"invalid shape for {name}: its {what} would hold {n:.3g} elements; the limit "
+                f"is {MAX_ELEMENTS:.3g} per tensor"
+            )
+    params = s.layers * (4 * s.hidden * s.hidden + 3 * s.hidden * s.ffn) + s.vocab * s.hidden
+    if params > MAX_PARAMS:
+        raise TandemError(
+            f"invalid shape for {name}: about {params:.3g} parameters; the limit is "
+            f"{MAX_PARAMS:.0e}"
         )
     if s.family == "llama" and (s.hidden // s.heads) % 2:
         raise TandemError(

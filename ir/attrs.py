@@ -58,7 +58,29 @@ PAD_GAIN = "pad.gain"  # f64: predicted relative gain of the op's padding group 
 PAD_PARAMS = "pad.params"  # module: parameter name -> padding applied
 SCHED_UNIT = "sched.unit"  # string: the compute unit that runs the op ("mac", "tc3", "sm")
 SCHED_START = "sched.start"  # f64 seconds: the earliest start the schedule asks for
+# dictionary: how a matmul / attention op maps onto the chip (backends/tiling/record.py)
+TILE = "tile"
+TILE_GAIN = "tile.gain"  # module, f64: predicted relative time saved by the chosen tiles
+# ---- the entry function: set by the schedule pass (a complete schedule, checked by the
+# simulator: an op that cannot start at its sched.start is an error)
+SCHED_MAKESPAN = "sched.makespan"  # f64 seconds: the schedule's predicted latency
+SCHED_STATUS = "sched.status"  # "optimal" (every distinct layer proven) or "feasible"
+SCHED_BOUND = "sched.bound"  # f64 seconds: the best proven lower bound of the makespan
+SCHED_SOLVE_TIME = "sched.solve_time"  # f64 seconds spent in the solver
+SCHED_TARGET = "sched.target"  # string: the target the schedule was made for
 PLACEMENT = "placement"  # i64: the device that runs the op (default 0)
+# string: how an attention op runs, "flash" (one kernel) or "materialised" (QK^T GEMM, softmax
+# kernel, PV GEMM); absent: flash. `tfm.fused` has a property of the same name (its kernel).
+KERNEL = "kernel"
+FLASH = "flash"
+MATERIALISED = "materialised"
+FUSE_KERNELS = "fuse.kernels"  # module: the preset the fuse pass ran ("eager", "fused", ...)
+# Written by the place pass (passes/place.py):
+STAGE = "stage"  # i64 on an op: its (virtual) pipeline stage; absent: computed on every stage
+PLAN = "tfm.plan"  # module: the parallel plan (t, p, d, microbatch, ...) as a dictionary
+# argument: how a parameter is split over the tensor-parallel ranks, "dim/blocks" ("1/3":
+# dim 1, each of 3 blocks split); absent: every rank holds it whole
+SHARD = "tfm.shard"
 
 
 _LAYER_RE = re.compile(r"\.(\d+)\.")

@@ -35,7 +35,7 @@ from xdsl.utils.exceptions import VerifyException
 
 from ir.errors import TandemError
 from ir.lazy import torch
-from ir.types import nbytes, numel
+from ir.types import check_static_type, nbytes, numel
 from ir.work import VIEW_WORK, OpWork
 
 if TYPE_CHECKING:
@@ -89,6 +89,14 @@ class TfmOp(IRDLOperation):
     def expect(self, cond: bool, message: str) -> None:
         if not cond:
             raise VerifyException(f"{self.name}: {message}")
+
+    def verify(self, verify_nested_ops: bool = True) -> None:
+        """Every operand and result is a static-shape tensor of an IR dtype, then the op's own
+        checks (`verify_`): `tensor<?x3xf32>` or `complex<f32>` stop here, not in a cost model."""
+        for kind, values in (("operand", self.operands), ("result", self.results)):
+            for i, v in enumerate(values):
+                check_static_type(v.type, f"{self.name}: {kind} {i}")
+        super().verify(verify_nested_ops)
 
     def work(self) -> OpWork:
         """FLOPs and bytes of the op run as one unfused kernel."""

@@ -269,7 +269,7 @@ class AttentionOp(AttentionBase):
 class AttentionBackwardOp(AttentionBase):
     """Gradients (dQ, dK, dV) of `tfm.attention` given the output gradient and the forward output.
 
-    %dq, %dk, %dv = tfm.attention_backward %do, %q, %k, %v, %o {causal, scale = 0.125 : f64} : (...) -> (...)
+    %dq, %dk, %dv = tfm.attention_backward %do, %q, %k, %v, %o {causal, scale = 0.125 : f64} : (tensor<2x4x16x16xf32>, tensor<2x4x16x16xf32>, tensor<2x2x16x16xf32>, tensor<2x2x16x16xf32>, tensor<2x4x16x16xf32>) -> (tensor<2x4x16x16xf32>, tensor<2x2x16x16xf32>, tensor<2x2x16x16xf32>)
     """
 
     name = "tfm.attention_backward"

@@ -218,7 +218,7 @@ class LayerNormOp(_Norm):
 class LayerNormBackwardOp(_Norm):
     """Gradients of `tfm.layer_norm` (input, weight, bias); statistics are recomputed from x.
 
-    %dx, %dw, %db = tfm.layer_norm_backward %dy, %x, %w, %b {eps = 1.0e-05 : f64, ndim = 1 : i64} : (...) -> (...)
+    %dx, %dw, %db = tfm.layer_norm_backward %dy, %x, %w, %b {eps = 1.0e-05 : f64, ndim = 1 : i64} : (tensor<2x16x64xf32>, tensor<2x16x64xf32>, tensor<64xf32>, tensor<64xf32>) -> (tensor<2x16x64xf32>, tensor<64xf32>, tensor<64xf32>)
     """
 
     name = "tfm.layer_norm_backward"

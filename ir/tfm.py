@@ -15,9 +15,12 @@ from xdsl.context import Context
 from xdsl.dialects import builtin, func
 from xdsl.ir import Dialect
 
+import ir.xdsl_fixes  # noqa: F401  (parser fixes, before any parsing)
 from ir.binary_ops import BINARY_OPS
+from ir.comm_ops import COMM_OPS
 from ir.elementwise_ops import ArangeOp, ConstantOp, ConvertOp, WhereOp
 from ir.enums import ENUM_ATTRS
+from ir.fused_ops import FUSED_OPS
 from ir.generic_op import GenericOp, OperandRefAttr
 from ir.linalg_ops import AttentionBackwardOp, AttentionOp, MatmulOp
 from ir.misc_ops import (
@@ -75,6 +78,8 @@ TFM = Dialect(
         DropoutOp,
         PruneOp,
         GenericOp,
+        *FUSED_OPS,
+        *COMM_OPS,
     ],
     [*ENUM_ATTRS, OperandRefAttr],
 )

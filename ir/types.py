@@ -28,6 +28,21 @@ def ttype(value: SSAValue | Attribute) -> TensorType:
     return t
 
 
+def check_static_type(t: Attribute, what: str) -> None:
+    """A tfm value is a tensor of static shape with an IR element type (f32, f16, bf16, f64,
+    i64, i32, i8, i1): a VerifyException naming `what` otherwise."""
+    from ir.dtypes import ELEMENT_NAMES, is_element_type
+
+    if not isinstance(t, TensorType):
+        raise VerifyException(f"{what} has type {t}, expected a ranked tensor")
+    if any(d < 0 for d in t.get_shape()):
+        raise VerifyException(f"{what} has a dynamic shape ({t}); tfm tensors have static shapes")
+    if not is_element_type(t.element_type):
+        raise VerifyException(
+            f"{what} has element type {t.element_type}; expected one of {', '.join(ELEMENT_NAMES)}"
+        )
+
+
 def shape(value: SSAValue | Attribute) -> tuple[int, ...]:
     return tuple(ttype(value).get_shape())
 

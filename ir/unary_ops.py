@@ -130,6 +130,21 @@ class TanhOp(UnaryOp):
 
 
 @irdl_op_definition
+class MishOp(UnaryOp):
+    """x * tanh(softplus(x)) (Misra, 2019).
+
+    %y = tfm.mish %x : (tensor<4xf32>) -> tensor<4xf32>
+    """
+
+    name = "tfm.mish"
+    # exp, add, log (softplus), tanh, multiply; a transcendental counts as one
+    FLOPS_PER_ELEMENT: ClassVar[float] = 5
+
+    def apply(self, x: Tensor) -> Tensor:
+        return F.mish(x)
+
+
+@irdl_op_definition
 class SigmoidOp(UnaryOp):
     """1 / (1 + exp(-x)).
 
@@ -291,6 +306,7 @@ UNARY_OPS: list[type[UnaryOp]] = [
     SiluOp,
     ReluOp,
     TanhOp,
+    MishOp,
     SigmoidOp,
     ExpOp,
     LogOp,

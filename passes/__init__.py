@@ -14,8 +14,12 @@ from xdsl.passes import ModulePass
 # pass name -> "module:Class", loaded lazily so start-up stays fast
 TFM_PASSES: dict[str, str] = {
     "fold-transposes": "passes.fold_transposes:FoldTransposes",
+    "fuse": "passes.fuse:Fuse",
     "pad-shapes": "passes.pad_shapes:PadShapes",
     "dynaprop": "passes.dynaprop:DynaPropPass",
+    "tile": "passes.tile:Tile",
+    "schedule": "passes.schedule:Schedule",
+    "place": "passes.place:Place",
 }
 
 

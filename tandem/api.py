@@ -4,7 +4,7 @@ import tandem.api as tandem
 ir = tandem.import_model("gpt2-tiny", training=True)
 tandem.run_pipeline(ir, "fold-transposes")
 report = tandem.verify(tandem.model("gpt2-tiny"), pipeline="fold-transposes")
-sim = tandem.simulate(ir, "a100-sxm4-40gb")
+sim = tandem.simulate(ir, "a100-sxm4-40gb", kernels="flash")
 print(sim.latency_s)
 
 spec = tandem.model("bert-tiny", training=True)
@@ -20,12 +20,14 @@ from xdsl.dialects.builtin import ModuleOp
 
 from backends.sim import SimReport
 from backends.sim import simulate as _simulate
+from backends.sim.engine import kernels_of
 from backends.targets import Target, load_target
 from backends.verify import VerifyReport, compare_with_pytorch
 from frontends.zoo import ModelSpec, Overrides
 from ir.errors import TandemError
 from ir.sparsity import DynaPropConfig
-from tandem.pipeline import build_pipeline, run_pipeline
+from passes.fuse import PRESETS as KERNEL_PRESETS
+from tandem.pipeline import DEFAULT_KERNELS, build_pipeline, fuse_kernels, run_pipeline
 
 __all__ = [
     "Overrides",
@@ -37,6 +39,9 @@ __all__ = [
     "verify",
     "simulate",
     "load_target",
+    "DEFAULT_KERNELS",
+    "KERNEL_PRESETS",
+    "codesign",
     "load_checkpoint",
     "DynaPropConfig",
     "dynaprop_runtime",
@@ -169,7 +174,53 @@ def annotate_sparsity(
 
 
 def simulate(
-    module: ModuleOp, target: Target | str, *, fused_attention: bool = True, name: str | None = None
+    module: ModuleOp,
+    target: Target | str,
+    *,
+    kernels: str | None = None,
+    name: str | None = None,
 ) -> SimReport:
-    """Run `module` on `target` (a name, a TOML path or a loaded target): a SimReport."""
-    return _simulate(module, target, fused_attention=fused_attention, name=name)
+    """Run `module` on `target` (a name, a TOML path or a loaded target): a SimReport.
+
+    `kernels`: the fusion preset, "eager", "fused" (Megatron-LM's kernels, attention scores
+    materialised), "flash" (the default: fused + FlashAttention) or "inductor". A module the
+    `fuse` pass has not seen is fused on a copy first; one already fused runs as it is (an
+    explicit `kernels` must then match its preset).
+    """
+    if kernels_of(module) == "none":
+        module = module.clone()
+    fuse_kernels(module, kernels)
+    return _simulate(module, target, name=name)
+
+
+def codesign(
+    model: str,
+    space: str,
+    *,
+    objectives: list[str] | None = None,
+    trials: int | None = None,
+    workers: int = 1,
+    seed: int = 0,
+    ray_address: str | None = None,
+    training: bool | None = None,
+    overrides: Overrides = Overrides(),
+    output: str | None = None,
+):
+    """Search `space` (a built-in name or a .toml path) for `model`: an `Outcome` with every
+    trial and the references; with `output`, the files `tandem codesign -o` writes."""
+    from pathlib import Path
+
+    from backends.codesign import SearchSettings, load_space, run_search
+    from tandem.codesign import toolchain_for
+    from tandem.codesign_files import write_results
+
+    sp = load_space(space, objectives)
+    tc = toolchain_for(model, sp.model, training=training, overrides=overrides.set_fields())
+    settings = SearchSettings(
+        trials=trials, seed=seed, workers=workers, ray_address=ray_address, progress=False
+    )
+    outcome = run_search(sp, tc, settings)
+    if output is not None:
+        Path(output).mkdir(parents=True, exist_ok=True)
+        write_results(Path(output), outcome, tc)
+    return outcome

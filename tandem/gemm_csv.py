@@ -15,10 +15,15 @@ from backends.cost import gemm_cost
 from backends.targets import load_target
 from ir.dtypes import parse_dtype
 from ir.errors import TandemError
+from ir.source import read_text
 from tandem.files import write_text
 
 REQUIRED = ("batch", "m", "n", "k")
 OUTPUT = ("predicted_seconds", "predicted_tflops")
+
+
+# Largest GEMM dimension: BLAS libraries index with 32-bit integers.
+MAX_DIM = 2**31 - 1
 
 
 def _int(value: str, col: str, where: str) -> int:
@@ -28,6 +33,8 @@ def _int(value: str, col: str, where: str) -> int:
         v = 0
     if v < 1:
         raise TandemError(f"{where}: column {col!r} must be a positive integer, got {value!r}")
+    if v > MAX_DIM:
+        raise TandemError(f"{where}: column {col!r} must be at most {MAX_DIM:,}, got {value!r}")
     return v
 
 
@@ -38,12 +45,8 @@ def cost_gemm_csv(
     target = load_target(target_name_or_path)
     path = Path(in_csv)
     name = path.name
-    try:
-        with open(path, newline="") as f:
-            text = f.read()
-    except OSError as e:
-        raise TandemError(f"{in_csv}: cannot read: {e.strerror}") from None
-    reader = csv.reader(io.StringIO(text))
+    text = read_text(path, "CSV")
+    reader = csv.reader(io.StringIO(text, newline=""))
     header = next(reader, None)
     if not header:
         raise TandemError(

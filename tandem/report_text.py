@@ -33,6 +33,12 @@ def summary(report: SimReport) -> list[str]:
         f"{si(m['params'])} params ({si(m['param_bytes'], 'B')})"
         + (f", {m['tokens']} tokens" if m.get("tokens") else "")
     )
+    lines.append(
+        f"  kernels     {m.get('kernels', m.get('costed_ops', 0))} launched "
+        f"(preset {report.options.get('kernels', 'none')}"
+        + (", attention as flash" if report.options.get("kernels", "none") == "none" else "")
+        + ")"
+    )
     tp = report.throughput()
     rate = f"{1 / lat:.3g} iterations/s" if lat > 0 else "-"
     if tp["tokens_per_s"]:

@@ -89,3 +89,43 @@ def torch_mlir_opt() -> str:
     if found is None:
         pytest.skip("torch-mlir-opt is not installed")
     return found
+
+
+@dataclass
+class CliRunner:
+    """Runs `tandem` (or `tandem-opt`) in process; stdout and stderr captured at the
+    file-descriptor level, so output that libraries print behind Python's back counts too."""
+
+    capfd: object
+
+    def __call__(self, *argv: str, opt: bool = False) -> tuple[int, str, str]:
+        if opt:
+            from tandem.opt import main
+        else:
+            from tandem.cli import main
+        self.capfd.readouterr()
+        try:
+            code = main(list(argv))
+        except SystemExit as exc:  # argparse
+            code = exc.code if isinstance(exc.code, int) else 1
+        out, err = self.capfd.readouterr()
+        return code, out, err
+
+    @staticmethod
+    def one_error(code: int, err: str, *, usage: bool = False) -> str:
+        """A non-zero exit with exactly one `error:` line and no traceback (argparse's own
+        errors, `usage`, print a usage text first); returns that line."""
+        assert code != 0, err
+        assert "Traceback" not in err and "internal error" not in err, err
+        lines = [ln for ln in err.splitlines() if ln.strip()]
+        errors = [ln for ln in lines if "error:" in ln]
+        assert len(errors) == 1, err
+        if not usage:
+            assert lines == errors, err
+            assert errors[0].startswith("error: ")
+        return errors[0]
+
+
+@pytest.fixture
+def tandem_cli(capfd) -> CliRunner:
+    return CliRunner(capfd)

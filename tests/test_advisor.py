@@ -48,7 +48,7 @@ def test_gpt3_2_7b_head_dim_128_beats_80() -> None:
     """Paper: h=2560, b=4, s=2048, one layer forward, non-flash attention: 32 heads (h/a=80)
     119 TFLOP/s, 20 heads (h/a=128) 141 TFLOP/s, +18%."""
     shape = zoo_shape("gpt3-2.7b", batch=4, seq=2048)
-    est = Estimator(A100, dtype="f16", training=False, attention="megatron")
+    est = Estimator(A100, dtype="f16", training=False, kernels="fused")
     a32 = est.estimate(shape)
     a20 = est.estimate(shape.replace(heads=20, kv_heads=20))
     gain = a20.layer_tflops / a32.layer_tflops - 1
@@ -122,3 +122,14 @@ def test_cli_errors_are_one_line(capsys: pytest.CaptureFixture[str]) -> None:
     assert err == "error: tensor-parallel degree 5 does not divide hidden=768"
     with pytest.raises(TandemError, match="budget"):
         advise(zoo_shape("gpt2"), A100, budget=2.0)
+
+
+def test_v100_follows_its_own_alignment_rule() -> None:
+    """On a V100 the tensor cores want multiples of 8 fp16 elements (16 bytes), not 64."""
+    v100 = load_target("v100-sxm2")
+    vocab = advise(zoo_shape("gpt2", batch=8), v100).find("vocabulary")
+    assert vocab.rule == "multiple of 8*t = 8"
+    assert vocab.recommended.shape.vocab == 50264
+    assert vocab.to_json()["model_throughput_change"] > 0.05
+    h100 = advise(zoo_shape("gpt2", batch=8), load_target("h100-sxm")).find("vocabulary")
+    assert h100.recommended.shape.vocab == 50304

@@ -145,7 +145,8 @@ def test_compile_tiny(capsys, tmp_path):
     )
     assert rc == 0, err
     data = json.loads(out)
-    assert data["compile"]["pipeline"] == DEFAULT_PIPELINE.format(target="toy")
+    assert data["compile"]["pipeline"] == DEFAULT_PIPELINE.format(target="toy", kernels="flash")
+    assert data["options"]["kernels"] == "flash" and data["model"]["kernels"] > 0
     assert data["compile"]["config"]["layers"] == 2
     assert data["model"]["training"] is True
     assert set(data["compile"]["timings"]) == {"import_s", "passes_s", "simulate_s"}
@@ -162,6 +163,44 @@ def test_compile_table_and_bad_pipeline(capsys, tmp_path):
     )
     assert rc == 1 and err.startswith("error: ") and err.count("\n") == 1
     assert not out_ir.exists()
+
+
+def test_kernel_presets_on_the_command_line(capsys, tiny_mlir, tmp_path):
+    """--kernels picks the preset (compile and simulate); --unfused-attention means fused."""
+    launched = {}
+    for flags in (["--kernels", "eager"], ["--unfused-attention"], []):
+        rc, out, err = _run(
+            capsys, "compile", "gpt2-tiny", "--target", "a100-sxm4-40gb", "--json", *flags
+        )
+        assert rc == 0, err
+        data = json.loads(out)
+        kernels = data["options"]["kernels"]
+        assert f"fuse{{kernels={kernels}}}" in data["compile"]["pipeline"]
+        launched[kernels] = data["model"]["kernels"]
+    assert set(launched) == {"eager", "fused", "flash"}
+    assert launched["eager"] > launched["fused"] >= launched["flash"]
+    rc, out, err = _run(capsys, "simulate", tiny_mlir, "--target", "a100-sxm4-40gb")
+    assert rc == 0, err
+    assert "(preset flash)" in out  # unfused IR runs with the default kernels
+    fused_ir = tmp_path / "fused.mlir"
+    rc, _, err = _run(
+        capsys,
+        "compile",
+        tiny_mlir,
+        "--target",
+        "toy",
+        "--kernels",
+        "inductor",
+        "-p",
+        "",
+        "-o",
+        str(fused_ir),
+    )
+    assert rc == 0, err
+    rc, out, err = _run(capsys, "simulate", str(fused_ir), "--target", "toy")
+    assert rc == 0 and "(preset inductor)" in out, err
+    rc, _, err = _run(capsys, "simulate", str(fused_ir), "--target", "toy", "--kernels", "eager")
+    assert rc == 1 and "already fused with kernels=inductor" in err and err.count("\n") == 1
 
 
 def test_cost_gemm_csv(capsys, tmp_path):

@@ -172,6 +172,21 @@ SNIPPETS: dict[str, list[str]] = {
         f'%r:2 = tfm.generic %x {{target = "aten.sort.default", args = [#tfm.operand<0>, -1 : i64], kwargs = {{}}}} : ({X}) -> ({X}, {ARGS["i"]})',
         '%r = tfm.generic {target = "aten.randn.default", args = [[2 : i64, 4 : i64]], kwargs = {dtype = f32}} : () -> tensor<2x4xf32>',
     ],
+    # a kernel: several ops in a region, the inputs bound to block arguments
+    "tfm.fused": [
+        f'%r = tfm.fused {{layer = 0 : i64, kernel = "bias_gelu"}} (%xa = %x : {X}, %yb = %y : {ARGS["y"]}) -> {X} {{\n'
+        f"  %k1 = tfm.add %xa, %yb : ({X}, {ARGS['y']}) -> {X}\n"
+        f"  %k2 = tfm.gelu %k1 {{approximate = #tfm<approximate tanh>}} : ({X}) -> {X}\n"
+        f"  tfm.yield %k2 : {X}\n"
+        "}",
+    ],
+    "tfm.yield": [
+        f'%r:2 = tfm.fused {{kernel = "pointwise"}} (%xa = %x : {X}) -> ({X}, {X}) {{\n'
+        f"  %k1 = tfm.exp %xa : ({X}) -> {X}\n"
+        f"  %k2 = tfm.neg %k1 : ({X}) -> {X}\n"
+        f"  tfm.yield %k1, %k2 : {X}, {X}\n"
+        "}",
+    ],
 }
 
 CASES = [(name, i, line) for name, lines in SNIPPETS.items() for i, line in enumerate(lines)]
@@ -190,16 +205,25 @@ def only_tfm_op(module: ModuleOp):
     return ops[0]
 
 
-def test_every_op_has_a_roundtrip_case() -> None:
-    """New ops must come with a round-trip case here."""
+def snippet_op(module: ModuleOp, name: str):
+    """The snippet's op: the only tfm op, or in a kernel snippet the only op named `name`."""
+    if name not in ("tfm.fused", "tfm.yield"):
+        return only_tfm_op(module)
+    ops = [op for op in module.walk() if op.name == name]
+    assert len(ops) == 1
+    return ops[0]
+
+
+def test_snippets_name_registered_ops() -> None:
+    """Extra round-trip cases beyond each op's docstring example (which every op must have)."""
     registered = {op.name for op in TFM.operations}
-    assert registered == set(SNIPPETS), registered ^ set(SNIPPETS)
+    assert set(SNIPPETS) <= registered, set(SNIPPETS) - registered
 
 
 @pytest.mark.parametrize("name,index,line", CASES, ids=[f"{n}-{i}" for n, i, _ in CASES])
 def test_roundtrip(name: str, index: int, line: str) -> None:
     first = parse_text(wrap(line))
-    op = only_tfm_op(first)
+    op = snippet_op(first, name)
     assert op.name == name
     printed = print_module(first)
     # custom format, not the quoted generic one
@@ -211,7 +235,7 @@ def test_roundtrip(name: str, index: int, line: str) -> None:
     assert f'"{name}"' in generic
     from_generic = parse_text(generic)
     assert print_module(from_generic) == printed
-    assert only_tfm_op(from_generic).properties == op.properties
+    assert snippet_op(from_generic, name).properties == op.properties
 
 
 def test_discardable_attributes_roundtrip() -> None:
@@ -396,6 +420,7 @@ def test_every_op_declares_its_behaviour() -> None:
         "data-movement",
         "generic",
         "view",
+        "comm",
     }
     for cls in TFM.operations:
         assert issubclass(cls, TfmOp), cls.name
@@ -473,3 +498,62 @@ def test_generic_arguments_are_verified(args: str, message: str) -> None:
     )
     with pytest.raises(TandemError, match=re.escape(message)):
         parse_text(text)
+
+
+# ---- every op's docstring example is real IR: it parses, verifies and round-trips --------------
+
+
+def _split_types(text: str) -> list[str]:
+    out, depth, cur = [], 0, ""
+    for ch in text:
+        depth += ch == "<"
+        depth -= ch == ">"
+        if ch == "," and depth == 0:
+            out.append(cur.strip())
+            cur = ""
+        else:
+            cur += ch
+    return [t for t in [*out, cur.strip()] if t]
+
+
+def docstring_example(cls) -> str:
+    """The op's IR example wrapped in a function whose arguments are its operands.
+
+    An example is the docstring's first block of lines that starts with an `%`-result line
+    naming an op; a region op's block runs to its closing brace. Arguments come from the
+    operands of the first line with the types of its functional type (or `%x = %arg : T`).
+    """
+    import inspect
+
+    lines = inspect.cleandoc(cls.__doc__ or "").splitlines()
+    start = next(i for i, ln in enumerate(lines) if ln.lstrip().startswith("%") and " tfm." in ln)
+    indent = len(lines[start]) - len(lines[start].lstrip())
+    lines = [ln[indent:] for ln in lines]
+    block = [lines[start]]
+    if lines[start].rstrip().endswith("{"):
+        block += lines[start + 1 : lines.index("}", start) + 1]
+    first = block[0]
+    body = first.split(" = ", 1)[1]
+    typed = dict(re.findall(r"%\w+ = (%\w+) : ([^,)]+)", body))
+    if not typed:
+        head = re.sub(r"\{.*\}", "", body.rsplit(" : ", 1)[0])
+        operands = re.findall(r"%\w+", head)
+        sig = body.rsplit(" : ", 1)[1]
+        types = _split_types(sig.split(") -> ")[0].lstrip("(")) if ") -> " in sig else []
+        typed = dict(zip(operands, types, strict=True))
+    params = ", ".join(f"{n}: {t}" for n, t in typed.items())
+    text = "\n".join(f"  {ln}" for ln in block)
+    return f"func.func @example({params}) {{\n{text}\n  func.return\n}}\n"
+
+
+@pytest.mark.parametrize("cls", sorted(TFM.operations, key=lambda c: c.name), ids=lambda c: c.name)
+def test_docstring_example_roundtrips(cls) -> None:
+    """New ops need no test edits: their documented example is parsed, verified and printed."""
+    text = docstring_example(cls)
+    module = parse_text(text, f"{cls.name} docstring")
+    assert any(isinstance(op, cls) for op in module.walk()), (
+        f"{cls.name}: example has no {cls.name}"
+    )
+    printed = print_module(module)
+    assert print_module(parse_text(printed)) == printed
+    assert print_module(parse_text(print_module(module, generic=True))) == printed

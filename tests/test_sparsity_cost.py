@@ -39,7 +39,9 @@ def test_acceltran_pays_for_nonzero_pairs_and_compressed_operands() -> None:
     t = load_target("acceltran-edge")
     sa, sw, pairs = 0.4, 0.2, 0.55
     dense = acceltran_matmul_cost(t, 1, 256, 768, 512)
-    sparse = acceltran_matmul_cost(t, 1, 256, 768, 512, pairs, "f16", (sa, sw, 0.0))
+    sparse = acceltran_matmul_cost(
+        t, 1, 256, 768, 512, pairs, "f16", operand_sparsity=(sa, sw, 0.0)
+    )
     assert sparse.detail["cycles"] == pytest.approx((1 - pairs) * dense.detail["dense_cycles"])
     a, w, c = 256 * 512, 512 * 768, 256 * 768
     want = a * (1 - sa) * 2 + a / 8 + w * (1 - sw) * 2 + w / 8 + c * 2
@@ -99,7 +101,7 @@ def test_bad_sparsity_table_in_a_target_file(tmp_path) -> None:
     for bad, message in (
         ("speedup = 0.5", "speedup must be >= 1"),
         ("speedup = 3.0", "speedup must be a positive number <= 2"),
-        ('structured = "4:8"', "structured must be one of"),
+        ('pattern = "4:8"', "pattern must be one of"),
     ):
         key = bad.split(" =")[0]
         lines = [bad if line.startswith(key + " =") else line for line in text.splitlines()]

@@ -48,18 +48,27 @@ def test_builtin_targets_load() -> None:
 def test_builtin_target_values() -> None:
     a100 = load_target("a100-sxm4-40gb")
     assert isinstance(a100, GpuTarget)
-    assert a100.sm_count == 108 and a100.alignment_bytes == 128
+    assert a100.sm_count == 108 and a100.align_bytes == 128 and a100.align_elements("f16") == 64
     assert a100.peak_flops("fp16") == pytest.approx(312e12)
     assert a100.peak_flops("bfloat16") == pytest.approx(312e12)
+    assert a100.peak_flops("f32") == pytest.approx(19.5e12)  # no tensor cores for f32: CUDA cores
+    assert a100.uses_tensor_cores("f16") and not a100.uses_tensor_cores("f32")
+    assert a100.cuda_core_peak("f16") == pytest.approx(78e12)
     assert a100.mem_bandwidth == pytest.approx(1.555e12)
     assert a100.compute_units() == ["sm"]
     assert a100.calibration["median_rel_err"] < 0.15
+    assert a100.gemm.fallback_below_bytes == 0  # odd fp16 dims stay on tensor cores
     v100 = load_target("v100-sxm2")
-    assert isinstance(v100, GpuTarget) and v100.alignment_bytes == 16 and v100.sm_count == 80
+    assert isinstance(v100, GpuTarget) and v100.align_bytes == 16 and v100.sm_count == 80
+    assert v100.align_elements("f16") == 8 and v100.align_elements("f32") == 4
+    assert (v100.gemm.fallback_below_bytes, v100.gemm.fallback_max_dim) == (4, 174)
+    assert len(v100.gemm.align_k) == 4  # one entry per byte alignment 1, 2, 4, 8
+    assert v100.calibration["median_rel_err"] < 0.10  # fitted on its own data
     with pytest.raises(TandemError, match="v100-sxm2: no peak_flops for dtype bf16"):
         v100.peak_flops("bf16")
     h100 = load_target("h100-sxm")
     assert isinstance(h100, GpuTarget) and h100.sm_count == 132
+    assert h100.peak_flops("f8") == pytest.approx(1978.9e12) and h100.gemm.k_tile == 64
     edge = load_target("acceltran-edge")
     assert isinstance(edge, AccelTranTarget)
     assert edge.compute_units() == ["mac", "softmax", "layernorm", "dma"]
@@ -104,7 +113,7 @@ def _write(tmp_path: Path, text: str, name: str = "a100.toml") -> str:
         (
             "f16 = 312e12",
             "f16 = -3",
-            "a100.toml: [compute] peak_flops.f16 must be a positive number, got -3",
+            "a100.toml: [tensor_core] peak_flops.f16 must be a positive number, got -3",
         ),
         (
             "sm_count = 108",
@@ -120,13 +129,13 @@ def _write(tmp_path: Path, text: str, name: str = "a100.toml") -> str:
         (
             "k_tile = 32",
             "k_tile = 32\nwarp_count = 4",
-            "a100.toml: [compute] warp_count is not a known key",
+            "a100.toml: [gemm] warp_count is not a known key",
         ),
         ('kind = "gpu"', 'kind = "tpu"', "a100.toml: kind must be one of"),
         (
-            "alignment_bytes = 128",
-            "alignment_bytes = 96",
-            "a100.toml: [compute] alignment_bytes must be a positive integer (a power of two)",
+            "align_bytes = 128",
+            "align_bytes = 96",
+            "a100.toml: [tensor_core] align_bytes must be a positive integer (a power of two)",
         ),
         (
             "hbm_bandwidth = 1.555e12",
@@ -138,16 +147,36 @@ def _write(tmp_path: Path, text: str, name: str = "a100.toml") -> str:
             "gemm_max = 1.5 #",
             "a100.toml: [efficiency] gemm_max must be a positive number <= 1",
         ),
-        ("[memory]", "[memroy]", "a100.toml: memroy is not a known key"),
+        ("\n[memory]\n", "\n[memroy]\n", "a100.toml: memroy is not a known key"),
         (
             "tile_shapes = [[256, 128]",
             "tile_shapes = [[256]",
-            "a100.toml: [compute] tile_shapes[0] must have 2 entries",
+            "a100.toml: [gemm] tile_shapes[0] must have 2 entries",
         ),
         (
             "peak_flops = {",
             "peak_flops = { f4 = 1.0,",
-            "a100.toml: [compute] peak_flops.f4 is not a known key",
+            "a100.toml: [tensor_core] peak_flops.f4 is not a known key",
+        ),
+        (
+            "cuda_core_flops = { f64 = 9.7e12, f32 = 19.5e12,",
+            "cuda_core_flops = { f64 = 9.7e12,",
+            "a100.toml: [compute] cuda_core_flops.f32 is missing",
+        ),
+        (
+            "vector_bytes = 16",
+            "vector_bytes = 12",
+            "a100.toml: [gemm] vector_bytes must be a positive integer (a power of two)",
+        ),
+        (
+            "align_m = [1, 1, 1, 1, 1, 1, 1]",
+            "align_m = [1, 1, 1, 1, 1, 1, 1, 1]",
+            "a100.toml: [efficiency] align_m must have at most 7 entries",
+        ),
+        (
+            "align_bytes = 128",
+            "align_bytes = 128\n[tensor_core.cuda_core_fallback]\nbelow_bytes = 4\nmax_dim = 99",
+            "a100.toml: [efficiency] cuda_core_fallback is missing",
         ),
     ],
 )
@@ -161,7 +190,7 @@ def test_invalid_gpu_toml(tmp_path: Path, old: str, new: str, message: str) -> N
 
 
 def test_missing_table_and_bad_syntax(tmp_path: Path) -> None:
-    text = re.sub(r"\[memory\]\n(.*\n){3}", "", A100_TEXT)
+    text = re.sub(r"\n\[memory\]\n(.+\n)*", "\n", A100_TEXT)
     with pytest.raises(TandemError, match=r"a100.toml: \[memory\] is missing"):
         load_target(_write(tmp_path, text))
     with pytest.raises(TandemError, match="a100.toml: not valid TOML"):

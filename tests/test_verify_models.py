@@ -108,3 +108,18 @@ def test_dropped_tied_gradient_term_fails(models) -> None:
     report = _verify(models, "gpt2-tiny", ir, True)
     assert not report.ok
     assert report.worst.name == "model.transformer.wte.weight"
+
+
+def test_mish_model_imports_as_one_op_and_verifies() -> None:
+    """The ARCHITECTURE.md worked example: an op added in two files works end to end."""
+    import torch
+
+    from frontends.zoo import ModelSpec
+
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(8, 8), torch.nn.Mish())
+    x = torch.randn(2, 8)
+    ir = api.import_torch(model, (x,))
+    assert "tfm.mish" in {op.name for op in ir.walk()}
+    report = api.verify(ModelSpec("mish", model, (x,), {}, False))
+    assert report.ok, report.worst

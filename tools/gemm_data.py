@@ -1,10 +1,12 @@
-"""Measured A100 data and the GPU cost model's error on it (for the calibration tool, the
+"""Measured GPU GEMM data and the GPU cost model's error on it (for the calibration tool, the
 accuracy benchmark and the tests; nothing here runs inside ``tandem``).
 
-Data (``DATA_DIR``, by default the team's ``shared/data/gemm_a100`` next to the checkout):
-``gemm_a100.csv`` (cuBLAS fp16 mm/bmm, forward, wall-clock timings from the TransformerSizing
-logs of Anthony et al., arXiv 2401.14489) and ``ops_a100.csv`` (softmax, dropout, GELU,
-layer norm).
+Data (``DATA_ROOT``, by default the team's ``shared/data`` next to the checkout), per GPU in
+``DATASETS``: ``gemm_a100/gemm_a100.csv`` (A100 cuBLAS fp16 mm/bmm, forward, wall-clock
+timings from the TransformerSizing logs of Anthony et al., arXiv 2401.14489) with
+``ops_a100.csv`` (softmax, dropout, GELU, layer norm), and ``gemm_v100/gemm_v100.csv`` (V100
+attention bmm sweeps from the same logs). Published measurements of other GPUs (H100, and
+A100 cross-checks) with their sources: ``PUBLISHED`` (``backends/targets/data``).
 
 Rows used: ``flag == ''``, measured time >= 50 us (shorter ones are launch/sync bound in
 wall-clock timings), de-duplicated on (batch, m, n, k, timing statistic) by the median.
@@ -35,11 +37,19 @@ from backends.cost.traffic import op_bytes
 from backends.targets import GemmParams, GpuTarget
 from ir.errors import TandemError
 
-DEFAULT_DATA_DIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "gemm_a100"
+ROOT = Path(__file__).resolve().parents[1]
+DATA_ROOT = ROOT.parent / "shared" / "data"
+DEFAULT_DATA_DIR = DATA_ROOT / "gemm_a100"
 GEMM_FILE = "gemm_a100.csv"
 OPS_FILE = "ops_a100.csv"
 MIN_SECONDS = 50e-6
 CALIBRATED_TARGET = "a100-sxm4-40gb"
+# measured GEMM data sets per GPU target: folder under DATA_ROOT, GEMM file
+DATASETS = {
+    "a100-sxm4-40gb": ("gemm_a100", "gemm_a100.csv"),
+    "v100-sxm2": ("gemm_v100", "gemm_v100.csv"),
+}
+PUBLISHED = ROOT / "backends" / "targets" / "data" / "published_gemms.csv"
 
 # timing statistic -> code; 0 mean/median, 1 max-of-N, 2 min-of-N, 3 CUDA events
 _TIMING_CODE = {
@@ -71,6 +81,9 @@ class GemmRows:
     def subset(self, mask: np.ndarray) -> GemmRows:
         return GemmRows(*(getattr(self, f.name)[mask] for f in dataclasses.fields(self)))
 
+    def flops(self) -> np.ndarray:
+        return 2.0 * self.batch * self.m * self.n * self.k
+
 
 def load_gemm_rows(path: Path, min_seconds: float = MIN_SECONDS) -> GemmRows:
     """Read, filter and de-duplicate the calibration GEMMs."""
@@ -96,11 +109,53 @@ def load_gemm_rows(path: Path, min_seconds: float = MIN_SECONDS) -> GemmRows:
     return GemmRows(b, m, n, k, sec, tcode, np.array([src[key] for key in keys]), cliff)
 
 
-def predicted_kernel(target: GpuTarget, rows: GemmRows, p: GemmParams | None = None) -> np.ndarray:
-    """Model kernel time (no launch overhead) for each row, fp16."""
+def dataset_path(target_name: str, root: Path = DATA_ROOT) -> Path:
+    """The measured GEMM file of a GPU target (see ``DATASETS``)."""
+    folder, name = DATASETS[target_name]
+    return root / folder / name
+
+
+def sweep_folds(
+    rows: GemmRows, blocks: int = 4, min_rows: int = 40, max_folds: int = 8
+) -> np.ndarray:
+    """Cross-validation folds by sweep: one per source log, and a source of at least
+    ``min_rows`` rows split into ``blocks`` contiguous ranges of its swept size (FLOPs), so a
+    held-out fold is a stretch of a sweep the fit never saw. With more than ``max_folds`` such
+    folds (the A100 data has 39 logs), whole logs are held out instead, in ``max_folds``
+    groups (log i in group i mod max_folds)."""
+    sources = np.unique(rows.source)
+    if len(sources) > max_folds:
+        group = {src: f"logs#{i % max_folds}" for i, src in enumerate(sources)}
+        return np.array([group[src] for src in rows.source])
+    folds = np.empty(len(rows), dtype=object)
+    flops = rows.flops()
+    for src in sources:
+        mk = rows.source == src
+        if mk.sum() < min_rows:
+            folds[mk] = src
+            continue
+        rank = np.argsort(np.argsort(flops[mk], kind="stable"), kind="stable")
+        folds[mk] = [f"{src}#{int(r * blocks // mk.sum())}" for r in rank]
+    return folds.astype(str)
+
+
+def predicted_kernel(
+    target: GpuTarget, rows: GemmRows, p: GemmParams | None = None, dtype: str = "f16"
+) -> np.ndarray:
+    """Model kernel time (no launch overhead) for each row (fp16 unless ``dtype``)."""
     p = p or target.gemm
+    cuda = target.cuda_core_peak(dtype) if target.uses_tensor_cores(dtype) else None
     r = gemm_model_arrays(
-        p, target.peak_flops("f16"), target.hbm_bandwidth, rows.batch, rows.m, rows.n, rows.k, 2
+        p,
+        target.peak_flops(dtype),
+        target.hbm_bandwidth,
+        rows.batch,
+        rows.m,
+        rows.n,
+        rows.k,
+        2,
+        0.0,
+        cuda,
     )
     return r["kernel"]
 
@@ -141,19 +196,22 @@ def gemm_errors(
     p: GemmParams | None = None,
     meas: dict[str, float] | None = None,
 ) -> dict[str, float]:
-    """Median/p90 relative throughput error, all rows and large aligned GEMMs."""
+    """Median/p90 relative throughput error, all rows and (where there are any) large aligned
+    GEMMs."""
     meas = meas or measurement_model(target)
     pred = as_measured(predicted_kernel(target, rows, p), rows.timing, meas)
     err = rel_errors(pred, rows.seconds)
     big = large_aligned(rows)
-    return {
+    out = {
         "rows": float(len(rows)),
         "median_rel_err": float(np.median(err)),
         "p90_rel_err": float(np.percentile(err, 90)),
-        "large_aligned_rows": float(big.sum()),
-        "large_aligned_median_rel_err": float(np.median(err[big])) if big.any() else 0.0,
-        "large_aligned_p90_rel_err": float(np.percentile(err[big], 90)) if big.any() else 0.0,
     }
+    if big.any():
+        out["large_aligned_rows"] = float(big.sum())
+        out["large_aligned_median_rel_err"] = float(np.median(err[big]))
+        out["large_aligned_p90_rel_err"] = float(np.percentile(err[big], 90))
+    return out
 
 
 # ----------------------------------------------------------------------------------------
@@ -201,6 +259,66 @@ def memory_op_errors(
         "median_rel_err": float(np.median(errs)),
         "p90_rel_err": float(np.percentile(errs, 90)),
     }
+
+
+# ----------------------------------------------------------------------------------------
+# Published measurements of other GPUs (backends/targets/data/published_gemms.csv)
+
+
+@dataclasses.dataclass(frozen=True)
+class PublishedGemm:
+    """One published measured GEMM throughput with its source.
+
+    use: "fit" (sets the target's gemm_max), "check" (out of sample), "burst" (short runs at
+    boost clock, above the sustained rate the model predicts), "host" (host-bound: the
+    framework's per-call dispatch, not the kernel, sets the time), "no" (not a hardware figure).
+    """
+
+    target: str
+    dtype: str
+    batch: int
+    m: int
+    n: int
+    k: int
+    tflops: float
+    timing: str
+    library: str
+    use: str
+    source: str
+    url: str
+    note: str
+
+    @property
+    def seconds(self) -> float:
+        return 2.0 * self.batch * self.m * self.n * self.k / (self.tflops * 1e12)
+
+
+def load_published(path: Path = PUBLISHED, target: str | None = None) -> list[PublishedGemm]:
+    """The published rows (of one target when given)."""
+    out = []
+    with open(path, newline="") as f:
+        for row in csv.DictReader(f):
+            if target and row["target"] != target:
+                continue
+            ints = {c: int(row[c]) for c in ("batch", "m", "n", "k")}
+            rest = {c: row[c] for c in ("target", "dtype", "timing", "library", "use", "source")}
+            out.append(
+                PublishedGemm(
+                    **rest, **ints, tflops=float(row["tflops"]), url=row["url"], note=row["note"]
+                )
+            )
+    return out
+
+
+def published_predictions(
+    target: GpuTarget, rows: list[PublishedGemm]
+) -> list[tuple[PublishedGemm, float, float]]:
+    """(row, predicted TFLOP/s, relative throughput error) per row."""
+    out = []
+    for r in rows:
+        c = gpu_gemm_cost(target, r.batch, r.m, r.n, r.k, r.dtype)
+        out.append((r, c.tflops, abs(r.seconds / c.seconds - 1.0)))
+    return out
 
 
 # ----------------------------------------------------------------------------------------

@@ -6,7 +6,8 @@ head dim h/a a multiple of 64 and as large as accuracy allows, h/t divisible by 
 two, an FFN width that is a multiple of 64 (near 4h, or 8h/3 for SwiGLU), b*s a power of two
 and b as large as memory allows, t as small as possible. For each guideline the advisor
 evaluates candidate shapes with the cost model and recommends the best one within a parameter
-budget (default +-5%).
+budget (default +-5%). "64" is the A100's tensor-core alignment; on another GPU the advisor uses
+that GPU's (8 fp16 elements on a V100, see `GpuTarget.align_elements`).
 
 Timing model (per GPU, per microbatch): the per-layer GEMMs of the paper's table
 (QKV b*s x 3h/t x h, scores s x s x h/a in b*a/t batches, values s x h/a x s, output projection,
@@ -15,10 +16,11 @@ MLP up and down; SwiGLU has a gate GEMM too), attention's softmax, the memory-bo
 b*s x v/t x h with its softmax/cross-entropy. Training adds per GEMM the two backward GEMMs in
 which each of M, N and K is the reduction dim once, twice the memory traffic, and the
 attention core once more (selective activation recomputation, which is also what the memory
-check assumes: 16 bytes per parameter / t plus 34*s*b*h/t bytes per layer). Attention
-is costed in one of three ways: "megatron" (default; as the paper measured it: two batched
-GEMMs and Megatron's fused scale-mask-softmax kernel at elementwise bandwidth), "unfused"
-(two GEMMs and PyTorch's unfused softmax) or "flash" (one fused kernel).
+check assumes: 16 bytes per parameter / t plus 34*s*b*h/t bytes per layer). Layers are priced
+with a kernel preset, as `fuse{kernels=...}` compiles them: "flash" (default; Megatron-LM's
+fused kernels with FlashAttention), "fused" (as the paper measured it: two batched GEMMs and
+Megatron's fused scale-mask-softmax), "eager" (every elementwise op its own kernel) or
+"inductor".
 
     report = advise(shape_from_config(spec.config), load_target("a100-sxm4-40gb"))
     report.find("vocabulary").recommended.value       # "50304" for GPT-2
@@ -33,7 +35,7 @@ Files: `shape` (ModelShape, from a zoo config or from IR, its GEMMs and paramete
 
 from __future__ import annotations
 
-from backends.advisor.estimate import ATTENTION_MODES, Estimate, Estimator
+from backends.advisor.estimate import KERNEL_PRESETS, Estimate, Estimator
 from backends.advisor.guidelines import Advisor
 from backends.advisor.report import Advice, Candidate, Report, relative_changes
 from backends.advisor.shape import (
@@ -56,13 +58,13 @@ def advise(
     budget: float = 0.05,
     dtype: str = "f16",
     training: bool = False,
-    attention: str = "megatron",
+    kernels: str = "flash",
     max_head_dim: int = 128,
 ) -> Report:
     """Recommendations for every guideline of the paper (see the module docstring)."""
     if not 0 <= budget < 1:
         raise TandemError(f"budget must be in [0, 1), got {budget}")
-    est = Estimator(target, dtype=dtype, training=training, attention=attention)
+    est = Estimator(target, dtype=dtype, training=training, kernels=kernels)
     adv = Advisor(shape, est, budget, max_head_dim)
     advice = [
         adv.vocabulary(),
@@ -75,7 +77,7 @@ def advise(
     settings = {
         "dtype": dtype,
         "training": training,
-        "attention": attention,
+        "kernels": kernels,
         "budget": budget,
         "max_head_dim": max_head_dim,
     }
@@ -83,7 +85,7 @@ def advise(
 
 
 __all__ = [
-    "ATTENTION_MODES",
+    "KERNEL_PRESETS",
     "Advice",
     "Advisor",
     "Candidate",

@@ -4,14 +4,23 @@
     e = est.estimate(shape)          # GPT-3 2.7B, b=4, s=2048
     e.layer_tflops                   # 150 (32 heads, h/a = 80); 173 with 20 heads (h/a = 128)
 
-Per layer: the weight GEMMs (`shape.layer_gemms`, priced by `gemm_cost`), attention (by
-`attention_mode`: "megatron" is the two GEMMs of `shape.attention_gemms` and Megatron's fused
-scale-mask-softmax as one `memory_op_cost` elementwise kernel; "unfused" and "flash" are
-`attention_cost`, two GEMMs and a softmax or one fused kernel), and the memory-bound ops
-(`vector_op_cost`: 2 layer norms, the activation, 2 bias-dropout-adds). Once per model: the
-logits GEMM and a fused cross-entropy. Training adds each GEMM's two backward GEMMs
-(`shape.backward_gemms`), twice the memory traffic, and the attention core once more
-(selective activation recomputation).
+Per layer: the weight GEMMs (`shape.layer_gemms`, priced by `gemm_cost`), attention and the
+memory-bound kernels as the kernel preset runs them (the same presets and cost functions as
+`fuse{kernels=...}` and the simulator):
+
+    eager     one flash kernel for attention; every elementwise op its own kernel
+              (`vector_op_cost`: 2 layer norms, bias add + activation (+ gate product), 2 x
+              bias add + residual add)
+    fused     attention materialised: two GEMMs and Megatron's fused scale-mask-softmax;
+              fused kernels (`fused_kernel_cost`): 2 layer norms, bias+activation, 2
+              bias-dropout-adds
+    flash     fused, with one flash kernel for attention (the default)
+    inductor  flash attention; bias + residual + layer norm in one kernel (twice) and the
+              bias + activation kernel
+
+Once per model: the logits GEMM and a fused cross-entropy. Training adds each GEMM's two
+backward GEMMs (`shape.backward_gemms`), twice the memory traffic, and the attention core
+once more (selective activation recomputation).
 """
 
 from __future__ import annotations
@@ -30,12 +39,13 @@ from backends.advisor.shape import (
     param_count,
 )
 from backends.cost import attention_cost, gemm_cost, memory_op_cost, vector_op_cost
-from backends.targets import Target
+from backends.cost.fusion import fused_kernel_cost
+from backends.targets import GpuTarget, Target
 from ir import estimates
 from ir.dtypes import nbytes_of
 from ir.errors import TandemError
 
-ATTENTION_MODES = ("megatron", "unfused", "flash")
+KERNEL_PRESETS = ("eager", "fused", "flash", "inductor")
 BYTES_PER_PARAM_TRAINING = 16  # fp16 weights and grads + fp32 master weights and Adam moments
 
 
@@ -86,13 +96,11 @@ class Estimator:
         *,
         dtype: str = "f16",
         training: bool = False,
-        attention: str = "megatron",
+        kernels: str = "flash",
     ) -> None:
-        if attention not in ATTENTION_MODES:
-            raise TandemError(
-                f"attention must be one of {list(ATTENTION_MODES)}, got {attention!r}"
-            )
-        self.target, self.dtype, self.training, self.attention = target, dtype, training, attention
+        if kernels not in KERNEL_PRESETS:
+            raise TandemError(f"kernels must be one of {list(KERNEL_PRESETS)}, got {kernels!r}")
+        self.target, self.dtype, self.training, self.kernels = target, dtype, training, kernels
         self.eb = nbytes_of(dtype)
         self._cache: dict[tuple, Estimate] = {}
 
@@ -113,23 +121,52 @@ class Estimator:
         factor = 2.0 if self.training else 1.0
         return factor * vector_op_cost(self.target, kind, int(elements), self.dtype).seconds
 
+    def kernel(self, kind: str, tensors: float, elements: float) -> float:
+        """Seconds of one fused kernel of class `kind` moving `tensors` tensors of `elements`
+        (accelerators: the same traffic as one memory op)."""
+        nbytes = tensors * self.eb * elements
+        flops = estimates.VECTOR_OP * elements
+        if isinstance(self.target, GpuTarget):
+            return fused_kernel_cost(self.target, nbytes, flops, kind).seconds
+        return memory_op_cost(self.target, nbytes, flops, self.dtype).seconds
+
+    def memory_ops_time(self, s: ModelShape) -> float:
+        """Norms, activation and residual kernels of one layer under the kernel preset."""
+        tokens = s.batch * s.seq
+        hidden = tokens * s.hidden
+        act = tokens * s.ffn // s.tp
+        gate = 1 if s.gated else 0
+        if self.kernels == "eager":
+            activation = self.memory_op("add", act * (1 + gate)) + self.memory_op("gelu", act)
+            activation += gate * self.memory_op("elementwise", act)  # the gate product
+            return (
+                2 * self.memory_op("layernorm", hidden)
+                + activation
+                + 2 * (self.memory_op("add", hidden) + self.memory_op("add", hidden))
+            )
+        factor = 2.0 if self.training else 1.0  # the backward kernel moves about as much
+        activation = self.kernel("stream", 2 + gate, act)  # read x (and the gate), write y
+        if self.kernels == "inductor":  # bias + residual + norm: read 2, write sum and norm
+            return factor * (activation + 2 * self.kernel("norm", 4, hidden))
+        norms = 2 * self.kernel("norm", 2, hidden)
+        residuals = 2 * self.kernel("residual", 3, hidden)  # read x and the residual, write
+        return factor * (norms + activation + residuals)
+
     def attention_time(self, s: ModelShape) -> tuple[float, float]:
         t, d = s.tp, s.head_dim
         gemms = attention_gemms(s)
         flops = 2.0 * sum(math.prod(g) for g in gemms) * (3 if self.training else 1)
-        if self.attention == "megatron":
+        if self.kernels == "fused":
             seconds, _ = self.gemms_time(gemms)
             elements = s.batch * s.heads // t * s.seq * s.seq  # b*a/t score matrices
             # fused scale-mask-softmax: read scores, write probabilities (backward: 3 tensors)
-            nbytes = (2 + (3 if self.training else 0)) * self.eb * elements
-            seconds += memory_op_cost(
-                self.target, nbytes, estimates.VECTOR_OP * elements, self.dtype, "elementwise"
-            ).seconds
+            seconds += self.kernel("softmax", 2, elements)
+            if self.training:
+                seconds += self.kernel("softmax", 3, elements)
             return seconds, flops
         b, heads, kvh = s.batch, s.heads // t, max(1, s.kv_heads // t)
-        fused = self.attention == "flash"
         seconds = attention_cost(
-            self.target, b, heads, kvh, s.seq, s.seq, d, self.dtype, causal=False, fused=fused
+            self.target, b, heads, kvh, s.seq, s.seq, d, self.dtype, causal=False
         ).seconds
         if self.training:
             seconds += attention_cost(
@@ -142,7 +179,6 @@ class Estimator:
                 d,
                 self.dtype,
                 causal=False,
-                fused=fused,
                 backward=True,
             ).seconds
         return seconds, flops
@@ -151,7 +187,7 @@ class Estimator:
         """Selective recomputation re-runs the attention core in the backward pass."""
         if not self.training:
             return 0.0
-        fwd = Estimator(self.target, dtype=self.dtype, training=False, attention=self.attention)
+        fwd = Estimator(self.target, dtype=self.dtype, training=False, kernels=self.kernels)
         return fwd.attention_time(s)[0]
 
     def estimate(self, s: ModelShape, base: ModelShape | None = None) -> Estimate:
@@ -170,12 +206,7 @@ class Estimator:
         gemm_flops = self.gemms_time(gemms.values())[1]
         parts["attention"], att_flops = self.attention_time(s)
         parts["attention"] += self.recompute_time(s)
-        act_elements = tokens * s.ffn // s.tp * (2 if s.gated else 1)
-        parts["memory_ops"] = (
-            2 * self.memory_op("layernorm", tokens * s.hidden)
-            + self.memory_op("gelu", act_elements)
-            + 2 * self.memory_op("bias_dropout_add", tokens * s.hidden)
-        )
+        parts["memory_ops"] = self.memory_ops_time(s)
         layer_seconds = sum(parts.values())
         layer_flops = gemm_flops + att_flops
         logits = logits_gemm(s)

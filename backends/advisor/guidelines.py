@@ -6,6 +6,10 @@ shapes, each estimated, and the one recommended.
     adv.heads()         # head dim h/a a multiple of 64, up to max_head_dim
     adv.hidden(), adv.ffn(), adv.microbatch(), adv.tensor_parallel()
 
+The paper's "multiple of 64" is the A100's tensor-core alignment (128 bytes of fp16); on a GPU
+target the step is the target's own (`GpuTarget.align_elements`: 64 fp16 on A100/H100, 8 on
+V100), and 64 on accelerator templates.
+
 Shape changes stay within `budget` (relative parameter count); a candidate must beat the
 current value by more than KEEP_WITHIN (2%, the cost model's error) to be recommended.
 """
@@ -18,6 +22,7 @@ from collections.abc import Callable
 from backends.advisor.estimate import Estimate, Estimator
 from backends.advisor.report import Advice, Candidate
 from backends.advisor.shape import ModelShape, param_count
+from backends.targets import GpuTarget, Target
 from ir.errors import TandemError
 
 MICROBATCHES = (1, 2, 4, 8, 16, 32, 64)
@@ -36,11 +41,18 @@ def pow2_divisor(x: int) -> int:
     return x & -x if x > 0 else 0
 
 
+def alignment_step(target: Target, dtype: str) -> int:
+    """Elements a dimension should be a multiple of: the GPU's tensor-core alignment (64 fp16
+    on A100/H100, 8 on V100), or the paper's 64 on other targets."""
+    return target.align_elements(dtype) if isinstance(target, GpuTarget) else 64
+
+
 class Advisor:
     """Evaluates candidate shapes per guideline; see `advise`."""
 
     def __init__(self, shape: ModelShape, est: Estimator, budget: float, max_head_dim: int) -> None:
         self.shape, self.est, self.budget, self.max_head_dim = shape, est, budget, max_head_dim
+        self.align = alignment_step(est.target, est.dtype)
         self.base = est.estimate(shape)
         self.capacity = getattr(est.target, "mem_capacity", float("inf"))
 
@@ -68,8 +80,8 @@ class Advisor:
 
     def vocabulary(self) -> Advice:
         s = self.shape
-        step = 64 * s.tp
-        rule = f"multiple of 64*t = {step}"
+        step = self.align * s.tp
+        rule = f"multiple of {self.align}*t = {step}"
         current = self.cand(str(s.vocab), s)
         if s.vocab % step == 0:
             return Advice("vocabulary", rule, current, current, "already a multiple", [current])
@@ -95,14 +107,14 @@ class Advisor:
 
     def heads(self) -> Advice:
         s = self.shape
-        rule = f"h/a a multiple of 64, up to {self.max_head_dim}"
+        rule = f"h/a a multiple of {self.align}, up to {self.max_head_dim}"
         current = self.cand(f"{s.head_dim} (a={s.heads})", s)
         cands = [current]
         for a in range(1, s.hidden + 1):
             if s.hidden % a or a % s.tp or a == s.heads:
                 continue
             d = s.hidden // a
-            if d % 64 or not 64 <= d <= self.max_head_dim:
+            if d % self.align or not 64 <= d <= self.max_head_dim:
                 continue
             ratio = s.heads // s.kv_heads
             kv = a // ratio if a % ratio == 0 and (a // ratio) % s.tp == 0 else a
@@ -113,7 +125,7 @@ class Advisor:
 
     def hidden(self) -> Advice:
         s = self.shape
-        step = 64 * s.tp
+        step = self.align * s.tp
         rule = "h/t divisible by a high power of 2"
         current = self.cand(str(s.hidden), s)
         cands = [current]
@@ -146,12 +158,12 @@ class Advisor:
         if s.ffn == 4 * s.hidden:
             ffn = 4 * h
         else:
-            ffn = round_up(round(s.ffn * h / s.hidden), 64 * s.tp)
+            ffn = round_up(round(s.ffn * h / s.hidden), self.align * s.tp)
         return s.replace(hidden=h, heads=a, kv_heads=kv, ffn=ffn)
 
     def ffn(self) -> Advice:
         s = self.shape
-        step = (256 if s.gated else 64) * s.tp
+        step = (max(256, self.align) if s.gated else self.align) * s.tp
         ideal = 8 * s.hidden / 3 if s.gated else 4 * s.hidden
         rule = (
             f"multiple of {step} near 8h/3 = {ideal:.0f}"

@@ -16,6 +16,7 @@ from backends.cost.accel import (
     acceltran_area,
     acceltran_matmul_cost,
     acceltran_vector_cost,
+    phaze_area,
     phaze_gemm_cost,
     phaze_vector_cost,
 )
@@ -41,6 +42,7 @@ __all__ = [
     "acceltran_matmul_cost",
     "acceltran_vector_cost",
     "acceltran_area",
+    "phaze_area",
     "phaze_gemm_cost",
     "phaze_vector_cost",
     "allreduce_cost",

@@ -2,7 +2,8 @@
 
 AccelTran matmul mapping (``acceltran_matmul_cost``), C[B,M,N] = A[B,M,K] @ W[B,K,N]:
 
-* Tiles are (b, x, y) with y == x (``tile_b``, ``tile_x``): the op has
+* Tiles are (b, x, y) with y == x (``tile_b``, ``tile_x`` by default; a ``tile`` chosen by
+  the tiling mapper, ``backends/tiling/acceltran.py``, when given): the op has
   ceil(B/b) * ceil(M/x) * ceil(N/x) * ceil(K/x) tiles, each a (b, x, x) @ (x, x) product
   of b*x*x*x MACs.
 * One MAC lane (M = ``macs_per_lane`` multipliers + adder tree) computes one length-M slice
@@ -13,8 +14,9 @@ AccelTran matmul mapping (``acceltran_matmul_cost``), C[B,M,N] = A[B,M,K] @ W[B,
   non-zero pairs, so compute cycles = (1 - s) * dense cycles, s the fraction of zero pairs.
   Each operand moves compressed: (1 - s_x) of its values plus a 1-bit mask per element, s_x
   its own zero fraction (``operand_sparsity`` = (s_A, s_W, s_C); by default all three are s).
-* Main memory: every operand is read once and the result written once (layer-by-layer
-  dataflow with on-chip reuse inside the buffers); time = max(compute, traffic / bandwidth).
+* Main memory: operands move in blocks that fit the on-chip buffers (every operand read once
+  and the result written once when the whole GEMM fits); time = max(compute, buffer -> PE
+  traffic / buffer bandwidth, DRAM traffic / main-memory bandwidth).
 * Energy = dynamic power of the busy lane modules (MAC lane, FIFO, pre/post-sparsity) times
   their busy time + dynamic power of the active PEs' dataflow and DMA units times the op time
   + leakage of active modules and of the buffers times the op time (idle modules are
@@ -28,10 +30,11 @@ on chip (the producer's output) unless they exceed the activation buffer.
 
 PHAZE (``phaze_gemm_cost``): n tensor cores, each a width x depth weight-stationary systolic
 array; a GEMM is split into depth x width blocks of W, each streamed with the M rows of A in
-(M + width + depth) cycles, accumulating in the core; blocks are spread over 1 core or all cores. Per-memory-level
-roofline: max(compute, HBM traffic / HBM bandwidth, global-buffer traffic / its bandwidth),
-with HBM traffic from the best output tiling that fits the global buffer. Vector ops: elements
-/ (lanes * cores) * cycles-per-element.
+(M + width + depth) cycles, accumulating in the core; blocks are spread over 1 core or all
+cores. Per-memory-level roofline: max(compute, HBM traffic / HBM bandwidth, global-buffer
+traffic / its bandwidth), with HBM traffic from blocks that fit the global buffer
+(``backends/tiling/phaze.py``; a ``tile`` when given, else its default rule). Vector ops:
+elements / (lanes * cores) * cycles-per-element.
 """
 
 from __future__ import annotations
@@ -42,9 +45,13 @@ from typing import Any
 from backends.cost.base import OpCost, bound_of
 from backends.cost.traffic import op_bytes
 from backends.targets import AccelTranTarget, PhazeTarget, Target
+from backends.tiling import acceltran as at_tiling
+from backends.tiling import phaze as ph_tiling
+from backends.tiling.tile import Tile
 from ir import estimates
 from ir.dtypes import nbytes_of
 from ir.errors import TandemError
+from ir.work import GemmShape
 
 MB = 1 << 20
 _LANE_MODULES = ("mac_lane", "fifo", "pre_sparsity", "post_sparsity")
@@ -111,24 +118,10 @@ def _main_memory_j(t: AccelTranTarget, nbytes: float) -> float:
 def acceltran_matmul_cycles(
     target: AccelTranTarget, batch: int, m: int, n: int, k: int, sparsity: float = 0.0
 ) -> dict[str, float]:
-    """Tile count, cycles per tile, dense and sparse compute cycles (see module docstring)."""
-    b, x = target.tile_b, target.tile_x
-    tiles = math.ceil(batch / b) * math.ceil(m / x) * math.ceil(n / x) * math.ceil(k / x)
-    per_tile = b * x * x * math.ceil(x / target.macs_per_lane)
-    dense = math.ceil(tiles / target.total_lanes) * per_tile
-    return {
-        "tiles": tiles,
-        "cycles_per_tile": per_tile,
-        "dense_cycles": dense,
-        "cycles": dense * (1.0 - sparsity),
-    }
-
-
-def _sparse_bytes(elements: float, eb: int, sparsity: float) -> float:
-    """Compressed size: non-zero values plus a 1-bit mask per element (dense: no mask)."""
-    if sparsity <= 0.0:
-        return elements * eb
-    return elements * (1.0 - sparsity) * eb + elements / 8.0
+    """Tile count, cycles per tile, dense and sparse compute cycles of the default tile."""
+    return at_tiling.cycles(
+        target, GemmShape(batch, m, n, k), (target.tile_b, target.tile_x), sparsity
+    )
 
 
 def acceltran_matmul_cost(
@@ -139,23 +132,32 @@ def acceltran_matmul_cost(
     k: int,
     sparsity: float = 0.0,
     dtype: str = "f16",
+    tile: Tile | None = None,
+    single: bool = False,
     operand_sparsity: tuple[float, float, float] | None = None,
 ) -> OpCost:
     """Matmul C[batch,m,n] = A[batch,m,k] @ W[batch,k,n] on the MAC lanes of AccelTran.
 
     ``sparsity``: the fraction of zero operand pairs (skipped cycles); ``operand_sparsity``:
     zero fractions of A, W and C for their compressed traffic (default: ``sparsity`` each).
+    ``tile``: the mapping (``backends.tiling``); None for the target's default tile.
+    ``single``: on one PE group (the scheduler's single mode) instead of all PEs.
     """
-    sa, sw, sc = operand_sparsity or (sparsity, sparsity, sparsity)
+    operands = operand_sparsity
+    sa, sw, sc = at_tiling.operand_sparsity(sparsity, operands)
     _check(batch, m, n, k, sparsity, "acceltran_matmul_cost", sa, sw, sc)
-    t = target
+    g = GemmShape(batch, m, n, k)
     eb = nbytes_of(dtype)
-    cyc = acceltran_matmul_cycles(t, batch, m, n, k, sparsity)
-    compute = cyc["cycles"] / t.clock_hz
-    a_el, w_el, c_el = batch * m * k, batch * k * n, batch * m * n
-    nbytes = sum(_sparse_bytes(e, eb, s) for e, s in ((a_el, sa), (w_el, sw), (c_el, sc)))
-    memory = nbytes / t.main_memory_bandwidth
-    seconds = max(compute, memory)
+    if tile is None:
+        tile = at_tiling.default_tile(target, g, eb, sparsity, operands)
+    t = at_tiling.group_target(target) if single else target
+    pe = tile.pe_single if single and tile.pe_single is not None else tile.pe
+    if len(pe) != 2 or min(pe) < 1:
+        raise TandemError(f"tile pe must be (b, x) with b, x >= 1, got {list(pe)}")
+    tc = at_tiling.evaluate(t, g, pe, tile.blocking, eb, sparsity, operands)
+    cyc = tc.detail
+    compute, memory, seconds = tc.compute_s, max(tc.dram_s, tc.buffer_s), tc.seconds
+    nbytes = tc.dram_bytes
 
     active_lanes = min(cyc["tiles"], t.total_lanes)
     active_pes = math.ceil(active_lanes / t.lanes_per_pe)
@@ -171,13 +173,14 @@ def acceltran_matmul_cost(
     )
     # buffer traffic: every tile reads its A and W tiles and updates its output tile
     keep = 1.0 - sparsity
-    bx = t.tile_b * t.tile_x * t.tile_x
-    xx = t.tile_x * t.tile_x
+    bx = pe[0] * pe[1] * pe[1]
+    xx = pe[1] * pe[1]
     e_buf = _buffer_access_j(
         t, cyc["tiles"] * bx * eb * ((1.0 - sa) + (1.0 - sc)), t.activation_buffer_mb
     ) + _buffer_access_j(t, cyc["tiles"] * xx * eb * (1.0 - sw), t.weight_buffer_mb)
-    if max(sparsity, sa, sw, sc) > 0:
-        e_buf += _buffer_access_j(t, cyc["tiles"] * (2 * bx + xx) / 8.0, t.mask_buffer_mb)
+    masked = bx * ((sa > 0) + (sc > 0)) + xx * (sw > 0)
+    if masked:
+        e_buf += _buffer_access_j(t, cyc["tiles"] * masked / 8.0, t.mask_buffer_mb)
     e_mm = _main_memory_j(t, nbytes)
     energy = e_dyn + leak_w * seconds + e_buf + e_mm
     return OpCost(
@@ -191,7 +194,10 @@ def acceltran_matmul_cost(
         bound=bound_of(compute, memory, 0.0),
         detail={
             **cyc,
+            "tile": pe,
             "active_lanes": active_lanes,
+            "buffer_bytes": tc.buffer_bytes,
+            "fits_on_chip": tc.fits,
             "energy_dynamic_j": e_dyn,
             "energy_leakage_j": leak_w * seconds,
             "energy_buffer_j": e_buf,
@@ -269,28 +275,6 @@ def _ncores(total: int, cores: int | str, who: str) -> int:
     return cores
 
 
-def _hbm_traffic(t: PhazeTarget, batch: int, m: int, n: int, k: int, eb: int) -> float:
-    """HBM bytes of the best square output tiling whose working set fits the global buffer."""
-    total = eb * batch * (m * k + k * n + m * n)
-    if total <= t.global_buffer_bytes:
-        return float(total)
-    best = math.inf
-    tk = t.tc_depth
-    tile = max(t.tc_width, t.tc_depth)
-    while tile <= max(m, n) * 2:
-        # double-buffered A and W chunks + fp32 accumulators
-        need = 2 * 2 * tile * tk * eb + tile * tile * 4
-        if need <= t.global_buffer_bytes:
-            traffic = (
-                eb * batch * (m * k * math.ceil(n / tile) + k * n * math.ceil(m / tile) + m * n)
-            )
-            best = min(best, traffic)
-        tile *= 2
-    if best == math.inf:  # not even one tile fits: stream everything per block
-        best = eb * batch * (m * k * math.ceil(n / t.tc_width) + k * n * math.ceil(m / tk) + m * n)
-    return float(best)
-
-
 def phaze_gemm_cost(
     target: PhazeTarget,
     batch: int,
@@ -300,45 +284,44 @@ def phaze_gemm_cost(
     dtype: str = "f16",
     cores: int | str = "all",
     sparsity: float = 0.0,
+    tile: Tile | None = None,
 ) -> OpCost:
-    """GEMM on 1 tensor core (``cores=1``) or all of them (``cores="all"``)."""
+    """GEMM on 1 tensor core (``cores=1``) or all of them (``cores="all"``).
+
+    ``tile``: the mapping (``backends.tiling``); None for the default rule.
+    """
     _check(batch, m, n, k, sparsity, "phaze_gemm_cost")
     t = target
     nc = _ncores(t.tensor_cores, cores, "phaze_gemm_cost")
+    g = GemmShape(batch, m, n, k)
     eb = nbytes_of(dtype)
-    w, d = t.tc_width, t.tc_depth
-    blocks = batch * math.ceil(k / d) * math.ceil(n / w)
-    # few blocks: also split the streamed rows over cores
-    msplit = max(1, min(nc // blocks, math.ceil(m / w))) if blocks < nc else 1
-    rows = math.ceil(m / msplit)
-    passes = math.ceil(blocks * msplit / nc)
-    cycles = passes * (rows + w + d)
-    keep = 1.0 - sparsity
-    compute = cycles / t.clock_hz * keep
-    hbm = _hbm_traffic(t, batch, m, n, k, eb) * keep
-    # global buffer <-> cores: per block pass the W block and the A rows; partial sums stay
-    # in the core's accumulators across the K loop, so outputs are written once
-    gb = (blocks * msplit * (d * w * eb + rows * d * eb) + eb * batch * m * n) * keep
-    t_hbm = hbm / t.hbm_bandwidth
-    t_gb = gb / t.global_buffer_bandwidth
-    memory = max(t_hbm, t_gb)
-    seconds = max(compute, memory)
+    if tile is None:
+        tile = ph_tiling.default_tile(t, g, eb, sparsity)
+    pe = tile.pe
+    if nc == 1 and nc < t.tensor_cores and tile.pe_single is not None:
+        pe = tile.pe_single
+    if nc != t.tensor_cores and nc != 1:
+        pe = (ph_tiling.default_split(t, g, nc), 0)
+    if not 1 <= len(pe) <= 2 or pe[0] < 1 or (len(pe) == 2 and pe[1] not in (0, 1)):
+        raise TandemError(
+            f"tile pe must be (m_split >= 1, input_stationary 0 or 1), got {list(pe)}"
+        )
+    tc = ph_tiling.evaluate(t, g, pe, tile.blocking, eb, sparsity, nc)
+    compute, memory = tc.compute_s, max(tc.dram_s, tc.buffer_s)
     return OpCost(
-        seconds=seconds,
-        flops=2.0 * batch * m * n * k * keep,
-        bytes=hbm,
+        seconds=tc.seconds,
+        flops=2.0 * batch * m * n * k * (1.0 - sparsity),
+        bytes=tc.dram_bytes,
         compute_seconds=compute,
         memory_seconds=memory,
         unit="tc",
         bound=bound_of(compute, memory, 0.0),
         detail={
-            "cores": nc,
-            "cycles": cycles,
-            "blocks": blocks,
-            "m_split": msplit,
-            "hbm_seconds": t_hbm,
-            "global_buffer_seconds": t_gb,
-            "global_buffer_bytes": gb,
+            **tc.detail,
+            "hbm_seconds": tc.dram_s,
+            "global_buffer_seconds": tc.buffer_s,
+            "global_buffer_bytes": tc.buffer_bytes,
+            "fits_on_chip": tc.fits,
         },
     )
 
@@ -369,6 +352,92 @@ def phaze_vector_cost(
         bound=bound_of(compute, memory, 0.0),
         detail={"cores": nc, "cycles": cycles, "cycles_per_element": cpe},
     )
+
+
+def phaze_area(target: PhazeTarget) -> dict[str, float] | None:
+    """Area in mm^2 of tensor cores, vector cores, global buffer and "total" (None without
+    an ``[area]`` table in the target file).
+
+    Tensor cores: MACs (width x depth each) plus a fixed part per core; vector cores: lanes
+    plus a fixed part per core; the global buffer by its size, interpolated linearly between
+    the listed sizes (extrapolated along the nearest segment).
+    """
+    a = target.area_model
+    if a is None:
+        return None
+    t = target
+    tc = t.tensor_cores * (t.tc_width * t.tc_depth * a["mm2_per_mac"] + a["mm2_per_tensor_core"])
+    vc = t.vector_cores * (t.vc_lanes * a["mm2_per_vector_lane"] + a["mm2_per_vector_core"])
+    sizes, areas = a["global_buffer_mib"], a["global_buffer_mm2"]
+    mib = t.global_buffer_bytes / MB
+    i = 1
+    while i < len(sizes) - 1 and mib > sizes[i]:
+        i += 1
+    x0, x1, y0, y1 = sizes[i - 1], sizes[i], areas[i - 1], areas[i]
+    gb = max(0.0, y0 + (y1 - y0) * (mib - x0) / (x1 - x0))
+    return {
+        "tensor_cores": tc,
+        "vector_cores": vc,
+        "global_buffer": gb,
+        "total": tc + vc + gb,
+    }
+
+
+# ----------------------------------------------------------------------------------------
+# Either template, with a recorded tile and the scheduler's single-core / single-group mode
+
+
+def _single(target: Target, cores: int | str, who: str) -> bool:
+    if cores == "all":
+        return False
+    if isinstance(target, AccelTranTarget) and cores != 1:
+        raise TandemError(f"{who}: cores must be 'all' or 1 (one PE group), got {cores!r}")
+    return True
+
+
+def accel_gemm_cost(
+    target: Target,
+    batch: int,
+    m: int,
+    n: int,
+    k: int,
+    dtype: str = "f16",
+    sparsity: float = 0.0,
+    *,
+    tile: Tile | None = None,
+    cores: int | str = "all",
+    operand_sparsity: tuple[float, float, float] | None = None,
+) -> OpCost:
+    """A GEMM on AccelTran (all PEs or, ``cores=1``, one PE group) or PHAZE (n cores).
+
+    ``operand_sparsity``: AccelTran only, (s_A, s_W, s_C) for the compressed traffic.
+    """
+    if isinstance(target, AccelTranTarget):
+        single = _single(target, cores, "accel_gemm_cost")
+        return acceltran_matmul_cost(
+            target, batch, m, n, k, sparsity, dtype, tile, single, operand_sparsity
+        )
+    if isinstance(target, PhazeTarget):
+        return phaze_gemm_cost(target, batch, m, n, k, dtype, cores, sparsity, tile)
+    raise TandemError(f"accel_gemm_cost: unsupported target kind {target.kind!r}")
+
+
+def accel_vector_cost(
+    target: Target,
+    kind: str,
+    elements: int,
+    dtype: str = "f16",
+    sparsity: float = 0.0,
+    cores: int | str = "all",
+) -> OpCost:
+    """A vector op on AccelTran's units (all PEs or one PE group) or PHAZE's vector cores."""
+    if isinstance(target, AccelTranTarget):
+        single = _single(target, cores, "accel_vector_cost")
+        t = at_tiling.group_target(target) if single else target
+        return acceltran_vector_cost(t, kind, elements, sparsity=sparsity, dtype=dtype)
+    if isinstance(target, PhazeTarget):
+        return phaze_vector_cost(target, kind, elements, cores, dtype)
+    raise TandemError(f"accel_vector_cost: unsupported target kind {target.kind!r}")
 
 
 # ----------------------------------------------------------------------------------------

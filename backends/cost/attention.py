@@ -9,16 +9,21 @@ Shapes: Q [batch, heads, sq, head_dim], K/V [batch, kv_heads, sk, head_dim].
   traffic is only Q, K, V, O (+ dO, dQ, dK, dV and the row statistics in backward).
 * Materialised: the two bmm via ``gemm_cost`` plus softmax over the b*h*sq*sk scores via the
   memory-op / vector model (backward: four bmm and the softmax backward); causal masking
-  saves nothing here.
+  saves nothing here. With ``fused_softmax`` (GPU) the softmax is Megatron's one
+  scale+mask+softmax kernel (``cost/fusion.py``: scores read once, probabilities written
+  once), as the `fused` kernel preset runs it; without, PyTorch's eager softmax.
 * AccelTran and PHAZE always materialise (their matmul and vector units).
 """
 
 from __future__ import annotations
 
+from backends.cost.accel import accel_gemm_cost, accel_vector_cost
 from backends.cost.base import OpCost
+from backends.cost.fusion import fused_softmax_cost
 from backends.cost.gemm import gemm_cost, gpu_gemm_cost
 from backends.cost.memory_ops import memory_op_cost, vector_op_cost
 from backends.targets import GpuTarget, Target
+from backends.tiling.tile import Tile
 from ir import estimates
 from ir.dtypes import nbytes_of
 from ir.errors import TandemError
@@ -44,6 +49,20 @@ def _combine(parts: dict[str, OpCost], unit: str) -> OpCost:
     )
 
 
+def attention_gemms(
+    bh: int, sq: int, sk: int, d: int, backward: bool
+) -> dict[str, tuple[int, int, int, int]]:
+    """The (batch, m, n, k) of each GEMM of materialised attention, by name."""
+    if not backward:
+        return {"scores": (bh, sq, sk, d), "values": (bh, sq, d, sk)}
+    return {
+        "grad_values": (bh, sk, d, sq),  # dV = P^T dO
+        "grad_probs": (bh, sq, sk, d),  # dP = dO V^T
+        "grad_query": (bh, sq, d, sk),  # dQ = dS K
+        "grad_key": (bh, sk, d, sq),  # dK = dS^T Q
+    }
+
+
 def _materialised(
     target: Target,
     b: int,
@@ -54,19 +73,41 @@ def _materialised(
     dtype: str,
     sparsity: float,
     backward: bool,
+    fused_softmax: bool = False,
+    tiles: dict[str, Tile] | None = None,
+    cores: int | str = "all",
 ) -> OpCost:
     bh = b * h
     scores = bh * sq * sk
     eb = nbytes_of(dtype)
-    g = lambda bb, m, n, k: gemm_cost(target, bb, m, n, k, dtype, sparsity)  # noqa: E731
+    gemms = attention_gemms(bh, sq, sk, d, backward)
+    tiles = tiles or {}
+    fused = fused_softmax and isinstance(target, GpuTarget)
+
+    def g(part: str) -> OpCost:
+        bb, m, n, k = gemms[part]
+        if isinstance(target, GpuTarget):
+            return gemm_cost(target, bb, m, n, k, dtype, sparsity)
+        tile = tiles.get(part)
+        return accel_gemm_cost(target, bb, m, n, k, dtype, sparsity, tile=tile, cores=cores)
+
+    def softmax(elements: int) -> OpCost:
+        if isinstance(target, GpuTarget):
+            return vector_op_cost(target, "softmax", elements, dtype, sparsity)
+        return accel_vector_cost(target, "softmax", elements, dtype, sparsity, cores)
+
     if not backward:
-        parts = {
-            "scores": g(bh, sq, sk, d),
-            "softmax": vector_op_cost(target, "softmax", scores, dtype, sparsity),
-            "values": g(bh, sq, d, sk),
-        }
+        if isinstance(target, GpuTarget) and fused:
+            sm = fused_softmax_cost(target, scores * (1 - sparsity), eb, estimates.SOFTMAX * scores)
+        else:
+            sm = softmax(scores)
+        parts = {"scores": g("scores"), "softmax": sm, "values": g("values")}
     else:
-        if target.kind == "gpu":
+        if isinstance(target, GpuTarget) and fused:
+            sm_bwd = fused_softmax_cost(
+                target, scores * (1 - sparsity), eb, 4.0 * scores, backward=True
+            )
+        elif isinstance(target, GpuTarget):
             # softmax backward: read P and dP, write dS
             sm_bwd = memory_op_cost(
                 target,
@@ -76,14 +117,14 @@ def _materialised(
                 "softmax",
             )
         else:
-            sm_bwd = vector_op_cost(target, "softmax", 2 * scores, dtype, sparsity)
+            sm_bwd = softmax(2 * scores)
         parts = {
-            "grad_values": g(bh, sk, d, sq),  # dV = P^T dO
-            "grad_probs": g(bh, sq, sk, d),  # dP = dO V^T
+            "grad_values": g("grad_values"),
+            "grad_probs": g("grad_probs"),
             "softmax_backward": sm_bwd,
-            "grad_query": g(bh, sq, d, sk),  # dQ = dS K
-            "grad_key": g(bh, sk, d, sq),
-        }  # dK = dS^T Q
+            "grad_query": g("grad_query"),
+            "grad_key": g("grad_key"),
+        }
     unit = "sm" if target.kind == "gpu" else ("mac" if target.kind == "acceltran" else "tc")
     out = _combine(parts, unit)
     out.detail["fused"] = False
@@ -155,8 +196,17 @@ def attention_cost(
     fused: bool = True,
     sparsity: float = 0.0,
     backward: bool = False,
+    fused_softmax: bool = False,
+    tiles: dict[str, Tile] | None = None,
+    cores: int | str = "all",
 ) -> OpCost:
-    """Cost of softmax(Q K^T / sqrt(d)) V forward (or its backward with ``backward=True``)."""
+    """Cost of softmax(Q K^T / sqrt(d)) V forward (or its backward with ``backward=True``).
+
+    ``fused``: one flash kernel on GPUs; else materialised, with the softmax as one fused
+    kernel when ``fused_softmax`` (Megatron) or as PyTorch's eager softmax.
+    Accelerators: ``tiles`` maps GEMM names (``attention_gemms``) to recorded tiles;
+    ``cores=1`` runs on one core / PE group (the scheduler's single mode).
+    """
     for name, v in (
         ("batch", batch),
         ("heads", heads),
@@ -177,4 +227,17 @@ def attention_cost(
         return _fused_gpu(
             target, batch, heads, kv_heads, sq, sk, head_dim, dtype, causal, sparsity, backward
         )
-    return _materialised(target, batch, heads, sq, sk, head_dim, dtype, sparsity, backward)
+    return _materialised(
+        target,
+        batch,
+        heads,
+        sq,
+        sk,
+        head_dim,
+        dtype,
+        sparsity,
+        backward,
+        fused_softmax,
+        tiles,
+        cores,
+    )

@@ -10,6 +10,16 @@ per-step latency alpha:
 
 ``intra_node=True`` uses NVLink; ``False`` uses InfiniBand (per-GPU share of the node's NICs);
 ``None`` picks NVLink when the n devices fit in one node.
+
+Two-level topology (``group_link``): a group of n ranks ``stride`` apart (tensor-parallel
+groups are consecutive ranks, data-parallel ones ``t`` apart, pipeline neighbours ``t*d``
+apart) runs on NVLink when it fits in one node. A group spanning nodes rings through every
+node: with k of its members in each node, k rings run side by side, each crossing the node
+boundary through one member's NIC, so the ring sees min(NVLink, k x one NIC):
+
+    group_link(dgx, 8, 1)     # NVLink (one node)
+    group_link(dgx, 24, 64)   # one member per node: one NIC, 25 GB/s x efficiency
+    group_link(dgx, 32, 1)    # 8 per node: 8 NICs, 200 GB/s x efficiency
 """
 
 from __future__ import annotations
@@ -120,3 +130,57 @@ def p2p_cost(cluster: Cluster, bytes: float, intra_node: bool = True) -> OpCost:
         bound="latency" if link.latency_s >= beta else "memory",
         detail={"collective": "p2p", "link": "nvlink" if intra_node else "ib"},
     )
+
+
+def group_link(cluster: Cluster, n: int, stride: int = 1) -> tuple[float, float, str]:
+    """(achieved bandwidth per rank, latency per ring step, link name) of a group of n ranks
+    `stride` apart (see the module docstring)."""
+    if n < 1 or stride < 1:
+        raise TandemError(f"group of {n} ranks {stride} apart: both must be >= 1")
+    per_node = cluster.gpus_per_node
+    if n * stride <= per_node or n == 1:
+        return cluster.intra_node.effective_bandwidth, cluster.intra_node.latency_s, "nvlink"
+    members = max(1, min(n, per_node // stride))
+    if n <= members:
+        return cluster.intra_node.effective_bandwidth, cluster.intra_node.latency_s, "nvlink"
+    ib = cluster.inter_node.effective_bandwidth * members
+    bw = min(cluster.intra_node.effective_bandwidth, ib)
+    return bw, cluster.inter_node.latency_s, "ib"
+
+
+RING_FACTOR = {
+    "all_reduce": lambda n: 2.0 * (n - 1) / n,
+    "all_gather": lambda n: (n - 1) / n,
+    "reduce_scatter": lambda n: (n - 1) / n,
+}
+RING_STEPS = {
+    "all_reduce": lambda n: 2 * (n - 1),
+    "all_gather": lambda n: n - 1,
+    "reduce_scatter": lambda n: n - 1,
+}
+
+
+def collective_seconds(
+    cluster: Cluster, kind: str, nbytes: float, n: int, stride: int = 1
+) -> float:
+    """Ring time of `kind` (all_reduce, all_gather, reduce_scatter) of an `nbytes` buffer
+    (the whole, gathered or input, buffer) over n ranks `stride` apart."""
+    if kind not in RING_FACTOR:
+        raise TandemError(f"unknown collective {kind!r}; expected one of {', '.join(RING_FACTOR)}")
+    if n <= 1 or nbytes <= 0:
+        return 0.0
+    bw, alpha, _name = group_link(cluster, n, stride)
+    return RING_FACTOR[kind](n) * nbytes / bw + RING_STEPS[kind](n) * alpha
+
+
+def p2p_seconds(cluster: Cluster, nbytes: float, distance: int, split: int = 1) -> float:
+    """A send between ranks `distance` apart; across nodes Megatron's scatter/gather splits it
+    over the `split` tensor-parallel ranks' NICs and all-gathers it on NVLink."""
+    if nbytes <= 0:
+        return 0.0
+    if distance < cluster.gpus_per_node:
+        link = cluster.intra_node
+        return nbytes / link.effective_bandwidth + link.latency_s
+    link = cluster.inter_node
+    send = nbytes / split / link.effective_bandwidth + link.latency_s
+    return send + (collective_seconds(cluster, "all_gather", nbytes, split) if split > 1 else 0.0)

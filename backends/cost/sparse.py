@@ -2,9 +2,10 @@
 
     cost = structured_gemm_cost(gemm_cost(a100, 1, 4096, 4096, 4096), a100.structured_sparsity, "2:4")
 
-A 2:4-pruned operand halves the multiply-accumulates; the target's `[sparsity] speedup`
-(1 to 2) says how much faster the math runs. Traffic is kept dense (conservative: which
-operand is compressed is not recorded), so a memory-bound GEMM gains nothing.
+A 2:4-pruned operand halves the multiply-accumulates; the target's
+`[tensor_core.structured_sparsity] speedup` (1 to 2) says how much faster the math runs.
+Traffic is kept dense (conservative: which operand is compressed is not recorded), so a
+memory-bound GEMM gains nothing.
 """
 
 from __future__ import annotations

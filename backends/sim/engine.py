@@ -13,10 +13,15 @@ Schedule convention (discardable op attributes, written by a scheduling pass):
   with an index: GPU ``sm`` (``sm0``, ``sm1``... are concurrent streams, each op at its
   standalone speed); AccelTran ``mac``, ``softmax``, ``layernorm``, ``dma``; PHAZE ``tc``/``vc``
   (all tensor / vector cores: waits for and occupies every ``tc<i>``/``vc<i>``) or
-  ``tc3``/``vc1`` (one core, costed single-core). The kind must be the one the op runs on.
+  ``tc3``/``vc1`` (one core, costed single-core); AccelTran with ``pe_groups`` > 1 likewise
+  ``mac`` (all PE groups) or ``mac2`` (one group). The kind must be the one the op runs on.
 * ``sched.start = 1.5e-06 : f64`` (seconds): the earliest start the schedule asks for.
   Ops with a ``sched.start`` are issued in order of it (ties: program order); an op without
   one follows its latest producer.
+* A function with ``sched.makespan`` carries a complete schedule (the ``schedule`` pass): it is
+  checked, not repaired. An op that cannot start at its ``sched.start`` (an operand not ready,
+  its unit still busy), a costed op without one, or overlapping ops that together need more
+  than the main-memory bandwidth is an error naming the ops (``schedule_check.py``).
 
 Without these attributes ops are issued in program order, one unit per kind (GPU: one stream
 ``sm``; AccelTran: matmuls on ``mac``, softmax on ``softmax``, norms on ``layernorm``, data on
@@ -52,17 +57,20 @@ from xdsl.dialects.builtin import (
 )
 from xdsl.ir import Operation, SSAValue
 
+from backends.cost import phaze_area
 from backends.flops import count_op
 from backends.op_cost import compute_dtype, has_sparsity, op_cost, op_gemm, signature
 from backends.sim.energy import acceltran_energy
 from backends.sim.memory import Allocation, peak_memory
 from backends.sim.report import OpRow, Signature, SimReport
+from backends.sim.schedule_check import ScheduleCheck, describe
 from backends.sim.units import Units, issue_order
-from backends.targets import AccelTranTarget, GpuTarget, Target, load_target
+from backends.targets import AccelTranTarget, GpuTarget, PhazeTarget, Target, load_target
 from ir import linalg_ops as la
 from ir.attrs import (
     BACKWARD,
     BUFFER,
+    FUSE_KERNELS,
     INPUT,
     PARAM,
     PLACEMENT,
@@ -75,7 +83,14 @@ from ir.attrs import (
     read_str,
 )
 from ir.errors import TandemError
+from ir.fused_ops import FusedOp
 from ir.types import dtype, fmt, nbytes, numel, shape
+
+
+def kernels_of(module: ModuleOp) -> str:
+    """The fusion preset the module was compiled with ("none" if `fuse` did not run)."""
+    preset = module.attributes.get(FUSE_KERNELS)
+    return preset.data if isinstance(preset, StringAttr) else "none"
 
 
 def entry_function(module: ModuleOp) -> func.FuncOp:
@@ -87,7 +102,16 @@ def entry_function(module: ModuleOp) -> func.FuncOp:
     return (named or funcs)[0]
 
 
+def _op_label(op: Operation) -> str:
+    """`tfm.matmul`, or `tfm.fused:bias_gelu` for a kernel of several ops."""
+    return f"{op.name}:{op.kernel_name}" if isinstance(op, FusedOp) else op.name
+
+
 def _shape_text(op: Operation) -> str:
+    if isinstance(op, FusedOp):
+        mm = next((o for o in op.body_ops if isinstance(o, la.MatmulOp)), None)
+        if mm is not None:
+            return _shape_text(mm)
     if isinstance(op, la.MatmulOp):
         g = op_gemm(op)
         prefix = f"{g.batch}x " if g.batch > 1 else ""
@@ -137,10 +161,10 @@ class _Engine:
     """The state of one simulation: cost cache, unit and value timelines, lifetimes."""
 
     def __init__(
-        self, target: Target, fused_attention: bool, args: list, sparse: bool = True
+        self, target: Target, args: list, check: ScheduleCheck | None, sparse: bool = True
     ) -> None:
         self.target = target
-        self.fused = fused_attention
+        self.check = check
         self.sparse = sparse
         self.units = Units(target)
         self.cache: dict[tuple, Signature] = {}
@@ -155,7 +179,7 @@ class _Engine:
 
     def signature_of(self, op: Operation, single: bool) -> Signature:
         """The op's cached cost; costed (once per signature) on a miss."""
-        key = signature(op, self.fused, single)
+        key = signature(op, single)
         sig = self.cache.get(key)
         if sig is None:
             counts = count_op(op)
@@ -163,14 +187,13 @@ class _Engine:
             cost = op_cost(
                 op,
                 self.target,
-                fused=self.fused,
                 cores=1 if single else "all",
                 counts=counts,
                 sparse=self.sparse,
             )
             sig = Signature(
                 len(self.signatures),
-                op.name,
+                _op_label(op),
                 kind,
                 _shape_text(op),
                 cost,
@@ -187,10 +210,7 @@ class _Engine:
     def run(self, i: int, op: Operation, sched_start: float | None) -> None:
         """Issue one op: cost, start time, unit, row, lifetimes."""
         sched_unit = read_str(op, SCHED_UNIT)
-        single = (
-            self.target.kind == "phaze" and sched_unit is not None and sched_unit[-1:].isdigit()
-        )
-        sig = self.signature_of(op, single)
+        sig = self.signature_of(op, self.units.single(sched_unit))
         cost = sig.cost
         layer = layer_of(op)
         phase = phase_of(op)
@@ -202,10 +222,13 @@ class _Engine:
             )
 
         start = sched_start or 0.0
+        late = None
         for v in op.operands:
             t = self.ready.get(v)
             if t is not None and t > start:
-                start = t
+                start, late = t, v
+        if self.check is not None:
+            self.check.operands(i, op, sched_start, start, late, cost)
         unit = ""
         end = start
         if cost.unit:
@@ -215,14 +238,20 @@ class _Engine:
                 if sched_unit
                 else units.members.get(cost.unit, [cost.unit])
             )
-            start = max(start, units.earliest(device, names))
-            end = start + cost.seconds
-            units.occupy(device, names, end)
             unit = sched_unit or cost.unit
+            if cost.seconds > 0:  # an op that takes no time needs no free unit
+                free = units.earliest(device, names)
+                if self.check is not None and free > start:
+                    self.check.unit_busy(
+                        i, op, sched_start, unit, free, *units.busiest(device, names)
+                    )
+                start = max(start, free)
+                end = start + cost.seconds
+                units.occupy(device, names, end, describe(i, op))
         self.rows.append(
             OpRow(
                 i,
-                op.name,
+                sig.op,
                 sig.kind,
                 layer,
                 phase,
@@ -263,12 +292,13 @@ class _Engine:
             self.allocs.append(Allocation(r, size, start, end, device))
 
 
-def simulate(
-    module: ModuleOp, target: Target | str, *, fused_attention: bool = True, name: str | None = None
-) -> SimReport:
+def simulate(module: ModuleOp, target: Target | str, *, name: str | None = None) -> SimReport:
     """Run ``module``'s entry function on ``target`` (a Target or a built-in name / path).
 
-    ``fused_attention``: flash-style attention kernels on GPUs (else materialised).
+    Kernels are what the IR says: each top-level op is one kernel (a ``tfm.fused`` op holds
+    several ops), attention runs as its ``kernel`` attribute says (flash when absent). The
+    ``fuse`` pass chooses them; the report names its preset (``options.kernels``) and counts
+    the kernels launched (``model.kernels``).
     ``name``: the model's name for the report (default: the function's).
     """
     t0 = time.perf_counter()
@@ -281,9 +311,12 @@ def simulate(
     outputs = list(ret.operands) if isinstance(ret, func.ReturnOp) else []
     sched_starts = [read_float(op, SCHED_START, low=0.0) for op in ops]
 
-    engine = _Engine(target, fused_attention, args)
+    check = ScheduleCheck.of(fn, target)
+    engine = _Engine(target, args, check)
     for i in issue_order(ops, sched_starts):
         engine.run(i, ops[i], sched_starts[i])
+    if check is not None:
+        check.bandwidth(engine.rows, ops)
 
     rows = engine.rows
     latency = max((r.end for r in rows), default=0.0)
@@ -296,6 +329,7 @@ def simulate(
         name=name or fn.sym_name.data,
         ops=len(ops),
         costed_ops=sum(1 for r in rows if r.unit),
+        kernels=sum(1 for r in rows if r.unit and r.seconds > 0),
         signatures=len(engine.signatures),
         training=engine.training,
     )
@@ -309,10 +343,12 @@ def simulate(
         signatures=engine.signatures,
         model=model,
         memory=memory,
-        options={"fused_attention": fused_attention, "scheduled": scheduled},
+        options={"kernels": kernels_of(module), "scheduled": scheduled},
     )
     if isinstance(target, AccelTranTarget):
         report.energy, report.area_mm2 = acceltran_energy(report, target)
+    elif isinstance(target, PhazeTarget):
+        report.area_mm2 = phaze_area(target)
     annotated = sum(1 for op in ops if has_sparsity(op))
     if annotated:
         report.sparsity = _dense_comparison(report, ops, sched_starts, args, annotated)
@@ -325,7 +361,7 @@ def _dense_comparison(
 ) -> dict[str, Any]:
     """The same run with every sparsity attribute ignored, next to the sparse one."""
     target = report.target
-    dense = _Engine(target, bool(report.options["fused_attention"]), args, sparse=False)
+    dense = _Engine(target, args, None, sparse=False)  # a schedule is not re-checked
     for i in issue_order(ops, sched_starts):
         dense.run(i, ops[i], sched_starts[i])
     latency = max((r.end for r in dense.rows), default=0.0)

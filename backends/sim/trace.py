@@ -3,7 +3,8 @@
 Trace Event Format: ``{"traceEvents": [...], "displayTimeUnit": "ns"}`` with one complete
 ("X") event per op that takes time (views are free and left out), times in microseconds.
 One process (pid) per device, one thread (tid) per compute unit; "M" metadata events name
-them. Each event is named after its op and carries FLOPs, bytes, layer, phase and bound:
+them. An op on a whole group of alike units (PHAZE ``tc``: every tensor core; AccelTran
+``mac`` with PE groups) appears on each of the group's tracks. Each event is named after its op and carries FLOPs, bytes, layer, phase and bound:
 
     {"name": "tfm.matmul", "cat": "matmul", "ph": "X", "ts": 12.5, "dur": 3.25,
      "pid": 0, "tid": 0, "args": {"flops": 2.0e9, "bytes": 1.2e6, "layer": 3, ...}}
@@ -14,6 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from backends.sim.report import SimReport
+from backends.sim.units import Units
 from backends.targets import Target
 
 US = 1e6  # seconds -> microseconds
@@ -31,8 +33,13 @@ def _unit_order(target: Target, unit: str) -> tuple[int, int, str]:
 
 def chrome_trace(report: SimReport) -> dict[str, Any]:
     """The trace as JSON-ready data."""
+    members = Units(report.target).members
+
+    def tracks(unit: str) -> list[str]:
+        return members.get(unit, [unit])
+
     units = sorted(
-        {(r.device, r.unit) for r in report.rows if r.unit and r.seconds > 0},
+        {(r.device, u) for r in report.rows if r.unit and r.seconds > 0 for u in tracks(r.unit)},
         key=lambda du: (du[0], *_unit_order(report.target, du[1])),
     )
     tid: dict[tuple[int, str], int] = {}
@@ -74,7 +81,7 @@ def chrome_trace(report: SimReport) -> dict[str, Any]:
     for r in report.rows:
         if not r.unit or r.seconds <= 0:
             continue
-        events.append(
+        events.extend(
             {
                 "name": r.op,
                 "cat": r.kind,
@@ -82,7 +89,7 @@ def chrome_trace(report: SimReport) -> dict[str, Any]:
                 "ts": r.start * US,
                 "dur": r.seconds * US,
                 "pid": r.device,
-                "tid": tid[(r.device, r.unit)],
+                "tid": tid[(r.device, track)],
                 "args": {
                     "index": r.index,
                     "shape": shapes[r.signature],
@@ -94,6 +101,7 @@ def chrome_trace(report: SimReport) -> dict[str, Any]:
                     "unit": r.unit,
                 },
             }
+            for track in tracks(r.unit)
         )
     return {
         "traceEvents": events,

@@ -15,6 +15,7 @@ from backends.targets.models import (
     AccelTranModule,
     AccelTranTarget,
     Cluster,
+    FusionParams,
     GemmParams,
     GpuTarget,
     Link,
@@ -25,6 +26,7 @@ from backends.targets.models import (
 from backends.targets.schema import check_file
 from backends.targets.specs import ACCELTRAN_SCHEMA, CLUSTER_SCHEMA, GPU_SCHEMA, PHAZE_SCHEMA
 from ir.errors import TandemError
+from ir.source import read_text
 
 TARGETS_DIR = Path(__file__).parent
 CLUSTERS_DIR = Path(__file__).parent.parent / "clusters"
@@ -47,18 +49,29 @@ def _resolve(name_or_path: str, folder: Path, what: str) -> Path:
 
 def _read(path: Path) -> dict[str, Any]:
     try:
-        with path.open("rb") as f:
-            return tomllib.load(f)
+        return tomllib.loads(read_text(path, "TOML"))
     except tomllib.TOMLDecodeError as e:
         raise TandemError(f"{path.name}: not valid TOML: {e}") from None
-    except OSError as e:
-        raise TandemError(f"{path}: cannot read: {e.strerror}") from None
 
 
 def load_target(name_or_path: str) -> Target:
     """Load a built-in target by name (see ``target_names()``) or a .toml file by path."""
     path = _resolve(str(name_or_path), TARGETS_DIR, "target")
-    data = _read(path)
+    return target_from_data(_read(path), path)
+
+
+def target_data(name_or_path: str) -> tuple[dict[str, Any], Path]:
+    """The raw TOML tables of a target file (by built-in name or path), and its path."""
+    path = _resolve(str(name_or_path), TARGETS_DIR, "target")
+    return _read(path), path
+
+
+def target_from_data(data: dict[str, Any], path: Path) -> Target:
+    """Validate the tables of a target file (as read from ``path``) and build the target.
+
+    Errors name ``path.name``, so a target built in memory (a co-design candidate) reports
+    the file it will be written to.
+    """
     fname = path.name
     kind = data.get("kind")
     if kind is None:
@@ -101,6 +114,7 @@ def load_cluster(name_or_path: str) -> Cluster:
         max_nodes=d["max_nodes"],
         intra_node=Link(**d["intra_node"]),
         inter_node=Link(**d["inter_node"]),
+        sustained_compute=(d["training"] or {}).get("sustained_compute", 1.0),
     )
 
 
@@ -110,20 +124,34 @@ def cluster_names() -> list[str]:
 
 
 def _gpu(d: dict[str, Any], path: Path) -> GpuTarget:
-    c, m, e = d["compute"], d["memory"], d["efficiency"]
-    tiles = tuple((int(a), int(b)) for a, b in c["tile_shapes"])
+    c, tc, g, m, e = d["compute"], d["tensor_core"], d["gemm"], d["memory"], d["efficiency"]
+    tiles = tuple((int(a), int(b)) for a, b in g["tile_shapes"])
     if len(e["tile"]) != len(tiles):
         raise TandemError(
             f"{path.name}: [efficiency] tile must have one entry per "
-            f"[compute] tile_shapes entry ({len(tiles)}), got {len(e['tile'])}"
+            f"[gemm] tile_shapes entry ({len(tiles)}), got {len(e['tile'])}"
         )
-    peaks = {k: v for k, v in c["peak_flops"].items() if v is not None}
+    align = tc["align_bytes"]
+    n_align = max(1, align.bit_length() - 1)  # byte alignments 1, 2, 4, ... align/2
+    for key in ("align_k", "align_n", "align_m"):
+        if len(e[key]) > n_align:
+            raise TandemError(
+                f"{path.name}: [efficiency] {key} must have at most {n_align} entries (byte "
+                f"alignments 1, 2, ... {max(1, align // 2)} below [tensor_core] align_bytes = "
+                f"{align}), got {len(e[key])}"
+            )
+    fb = tc["cuda_core_fallback"] or {"below_bytes": 0, "max_dim": 0}
+    if fb["below_bytes"] and e["cuda_core_fallback"] is None:
+        raise TandemError(
+            f"{path.name}: [efficiency] cuda_core_fallback is missing "
+            "(needed by [tensor_core.cuda_core_fallback])"
+        )
     gemm = GemmParams(
         sm_count=c["sm_count"],
         tile_shapes=tiles,
         tile_eff=tuple(e["tile"]),
-        k_tile=c["k_tile"],
-        alignment_bytes=c["alignment_bytes"],
+        k_tile=g["k_tile"],
+        align_bytes=align,
         gemm_max=e["gemm_max"],
         k_overhead=e["k_overhead"],
         align_k=tuple(e["align_k"]),
@@ -131,7 +159,11 @@ def _gpu(d: dict[str, Any], path: Path) -> GpuTarget:
         align_m=tuple(e["align_m"]),
         gemm_memory=e["gemm_memory"],
         split_k_overhead=e["split_k_overhead"],
-        max_split_k=c["max_split_k"],
+        max_split_k=g["max_split_k"],
+        vector_bytes=g["vector_bytes"],
+        fallback_below_bytes=fb["below_bytes"],
+        fallback_max_dim=fb["max_dim"],
+        fallback_eff=tuple(e["cuda_core_fallback"] or (1.0, 1.0)),
     )
     mem_eff = dict(e["memory_op"])
     if "elementwise" not in mem_eff:
@@ -143,10 +175,8 @@ def _gpu(d: dict[str, Any], path: Path) -> GpuTarget:
         source=str(path),
         sm_count=c["sm_count"],
         clock_hz=c["clock_hz"],
-        peak_flops_by_dtype=peaks,
-        tile_shapes=tiles,
-        k_tile=c["k_tile"],
-        alignment_bytes=c["alignment_bytes"],
+        tensor_core_flops={k: v for k, v in tc["peak_flops"].items() if v is not None},
+        cuda_core_flops={k: v for k, v in c["cuda_core_flops"].items() if v is not None},
         launch_overhead_s=c["launch_overhead_s"],
         hbm_bandwidth=m["hbm_bandwidth"],
         hbm_capacity=m["hbm_capacity"],
@@ -154,23 +184,38 @@ def _gpu(d: dict[str, Any], path: Path) -> GpuTarget:
         gemm=gemm,
         memory_op_efficiency=mem_eff,
         calibration=dict(d["calibration"] or {}),
-        structured_sparsity=_structured(d.get("sparsity"), path),
+        structured_sparsity=_structured(tc["structured_sparsity"], path),
+        fusion=_fusion(d["fusion"], mem_eff),
     )
 
 
+def _fusion(table: dict[str, float] | None, mem_eff: dict[str, float]) -> FusionParams:
+    """The [fusion] table, or (a file without one) the unfused memory-op efficiencies."""
+    if table is not None:
+        return FusionParams(**table)
+    plain = mem_eff["elementwise"]
+    norm = mem_eff.get("layernorm", plain)
+    return FusionParams(plain, mem_eff.get("bias_dropout_add", plain), norm, norm)
+
+
 def _structured(table: dict[str, Any] | None, path: Path) -> StructuredSparsity | None:
+    """The [tensor_core.structured_sparsity] table, or None (dense tensor cores only)."""
     if table is None:
         return None
     if table["speedup"] < 1.0:
         raise TandemError(
-            f"{path.name}: [sparsity] speedup must be >= 1 (a sparse GEMM is never slower "
-            f"than the dense one it replaces), got {table['speedup']!r}"
+            f"{path.name}: [tensor_core.structured_sparsity] speedup must be >= 1 (a sparse "
+            f"GEMM is never slower than the dense one it replaces), got {table['speedup']!r}"
         )
-    return StructuredSparsity(table["structured"], table["speedup"])
+    return StructuredSparsity(table["pattern"], table["speedup"])
 
 
 def _acceltran(d: dict[str, Any], path: Path) -> AccelTranTarget:
     c, b, mm, v = d["compute"], d["buffers"], d["main_memory"], d["vector"]
+    if c["pes"] % c["pe_groups"]:
+        raise TandemError(
+            f"{path.name}: [compute] pe_groups ({c['pe_groups']}) must divide pes ({c['pes']})"
+        )
     return AccelTranTarget(
         name=d["name"],
         kind="acceltran",
@@ -184,6 +229,10 @@ def _acceltran(d: dict[str, Any], path: Path) -> AccelTranTarget:
         clock_hz=c["clock_hz"],
         tile_b=c["tile_b"],
         tile_x=c["tile_x"],
+        tile_b_options=tuple(c["tile_b_options"]),
+        tile_x_options=tuple(c["tile_x_options"]),
+        pe_groups=c["pe_groups"],
+        buffer_bytes_per_cycle_per_pe=b["bandwidth_bytes_per_cycle_per_pe"],
         training=c["training"],
         activation_buffer_mb=b["activation_mb"],
         weight_buffer_mb=b["weight_mb"],
@@ -219,4 +268,19 @@ def _phaze(d: dict[str, Any], path: Path) -> PhazeTarget:
         hbm_bandwidth=m["hbm_bandwidth"],
         hbm_capacity=m["hbm_capacity"],
         vector_cycles_per_element=dict(d["vector_cycles_per_element"]),
+        area_model=_phaze_area_model(d["area"], path),
     )
+
+
+def _phaze_area_model(a: dict[str, Any] | None, path: Path) -> dict[str, Any] | None:
+    if a is None:
+        return None
+    sizes, areas = a["global_buffer_mib"], a["global_buffer_mm2"]
+    if len(sizes) != len(areas):
+        raise TandemError(
+            f"{path.name}: [area] global_buffer_mm2 must have one entry per global_buffer_mib "
+            f"entry ({len(sizes)}), got {len(areas)}"
+        )
+    if any(b <= a for a, b in zip(sizes, sizes[1:], strict=False)):
+        raise TandemError(f"{path.name}: [area] global_buffer_mib must be increasing, got {sizes}")
+    return dict(a)

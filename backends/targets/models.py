@@ -10,10 +10,10 @@ Every target kind shares :class:`TargetBase`: ``name``, ``kind``, ``description`
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar
 
-from ir.dtypes import parse_dtype
+from ir.dtypes import nbytes_of, parse_dtype
 from ir.errors import TandemError
 
 
@@ -65,13 +65,18 @@ class TargetBase:
 
 @dataclass(frozen=True)
 class GemmParams:
-    """The GPU GEMM efficiency model, hashable (used as a cache key). See cost/gemm.py."""
+    """What decides a GPU's GEMM speed, hashable (a cache key); see ``cost/gemm.py``.
+
+    From the target file: the SM count, the library's tile shapes, the tensor cores' full-rate
+    alignment ``align_bytes`` and the CUDA-core fallback rule (``fallback_below_bytes``,
+    ``fallback_max_dim``; 0 = none). Fitted (``[efficiency]``): the rest.
+    """
 
     sm_count: int
     tile_shapes: tuple[tuple[int, int], ...]
     tile_eff: tuple[float, ...]
     k_tile: int
-    alignment_bytes: int
+    align_bytes: int
     gemm_max: float
     k_overhead: float
     align_k: tuple[float, ...]
@@ -80,6 +85,29 @@ class GemmParams:
     gemm_memory: float
     split_k_overhead: float
     max_split_k: int
+    vector_bytes: int = 16
+    fallback_below_bytes: int = 0
+    fallback_max_dim: int = 0
+    fallback_eff: tuple[float, float] = (1.0, 1.0)  # k, n misaligned
+
+
+@dataclass(frozen=True)
+class FusionParams:
+    """Achieved fractions of HBM bandwidth of one fused kernel, by kernel class (see
+    backends/cost/fusion.py and the `[fusion]` table of the GPU files).
+
+    stream: pointwise kernels (bias+GELU, SwiGLU, RoPE, inductor pointwise); residual:
+    bias+dropout+add; norm: layer/RMS norm and other row reductions; softmax: the
+    scale+mask+softmax kernel over materialised attention scores.
+    """
+
+    stream: float
+    residual: float
+    norm: float
+    softmax: float
+
+    def efficiency(self, kernel_class: str) -> float:
+        return float(getattr(self, kernel_class))
 
 
 @dataclass(frozen=True)
@@ -93,14 +121,17 @@ class StructuredSparsity:
 
 @dataclass(frozen=True, eq=False)
 class GpuTarget(TargetBase):
-    """A GPU: peaks per dtype, HBM, tile shapes for cuBLAS-like tiling, calibrated efficiencies."""
+    """A GPU: tensor-core and CUDA-core peaks per dtype, HBM, and the GEMM mechanisms.
+
+    ``tensor_core_flops``: dense tensor-core peak per dtype (GEMMs of these dtypes run on
+    tensor cores); ``cuda_core_flops``: CUDA-core (SIMT) peak per dtype. ``peak_flops(d)`` is
+    the tensor-core peak where the dtype has one, else the CUDA-core peak.
+    """
 
     sm_count: int
     clock_hz: float
-    peak_flops_by_dtype: dict[str, float]
-    tile_shapes: tuple[tuple[int, int], ...]
-    k_tile: int
-    alignment_bytes: int
+    tensor_core_flops: dict[str, float]
+    cuda_core_flops: dict[str, float]
     launch_overhead_s: float
     hbm_bandwidth: float
     hbm_capacity: float
@@ -108,24 +139,53 @@ class GpuTarget(TargetBase):
     gemm: GemmParams
     memory_op_efficiency: dict[str, float]
     calibration: dict[str, float] = field(default_factory=dict)
-    # [sparsity] of the file; None: unstructured zeros and structured ones gain nothing
+    # [tensor_core.structured_sparsity] of the file; None: dense kernels only (structured
+    # zeros gain nothing either)
     structured_sparsity: StructuredSparsity | None = None
+    fusion: FusionParams = field(default_factory=lambda: FusionParams(0.75, 0.75, 0.5, 0.5))
+
+    @property
+    def peak_flops_by_dtype(self) -> dict[str, float]:
+        """Peak per dtype: tensor cores where the dtype has them, CUDA cores otherwise."""
+        return {**self.cuda_core_flops, **self.tensor_core_flops}
+
+    @property
+    def tile_shapes(self) -> tuple[tuple[int, int], ...]:
+        """The library's CTA tile shapes (rows, cols of C)."""
+        return self.gemm.tile_shapes
+
+    @property
+    def align_bytes(self) -> int:
+        """Tensor cores run at full rate when every dim's byte size is a multiple of this."""
+        return self.gemm.align_bytes
+
+    def align_elements(self, dtype: str = "f16") -> int:
+        """``align_bytes`` in elements of ``dtype`` (8 fp16 on a V100, 64 on an A100)."""
+        return max(1, self.gemm.align_bytes // nbytes_of(dtype))
+
+    def uses_tensor_cores(self, dtype: str) -> bool:
+        """Whether GEMMs of ``dtype`` run on tensor cores."""
+        return parse_dtype(dtype) in self.tensor_core_flops
 
     def compute_units(self) -> list[str]:
         """One stream: every op runs on the "sm" unit."""
         return ["sm"]
 
     def peak_flops(self, dtype: str = "f16") -> float:
-        """Dense peak FLOP/s for a dtype (tensor cores for f16/bf16/tf32)."""
+        """Dense peak FLOP/s for a dtype (tensor cores where it has them)."""
         d = parse_dtype(dtype)
-        if d not in self.peak_flops_by_dtype:
-            raise TandemError(
-                f"{self.name}: no peak_flops for dtype {d} (has {sorted(self.peak_flops_by_dtype)})"
-            )
-        return self.peak_flops_by_dtype[d]
+        peaks = self.peak_flops_by_dtype
+        if d not in peaks:
+            raise TandemError(f"{self.name}: no peak_flops for dtype {d} (has {sorted(peaks)})")
+        return peaks[d]
+
+    def cuda_core_peak(self, dtype: str = "f16") -> float:
+        """CUDA-core peak FLOP/s for a dtype (the f32 one where the dtype has no entry)."""
+        d = parse_dtype(dtype)
+        return self.cuda_core_flops.get(d, self.cuda_core_flops["f32"])
 
     def peak_flops_table(self) -> dict[str, float]:
-        return dict(self.peak_flops_by_dtype)
+        return self.peak_flops_by_dtype
 
 
 @dataclass(frozen=True)
@@ -162,15 +222,32 @@ class AccelTranTarget(TargetBase):
     main_memory_energy_nj_per_64b: float
     vector_cycles_per_tile: dict[str, float]
     modules: dict[str, AccelTranModule]
+    # the tiling mapper's choices of (tile_b, tile_x); on-chip buffer -> PE bandwidth
+    tile_b_options: tuple[int, ...] = (1, 4)
+    tile_x_options: tuple[int, ...] = (8, 16, 32)
+    buffer_bytes_per_cycle_per_pe: float = 256.0
+    # the scheduler splits the PEs (with their lanes, softmax and layer-norm units) into
+    # pe_groups equal groups: an op runs on one group ("mac2") or on all ("mac")
+    pe_groups: int = 1
 
     memory_fields: ClassVar[tuple[str, str]] = ("main_memory_bandwidth", "main_memory_capacity")
 
     def compute_units(self) -> list[str]:
-        return ["mac", "softmax", "layernorm", "dma"]
+        """mac, softmax, layernorm (one per PE group when pe_groups > 1) and dma."""
+        kinds = ("mac", "softmax", "layernorm")
+        if self.pe_groups == 1:
+            return [*kinds, "dma"]
+        return [f"{k}{g}" for k in kinds for g in range(self.pe_groups)] + ["dma"]
 
     @property
     def total_lanes(self) -> int:
         return self.pes * self.lanes_per_pe
+
+    def one_group(self) -> AccelTranTarget:
+        """One PE group as a target of its own (an op in the scheduler's single mode)."""
+        if self.pe_groups == 1:
+            return self
+        return replace(self, name=f"{self.name}/group", pes=self.pes // self.pe_groups, pe_groups=1)
 
     @property
     def buffer_mb(self) -> float:
@@ -199,6 +276,9 @@ class PhazeTarget(TargetBase):
     hbm_bandwidth: float
     hbm_capacity: float
     vector_cycles_per_element: dict[str, float]
+    # mm^2 per MAC / tensor core / vector lane / vector core, and the global buffer's area at
+    # sizes in MiB (``global_buffer_mib`` -> ``global_buffer_mm2``); None: no area model
+    area_model: dict[str, Any] | None = None
 
     def compute_units(self) -> list[str]:
         return [f"tc{i}" for i in range(self.tensor_cores)] + [
@@ -245,3 +325,4 @@ class Cluster:
     max_nodes: int
     intra_node: Link
     inter_node: Link
+    sustained_compute: float = 1.0  # fraction of calibrated GEMM speed a training run keeps

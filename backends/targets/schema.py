@@ -14,6 +14,10 @@ from typing import Any
 
 from ir.errors import TandemError
 
+# Bounds of every non-zero number: far outside any device, and far from float under/overflow
+# (a bandwidth of 1e-310 B/s would make every latency infinite).
+SMALLEST, LARGEST = 1e-15, 1e21
+
 
 class Spec:
     """One value of a file; ``optional`` keys take ``default`` when absent."""
@@ -59,6 +63,11 @@ class Num(Spec):
             ok = int(value) & (int(value) - 1) == 0
         if not ok:
             raise TandemError(f"{where} must be {what}, got {value!r}")
+        if value != 0 and not SMALLEST <= value <= LARGEST:
+            raise TandemError(
+                f"{where} must be between {SMALLEST:g} and {LARGEST:g} (seconds, bytes, hertz, "
+                f"FLOP/s: a physical value), got {value!r}"
+            )
         return int(value) if self.integer else float(value)
 
 

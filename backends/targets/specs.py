@@ -3,7 +3,8 @@
 
     [compute]
     sm_count = 108          # Num(integer=True): a positive integer
-    alignment_bytes = 128   # Num(integer=True, pow2=True)
+    [tensor_core]
+    align_bytes = 128       # Num(integer=True, pow2=True)
 """
 
 from __future__ import annotations
@@ -11,12 +12,20 @@ from __future__ import annotations
 from backends.targets.schema import Bool, List, Num, Str, Table
 
 _EFF = Num(le=1.0)
-_ALIGN_TABLE = List(_EFF, length=7)
-_PEAKS = Table(
+_ALIGN_TABLE = List(_EFF)  # one entry per byte alignment below align_bytes (checked on load)
+_CUDA_CORE_PEAKS = Table(
     {
+        "f64": Num(optional=True),
         "f32": Num(),
+        "f16": Num(optional=True),
+        "bf16": Num(optional=True),
+    }
+)
+_TENSOR_CORE_PEAKS = Table(
+    {
+        "f64": Num(optional=True),
         "tf32": Num(optional=True),
-        "f16": Num(),
+        "f16": Num(optional=True),
         "bf16": Num(optional=True),
         "f8": Num(optional=True),
         "i8": Num(optional=True),
@@ -32,12 +41,33 @@ GPU_SCHEMA = Table(
             {
                 "sm_count": Num(integer=True),
                 "clock_hz": Num(),
-                "peak_flops": _PEAKS,
+                "launch_overhead_s": Num(allow_zero=True),
+                "cuda_core_flops": _CUDA_CORE_PEAKS,
+            }
+        ),
+        "tensor_core": Table(
+            {
+                "peak_flops": _TENSOR_CORE_PEAKS,
+                "align_bytes": Num(integer=True, pow2=True),
+                "cuda_core_fallback": Table(
+                    {
+                        "below_bytes": Num(integer=True, pow2=True),
+                        "max_dim": Num(integer=True),
+                    },
+                    optional=True,
+                ),
+                # sparse tensor cores: structured sparsity they exploit (absent: dense only)
+                "structured_sparsity": Table(
+                    {"pattern": Str(("2:4",)), "speedup": Num(le=2.0)}, optional=True
+                ),
+            }
+        ),
+        "gemm": Table(
+            {
                 "tile_shapes": List(List(Num(integer=True), length=2)),
                 "k_tile": Num(integer=True),
-                "alignment_bytes": Num(integer=True, pow2=True),
-                "launch_overhead_s": Num(allow_zero=True),
                 "max_split_k": Num(integer=True),
+                "vector_bytes": Num(integer=True, pow2=True),
             }
         ),
         "memory": Table(
@@ -57,12 +87,17 @@ GPU_SCHEMA = Table(
                 "align_m": _ALIGN_TABLE,
                 "gemm_memory": _EFF,
                 "split_k_overhead": Num(allow_zero=True),
+                "cuda_core_fallback": List(_EFF, length=2, optional=True),
                 "memory_op": Table(open_values=_EFF),
             }
         ),
         "calibration": Table(open_values=Num(allow_zero=True), optional=True),
-        # structured sparsity the tensor cores exploit; absent: dense kernels only
-        "sparsity": Table({"structured": Str(("2:4",)), "speedup": Num(le=2.0)}, optional=True),
+        # fused kernels (backends/cost/fusion.py); absent: taken from [efficiency] memory_op
+        "fusion": Table(
+            {"stream": _EFF, "residual": _EFF, "norm": _EFF, "softmax": _EFF},
+            optional=True,
+        ),
+        "fusion_calibration": Table(open_values=Num(allow_zero=True), optional=True),
     }
 )
 
@@ -83,6 +118,11 @@ ACCELTRAN_SCHEMA = Table(
                 "clock_hz": Num(),
                 "tile_b": Num(integer=True),
                 "tile_x": Num(integer=True),
+                # the tiling mapper's choices (AccelTran's design space: b {1,4}, x {8,16,32})
+                "tile_b_options": List(Num(integer=True), optional=True, default=(1, 4)),
+                "tile_x_options": List(Num(integer=True), optional=True, default=(8, 16, 32)),
+                # the scheduler's unit of the MAC-lane array: equal groups of PEs
+                "pe_groups": Num(integer=True, optional=True, default=1),
                 "training": Bool(optional=True, default=False),
             }
         ),
@@ -94,6 +134,7 @@ ACCELTRAN_SCHEMA = Table(
                 "area_mm2_per_mb": Num(),
                 "leakage_mw_per_mb": Num(allow_zero=True),
                 "access_nj_per_64b_per_sqrt_mb": Num(allow_zero=True),
+                "bandwidth_bytes_per_cycle_per_pe": Num(optional=True, default=256.0),
             }
         ),
         "main_memory": Table(
@@ -156,10 +197,26 @@ PHAZE_SCHEMA = Table(
             }
         ),
         "vector_cycles_per_element": Table(open_values=Num()),
+        # optional area model (mm^2); without it the target has no area
+        "area": Table(
+            {
+                "mm2_per_mac": Num(),
+                "mm2_per_tensor_core": Num(allow_zero=True),
+                "mm2_per_vector_lane": Num(),
+                "mm2_per_vector_core": Num(allow_zero=True),
+                "global_buffer_mib": List(Num(), min_len=2),
+                "global_buffer_mm2": List(Num(), min_len=2),
+            },
+            optional=True,
+        ),
     }
 )
 
 _LINK = Table({"bandwidth": Num(), "latency_s": Num(allow_zero=True), "efficiency": _EFF})
+
+# How a training run uses the GPUs, beyond their datasheet: sustained_compute is the fraction
+# of the calibrated GEMM throughput a long training run sustains (clocks under power).
+_TRAINING = Table({"sustained_compute": Num(le=1.0, optional=True, default=1.0)}, optional=True)
 
 CLUSTER_SCHEMA = Table(
     {
@@ -171,5 +228,6 @@ CLUSTER_SCHEMA = Table(
         "max_nodes": Num(integer=True),
         "intra_node": _LINK,
         "inter_node": _LINK,
+        "training": _TRAINING,
     }
 )

@@ -132,6 +132,7 @@ _UNARY = {
     "aten.silu.default": un.SiluOp,
     "aten.relu.default": un.ReluOp,
     "aten.tanh.default": un.TanhOp,
+    "aten.mish.default": un.MishOp,
     "aten.sigmoid.default": un.SigmoidOp,
     "aten.exp.default": un.ExpOp,
     "aten.log.default": un.LogOp,

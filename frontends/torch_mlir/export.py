@@ -21,7 +21,14 @@ from typing import Any
 
 import torch
 
-from frontends.trace import decomposition_table, needs_decomposition, tied_aliases
+from frontends.trace import (
+    decomposition_table,
+    export_error,
+    fake_cpu_while,
+    needs_decomposition,
+    tied_aliases,
+    user_code,
+)
 from ir.errors import TandemError
 
 _BARE_KEY = re.compile(r"^[A-Za-z_][\w$.]*$")
@@ -139,9 +146,7 @@ def aten_program(module: torch.nn.Module, example_inputs: tuple) -> torch.export
     except TandemError:
         raise
     except Exception as exc:  # torch raises many types; the user needs one line
-        raise TandemError(
-            f"torch.export of the model failed: {type(exc).__name__}: {_first_error(exc)}"
-        ) from exc
+        raise export_error("torch.export of the model", exc) from exc
     return ep
 
 
@@ -161,7 +166,9 @@ def export_torch_mlir(
         raise TandemError(
             "embedding weights in torch-mlir's output needs a model with real weights, not one on meta"
         )
-    ep = aten_program(module, tuple(example_inputs))
+    args = tuple(example_inputs)
+    with user_code(), fake_cpu_while(module, args) as fake_args:  # CPU paths, as capture does
+        ep = aten_program(module, fake_args)
     sig = ep.graph_signature
     aliases = tied_aliases(module)
     # torch-mlir looks buffers up in the state dict, which lacks non-persistent ones

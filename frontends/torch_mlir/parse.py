@@ -138,7 +138,12 @@ def _attach_lines(
 
 
 def _xdsl_parse(ir_text: str, path: str) -> ModuleOp:
-    return Parser(torch_context(), ir_text, path).parse_module()
+    try:
+        return Parser(torch_context(), ir_text, path).parse_module()
+    except (ParseError, TandemError):
+        raise
+    except Exception as exc:  # noqa: BLE001 - xDSL's parser trips on some malformed input
+        raise TandemError(f"{path}: invalid MLIR ({type(exc).__name__}: {exc})") from exc
 
 
 def parse_torch_text(text: str, path: str = "<input>") -> ParsedTorch:

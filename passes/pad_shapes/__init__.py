@@ -89,6 +89,8 @@ class PadShapes(ModulePass):
     def apply(self, ctx: Context, op: ModuleOp) -> None:
         if self.multiple < 0:
             raise PassError(f"pad-shapes: multiple must be >= 0, got {self.multiple}")
+        if not 0 <= float(self.min_gain) <= 1:  # also refuses nan
+            raise PassError(f"pad-shapes: min-gain must be in [0, 1], got {self.min_gain}")
         costs = Costs(self.target, self.fused_attention)
         planner = Planner(costs, Options(float(self.min_gain), self.multiple))
         decisions: list[Decision] = []

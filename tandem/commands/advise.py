@@ -12,12 +12,13 @@ their configuration; user models (`file.py:factory`, `.mlir`) from shapes read o
 from __future__ import annotations
 
 import argparse
-import json
+import math
 from typing import TYPE_CHECKING
 
 from ir.errors import TandemError
 from ir.text import si, table
 from tandem.commands.common import add_model_arguments, is_mlir, load_ir, load_spec
+from tandem.files import json_text
 
 if TYPE_CHECKING:
     from backends.advisor import Report
@@ -40,11 +41,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="largest relative change in parameter count (default 0.05)",
     )
     p.add_argument(
-        "--attention",
-        choices=["megatron", "unfused", "flash"],
-        default="megatron",
-        help="attention kernel model: two GEMMs + fused softmax (default), "
-        "two GEMMs + PyTorch softmax, or one flash kernel",
+        "--kernels",
+        choices=["eager", "fused", "flash", "inductor"],
+        default="flash",
+        help="kernel preset the layers are priced with, as `fuse` compiles them: flash "
+        "(default: Megatron-LM's fused kernels + FlashAttention), fused (attention scores "
+        "materialised, as the paper measured), eager or inductor",
     )
     p.add_argument(
         "--max-head-dim",
@@ -62,6 +64,8 @@ def run(args: argparse.Namespace) -> int:
 
     if args.tp < 1:
         raise TandemError(f"--tp must be a positive integer, got {args.tp}")
+    if not (math.isfinite(args.budget) and 0 <= args.budget < 1):
+        raise TandemError(f"--budget must be a number in [0, 1), got {args.budget}")
     if args.max_head_dim < 64:
         raise TandemError(f"--max-head-dim must be at least 64, got {args.max_head_dim}")
     target = load_target(args.target)
@@ -83,11 +87,11 @@ def run(args: argparse.Namespace) -> int:
         budget=args.budget,
         dtype=dtype,
         training=args.training,
-        attention=args.attention,
+        kernels=args.kernels,
         max_head_dim=args.max_head_dim,
     )
     if args.json:
-        print(json.dumps(report.to_json(), indent=2))
+        print(json_text(report.to_json()))
     else:
         print(render_table(report))
     return 0
@@ -101,7 +105,7 @@ def render_table(report: Report) -> str:
     mode = "training step" if report.settings["training"] else "forward"
     head = (
         f"{report.model} on {report.target} ({report.settings['dtype']}, {mode}, "
-        f"{report.settings['attention']} attention, b={s.batch} s={s.seq} t={s.tp}): "
+        f"{report.settings['kernels']} kernels, b={s.batch} s={s.seq} t={s.tp}): "
         f"{si(b.params)} params, layer {b.layer_tflops:.1f} TFLOP/s, "
         f"model {b.model_tflops:.1f} TFLOP/s, {b.model_seconds * 1e3:.3g} ms per microbatch"
     )

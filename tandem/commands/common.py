@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import math
+import os
 import warnings
-from pathlib import Path
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from ir.errors import TandemError
+from tandem.files import Outputs
 
 if TYPE_CHECKING:
     from xdsl.dialects.builtin import ModuleOp
@@ -54,6 +57,28 @@ def _positive(text: str) -> int:
     return v
 
 
+def non_negative_int(text: str) -> int:
+    """argparse type: an integer >= 0."""
+    try:
+        v = int(text)
+    except ValueError:
+        v = -1
+    if v < 0:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}")
+    return v
+
+
+def positive_float(text: str) -> float:
+    """argparse type: a finite number > 0 (not nan, not inf)."""
+    try:
+        v = float(text)
+    except ValueError:
+        v = math.nan
+    if not (math.isfinite(v) and v > 0):
+        raise argparse.ArgumentTypeError(f"expected a finite positive number, got {text!r}")
+    return v
+
+
 def add_checkpoint_argument(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--checkpoint",
@@ -86,9 +111,27 @@ def is_mlir(model: str) -> bool:
 def load_spec(args: argparse.Namespace, *, device: str = "meta") -> ModelSpec:
     """The model of the command line; on `meta` (shapes only) unless real weights are needed."""
     from frontends.user_model import resolve_model
+    from frontends.zoo import model_names
 
+    model = args.model
+    if (
+        isinstance(model, str)
+        and model.strip().lower() not in model_names()
+        and os.path.exists(model)
+        and not model.endswith((".py", ".mlir"))
+    ):
+        what = "a directory" if os.path.isdir(model) else "a file"
+        raise TandemError(
+            f"{model}: is {what}, not a model; expected a zoo name, path/to/file.py:factory "
+            f"or a .mlir file"
+        )
     quiet()
-    return resolve_model(args.model, overrides_from(args), training=args.training, device=device)
+    return resolve_model(model, overrides_from(args), training=args.training, device=device)
+
+
+def loss_note(spec: ModelSpec) -> str | None:
+    """Which training loss a user model got (`frontends/adapt.py`), for the report."""
+    return spec.config.get("loss") if spec.training else None
 
 
 def load_ir(args: argparse.Namespace, *, device: str = "meta") -> ModuleOp:
@@ -120,6 +163,36 @@ def quiet() -> None:
         pass
 
 
+def input_files(args: argparse.Namespace) -> list[str]:
+    """The files a command reads: the model (.mlir, or the .py of file.py:factory), a target
+    .toml, a CSV given as paths, a checkpoint and an inputs file. Outputs may never be one of
+    them."""
+    files: list[str] = []
+    model = getattr(args, "model", None)
+    if isinstance(model, str):
+        if ".py:" in model:
+            files.append(model.rpartition(":")[0])
+        elif model.endswith((".py", ".mlir")):
+            files.append(model)
+    for key in ("target", "csv"):
+        value = getattr(args, key, None)
+        if isinstance(value, str) and (key == "csv" or value.endswith(".toml") or os.sep in value):
+            files.append(value)
+    for key in ("checkpoint", "inputs"):  # weights and data files (`tandem sparsity`)
+        value = getattr(args, key, None)
+        if isinstance(value, str):
+            files.append(value)
+    return files
+
+
+def plan_outputs(args: argparse.Namespace, named: Sequence[tuple[str, str | None]]) -> Outputs:
+    """Check every output file `(option, path)` before any work (tandem.files.Outputs)."""
+    out = Outputs(inputs=input_files(args))
+    for option, path in named:
+        out.add(path, option)
+    return out
+
+
 def check_output_path(path: str | None) -> None:
-    if path and path != "-" and not Path(path).parent.exists():
-        raise TandemError(f"{path}: directory {Path(path).parent} does not exist")
+    """Check one output path before any work (prefer `plan_outputs`, which checks them all)."""
+    Outputs().add(path)

@@ -8,6 +8,10 @@ The main job: import a model (shapes only, on the meta device), run a pass pipel
 
 Models are compiled in bf16 (f16 where the target lacks bf16) unless --dtype says otherwise.
     tandem compile llama-7b --training --seq 4096 --target h100-sxm --trace step.json
+
+With a cluster, the training step is planned (`tandem plan`), placed (the `place` pass joins
+the pipeline) and one iteration is simulated on the cluster (`tandem/cluster_compile.py`):
+    tandem compile gpt3-175b --training --cluster dgx-a100-80gb --gpus 1024 --global-batch 1536
 """
 
 from __future__ import annotations
@@ -15,17 +19,22 @@ from __future__ import annotations
 import argparse
 import time
 
+from ir.errors import TandemError
 from ir.text import si
-from tandem.commands.common import add_model_arguments, check_output_path, is_mlir, load_spec
+from tandem.commands.common import add_model_arguments, is_mlir, load_spec, loss_note
 from tandem.commands.simulate import add_sim_arguments, emit, prepare
 
 HELP = "import a model, run a pass pipeline and simulate it on a target (the main job)"
 
-# Passes every compile runs unless -p says otherwise; `{target}` becomes the --target value.
-DEFAULT_PIPELINE = 'fold-transposes,pad-shapes{{target="{target}"}}'
+# Passes every compile runs unless -p says otherwise; `{target}` and `{kernels}` become the
+# --target and --kernels values (PIPELINE.md: fuse after pad-shapes, tile before schedule).
+DEFAULT_PIPELINE = 'fold-transposes,pad-shapes{{target="{target}"}},fuse{{kernels={kernels}}}'
+# On accelerators compile also tiles each GEMM and schedules each layer on the chip's units.
+ACCEL_PASSES = ',tile{{target="{target}"}},schedule{{target="{target}"}}'
 
 _SUMMARY_KEYS = (
     "arch",
+    "loss",
     "layers",
     "hidden",
     "heads",
@@ -45,10 +54,16 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--pipeline",
         default=None,
         metavar="PIPELINE",
-        help="pass pipeline (default: fold-transposes,pad-shapes{target=TARGET}; '' for none)",
+        help="pass pipeline (default: fold-transposes,pad-shapes{target=TARGET},"
+        "fuse{kernels=KERNELS}, then tile{target=TARGET},schedule{target=TARGET} on "
+        "accelerators; '' for none). With --kernels, a pipeline without fuse is followed by "
+        "fuse{kernels=KERNELS}",
     )
     p.add_argument("-o", "--output", metavar="OUT.mlir", help="also write the compiled IR")
-    add_sim_arguments(p)
+    add_sim_arguments(p, target_required=False)
+    from tandem.cluster_compile import add_cluster_arguments
+
+    add_cluster_arguments(p)
 
 
 def model_summary(name: str, config: dict | None, training: bool) -> str:
@@ -74,12 +89,20 @@ def default_dtype(target) -> str:
 def run(args: argparse.Namespace) -> int:
     from backends.sim import simulate
     from ir.io import print_module, read_module
-    from tandem.pipeline import build_pipeline, run_pipeline
+    from tandem.pipeline import DEFAULT_KERNELS, build_pipeline, fuse_kernels, run_pipeline
 
-    target = prepare(args)
+    if args.cluster:
+        from tandem.cluster_compile import run_cluster
+
+        return run_cluster(args)
+    if not args.target:
+        raise TandemError("compile needs --target (one device) or --cluster (a training cluster)")
+    target = prepare(args, (("-o", args.output),))
     if args.pipeline is None:
-        args.pipeline = DEFAULT_PIPELINE.format(target=args.target)
-    check_output_path(args.output)
+        kernels = args.kernels or DEFAULT_KERNELS
+        args.pipeline = DEFAULT_PIPELINE.format(target=args.target, kernels=kernels)
+        if target.kind != "gpu":
+            args.pipeline += ACCEL_PASSES.format(target=args.target)
     if args.pipeline.strip():
         build_pipeline(args.pipeline)  # a bad pipeline fails before the slow import
     t0 = time.perf_counter()
@@ -92,14 +115,19 @@ def run(args: argparse.Namespace) -> int:
         if args.dtype is None:
             args.dtype = default_dtype(target)
         spec = load_spec(args)
-        config = spec.config
+        config = dict(spec.config)
+        if loss_note(spec):
+            config["loss"] = loss_note(spec)
         module = import_model(spec)
     t1 = time.perf_counter()
     run_pipeline(module, args.pipeline)
+    if args.kernels is not None and fuse_kernels(module, args.kernels):  # -p without fuse
+        fuse = f"fuse{{kernels={args.kernels or DEFAULT_KERNELS}}}"
+        args.pipeline = f"{args.pipeline},{fuse}" if args.pipeline.strip() else fuse
     t2 = time.perf_counter()
-    report = simulate(module, target, fused_attention=not args.unfused_attention, name=args.model)
+    report = simulate(module, target, name=args.model)
     files: list[tuple[str, str | bytes]] = []
-    if args.output:
+    if args.output is not None and args.output != "-":
         files.append((args.output, print_module(module)))
     timings = {"import_s": t1 - t0, "passes_s": t2 - t1, "simulate_s": report.sim_seconds}
     header = (

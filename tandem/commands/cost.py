@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import argparse
 
-from tandem.commands.common import check_output_path
+from tandem.commands.common import plan_outputs
 
 HELP = "predict op costs on a target from a CSV of shapes (`cost gemm`)"
 
@@ -30,8 +30,10 @@ def run(args: argparse.Namespace) -> int:
     from tandem.gemm_csv import cost_gemm_csv
 
     out = None if args.output in (None, "-") else args.output
-    check_output_path(out)
-    text = cost_gemm_csv(args.target, args.csv, out)
+    outputs = plan_outputs(args, [("-o", out)])
+    text = cost_gemm_csv(args.target, args.csv)
     if out is None:
         print(text, end="")
+    else:
+        outputs.write({out: text})
     return 0

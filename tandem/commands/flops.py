@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import json
 
 from ir.errors import TandemError
-from tandem.commands.common import add_model_arguments, is_mlir, load_ir, load_spec
+from tandem.commands.common import add_model_arguments, is_mlir, load_spec, loss_note
+from tandem.files import json_text
 
 HELP = "count FLOPs and bytes by op kind (matmul/attention figures comparable with torch's FlopCounterMode)"
 
@@ -25,20 +25,33 @@ def run(args: argparse.Namespace) -> int:
     from backends.flops import count_module
     from ir.text import si, table
 
-    totals = count_module(load_ir(args))
-    torch_total = None
-    if args.compare_torch:
-        if is_mlir(args.model):
-            raise TandemError("--compare-torch needs a model, not a .mlir file")
-        from frontends.flop_counter import torch_flop_count
+    if args.compare_torch and is_mlir(args.model):
+        raise TandemError("--compare-torch needs a model, not a .mlir file")
+    loss = None
+    if is_mlir(args.model):
+        from tandem.commands.common import load_ir
+
+        ir = load_ir(args)
+    else:
+        from frontends.importer import import_model
 
         spec = load_spec(args)
+        loss = loss_note(spec)
+        ir = import_model(spec)
+    totals = count_module(ir)
+    torch_total = None
+    if args.compare_torch:
+        from frontends.flop_counter import torch_flop_count
+
+        spec = load_spec(args)  # afresh: the count swaps the weights for fake tensors
         torch_total = torch_flop_count(spec.module, spec.example_inputs, spec.training)
     if args.json:
         data = totals.to_json()
+        if loss:
+            data["loss"] = loss
         if torch_total is not None:
             data["torch_flop_counter_flops"] = torch_total
-        print(json.dumps(data, indent=2))
+        print(json_text(data))
         return 0 if torch_total in (None, totals.mm_flops) else 1
     rows = [
         [kind, str(v["ops"]), si(v["flops"], "FLOP"), si(v["bytes"], "B")]
@@ -46,6 +59,8 @@ def run(args: argparse.Namespace) -> int:
     ]
     rows.append(["total", str(totals.ops), si(totals.flops, "FLOP"), si(totals.bytes, "B")])
     print(table(["op kind", "ops", "FLOPs", "bytes"], rows))
+    if loss:
+        print(f"training loss: {loss}")
     print(f"matmul + attention FLOPs (FlopCounterMode's accounting): {totals.mm_flops:,}")
     if torch_total is None:
         return 0

@@ -14,11 +14,11 @@ from ir.io import print_module
 from tandem.commands.common import (
     OVERRIDES,
     add_model_arguments,
-    check_output_path,
     is_mlir,
     load_spec,
+    loss_note,
+    plan_outputs,
 )
-from tandem.files import write_text
 
 HELP = "import a model (zoo name, file.py:factory, or a torch-dialect .mlir file) into tfm IR"
 
@@ -37,7 +37,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    check_output_path(args.output)
+    out = plan_outputs(args, [("-o", args.output)])
+    note = None
     if is_mlir(args.model):
         ir = _from_file(args)
     elif args.via == "torch-mlir":
@@ -50,17 +51,24 @@ def run(args: argparse.Namespace) -> int:
     else:
         from frontends.importer import import_model
 
-        ir = import_model(load_spec(args))
-    write_text(args.output, print_module(ir, generic=args.generic))
+        spec = load_spec(args)
+        ir = import_model(spec)
+        note = loss_note(spec)
+    text = print_module(ir, generic=args.generic)
+    if note:
+        text = f"// training loss: {note}\n{text}"
+    if args.output in (None, "-"):
+        print(text, end="")
+    else:
+        out.write({args.output: text})
     return 0
 
 
 def _from_file(args: argparse.Namespace):
     """tfm IR of a .mlir file: torch dialect is translated, tfm IR is read as it is."""
-    from pathlib import Path
-
     from frontends.torch_mlir_import import import_torch_mlir, is_torch_dialect
     from ir.io import parse_text
+    from ir.source import read_text
 
     if any(getattr(args, k, None) for k in OVERRIDES + ["dtype"]):
         raise TandemError("shape overrides apply to models, not to .mlir files")
@@ -68,10 +76,7 @@ def _from_file(args: argparse.Namespace):
         raise TandemError(
             f"{args.model}: a .mlir file holds one graph; --training applies to models"
         )
-    path = Path(args.model)
-    if not path.is_file():
-        raise TandemError(f"{path}: no such file")
-    text = path.read_text()
+    text = read_text(args.model, "MLIR")
     if is_torch_dialect(text):
-        return import_torch_mlir(text, str(path)).ir
-    return parse_text(text, str(path))
+        return import_torch_mlir(text, args.model).ir
+    return parse_text(text, args.model)

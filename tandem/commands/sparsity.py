@@ -11,7 +11,6 @@ measurement for several forward thresholds (a table, `--plot` a PNG).
 from __future__ import annotations
 
 import argparse
-import json
 from typing import TYPE_CHECKING
 
 from ir.errors import TandemError
@@ -20,14 +19,15 @@ from tandem.commands.common import (
     add_checkpoint_argument,
     add_model_arguments,
     apply_checkpoint,
-    check_output_path,
     overrides_from,
+    plan_outputs,
     quiet,
 )
-from tandem.files import write_text
+from tandem.files import json_text
 
 if TYPE_CHECKING:
     from frontends.zoo import ModelSpec
+    from ir.sparsity import DynaPropConfig
     from tandem.sparsity import SparsityResult
 
 HELP = "measure DynaProp's run-time sparsity per site on real inputs (and annotate the IR)"
@@ -160,6 +160,7 @@ def sweep_text(name: str, results: list[SparsityResult]) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    from frontends.trace import user_code
     from ir.sparsity import DynaPropConfig
 
     quiet()
@@ -171,31 +172,38 @@ def run(args: argparse.Namespace) -> int:
         raise TandemError("--plot draws a sweep; give --sweep TAUS too")
     if args.output and taus:
         raise TandemError("-o writes one annotated IR; leave out --sweep")
-    for path in (args.output, args.plot):
-        check_output_path(path)
+    outputs = plan_outputs(args, [("-o", args.output), ("--plot", args.plot)])
+    with user_code():  # the model's own prints go to stderr
+        text, files = _measure(args, config, taus)
+    outputs.write(files)
+    print(text, end="")
+    return 0
+
+
+def _measure(
+    args: argparse.Namespace, config: DynaPropConfig, taus: list[float] | None
+) -> tuple[str, dict[str | None, str | bytes]]:
+    """The printed text and the files to write (rendered before anything is written)."""
     from tandem.sparsity import annotated_ir, input_batches, measure, sweep, sweep_png
 
     spec = _loss_spec(args)
     batches = input_batches(spec, args.inputs, args.batches)
     name = spec.name
+    files: dict[str | None, str | bytes] = {}
     if taus:
         results = sweep(spec, config, taus, batches, training=args.training)
-        if args.json:
-            print(json.dumps({"model": name, "sweep": [r.to_json() for r in results]}, indent=2))
-        else:
-            print(sweep_text(name, results))
         if args.plot:
-            write_text(args.plot, sweep_png(results, f"{name}: DynaProp sparsity and loss"))
-        return 0
+            files[args.plot] = sweep_png(results, f"{name}: DynaProp sparsity and loss")
+        if args.json:
+            return json_text({"model": name, "sweep": [r.to_json() for r in results]}) + "\n", files
+        return sweep_text(name, results) + "\n", files
     result = measure(spec, config, batches, training=args.training)
-    if args.json:
-        print(json.dumps({"model": name, **result.to_json()}, indent=2))
-    else:
-        print(report_text(name, result, args.per_layer))
-    if args.output:
+    if args.output not in (None, "-"):
         from ir.io import print_module
 
         ir_spec = spec if spec.training == args.training else _spec(args, args.training)
         ir, _ = annotated_ir(ir_spec, config, batches)
-        write_text(args.output, print_module(ir))
-    return 0
+        files[args.output] = print_module(ir)
+    if args.json:
+        return json_text({"model": name, **result.to_json()}) + "\n", files
+    return report_text(name, result, args.per_layer) + "\n", files
