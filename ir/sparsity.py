@@ -46,9 +46,10 @@ def weight_site(role: str) -> str:
 
 
 def parse_sites(sites: str | tuple[str, ...] | list[str]) -> tuple[str, ...]:
-    """Site names from `"q,k,v"`, a list, `"all"` or `"none"`; an unknown name is a TandemError."""
-    names = [s.strip() for s in sites.split(",")] if isinstance(sites, str) else list(sites)
-    names = [n for n in names if n]
+    """Site names from `"q,k,v"`, a list (of names or of such strings: a pass option
+    `sites="q,k"`), `"all"` or `"none"`; an unknown name is a TandemError."""
+    parts = [sites] if isinstance(sites, str) else list(sites)
+    names = [n.strip() for part in parts for n in str(part).split(",") if n.strip()]
     if names == ["all"]:
         return SITES
     if names == ["none"]:

@@ -144,3 +144,21 @@ def test_unprefixed_checkpoint_loads(capfd, tmp_path: Path) -> None:
     torch.save(spec.module.model.state_dict(), path)
     code, out, err = cli(capfd, "verify", "bert-tiny", "--checkpoint", str(path))
     assert code == 0 and "PASS" in out, err
+
+
+def test_outputs_are_checked_first_and_never_an_input(capfd, tmp_path: Path) -> None:
+    """Outputs are planned before the slow measurement (an input is never overwritten, a bad
+    folder fails at once) and written only when everything succeeded."""
+    text = tmp_path / "text.txt"
+    text.write_text("def f(x):\n    return x * 2\n" * 40)
+    code, _, err = cli(capfd, "sparsity", "gpt2-tiny", "--inputs", str(text), "-o", str(text))
+    assert "is an input of this command" in one_error(code, err)
+    assert text.read_text().startswith("def f")
+    code, _, err = cli(capfd, "sparsity", "gpt2-tiny", "-o", str(tmp_path / "no" / "ir.mlir"))
+    assert "ir.mlir" in one_error(code, err)
+    png = tmp_path / "sweep.png"
+    code, _, err = cli(
+        capfd, "sparsity", "gpt2-tiny", *TINY, "--sweep", "0,nan", "--plot", str(png)
+    )
+    assert "--sweep value must be a finite number" in one_error(code, err)
+    assert not png.exists()

@@ -248,6 +248,7 @@ def test_bad_settings(kwargs: dict, message: str) -> None:
     [
         ("dynaprop{tau-fwd=-0.06}", "dynaprop: tau-fwd must be a finite number >= 0"),
         ("dynaprop{sites=q,attn}", "dynaprop: unknown DynaProp site 'attn'"),
+        ('dynaprop{sites="q,attn"}', "dynaprop: unknown DynaProp site 'attn'"),
         ("dynaprop{tau-bwd=abc}", "dynaprop: tau-bwd must be a number"),
     ],
 )

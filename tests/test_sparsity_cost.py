@@ -176,3 +176,30 @@ def test_zero_pairs_are_counted_exactly(seed, ta, tb, batch, density) -> None:
     annotate_sparsity(fn, measured)
     if count.zero_pairs:
         assert attrs.read_float(op, attrs.SPARSITY) == pytest.approx(count.zero_pairs / count.pairs)
+
+
+def test_tiling_prices_each_operand_compressed() -> None:
+    """The AccelTran mapper and tile model move each operand at its own zero fraction (values
+    plus a 1-bit mask; a dense operand without one), and the tile pass records what the cost
+    model then prices."""
+    from backends.tiling import acceltran
+    from backends.tiling.blocking import Blocking, dram_elements
+    from ir.work import GemmShape
+    from tandem.pipeline import run_pipeline
+
+    t = load_target("acceltran-edge")
+    g, pe, blk = GemmShape(1, 256, 768, 512), (1, 16), Blocking(128, 256, 512, "mnk")
+    same = acceltran.evaluate(t, g, pe, blk, 2, 0.3, (0.3, 0.3, 0.3))
+    assert same == acceltran.evaluate(t, g, pe, blk, 2, 0.3)
+    cost = acceltran.evaluate(t, g, pe, blk, 2, 0.4, (0.4, 0.0, 0.0))
+    a, w, c = dram_elements(g, blk.clamp(g))
+    assert cost.dram_bytes == pytest.approx(a * (0.6 * 2 + 1 / 8) + w * 2 + c * 2)
+    assert cost.dram_bytes < acceltran.evaluate(t, g, pe, blk, 2, 0.0).dram_bytes
+    assert cost.dram_bytes > same.dram_bytes  # only A is compressed
+    module, _ = _matmul("sparsity.lhs = 0.4 : f64, sparsity.rhs = 0.0 : f64")
+    run_pipeline(module, 'tile{target="acceltran-edge"}')
+    op = next(iter(entry_function(module).body.block.ops))
+    recorded = op.attributes[attrs.TILE].data["seconds"].value.data
+    assert op_cost(op, t).seconds == pytest.approx(recorded, rel=1e-9)
+    # the pair fraction 0.4 skips cycles: cheaper than the same tile dense
+    assert op_cost(op, t).seconds < op_cost(op, t, sparse=False).seconds

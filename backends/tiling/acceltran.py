@@ -98,9 +98,7 @@ def fits(
     weight = 2 * b.kb * b.nb * ew
     ok = act <= t.activation_buffer_mb * MB and weight <= t.weight_buffer_mb * MB
     sa, sw, sc = operand_sparsity(sparsity, operands)
-    masks = (
-        2 * b.mb * b.kb * (sa > 0) + 2 * b.kb * b.nb * (sw > 0) + b.mb * b.nb * (sc > 0)
-    ) / 8.0
+    masks = (2 * b.mb * b.kb * (sa > 0) + 2 * b.kb * b.nb * (sw > 0) + b.mb * b.nb * (sc > 0)) / 8.0
     return ok and masks <= t.mask_buffer_mb * MB
 
 
@@ -184,7 +182,13 @@ def best_blocking(
     best = None
     best_key: tuple = ()
     for b in maximal_blockings(g, quantum(t), ok):
-        key = (_dram_level(t, g, b, eb, sparsity, operands)[0], ORDERS.index(b.order), -b.mb, -b.nb, -b.kb)
+        key = (
+            _dram_level(t, g, b, eb, sparsity, operands)[0],
+            ORDERS.index(b.order),
+            -b.mb,
+            -b.nb,
+            -b.kb,
+        )
         if best is None or key < best_key:
             best, best_key = b, key
     return best if best is not None else default_blocking(g, quantum(t), ok)

@@ -130,9 +130,7 @@ class Fusion:
 
     # ---- rewrite -------------------------------------------------------------------------
 
-    def absorb(
-        self, kernel: FusedOp, extra: set[Operation], rewriter: PatternRewriter
-    ) -> FusedOp:
+    def absorb(self, kernel: FusedOp, extra: set[Operation], rewriter: PatternRewriter) -> FusedOp:
         """`kernel` grown by `extra` (ops that read its outputs), under the same name."""
         return self.fuse(self.inline(kernel, rewriter) | extra, kernel.kernel_name, rewriter)
 
