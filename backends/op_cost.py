@@ -9,11 +9,13 @@ per-op models of ``backends.cost``, by target kind:
   attribute says (set by the ``fuse`` pass): "flash" one fused kernel, "materialised" QK^T
   and PV GEMMs with Megatron's fused scale+mask+softmax kernel between them; without the
   attribute, flash unless ``fused=False`` (then PyTorch's eager softmax). Accelerators
-  always materialise.
+  always materialise. ``attention="materialised"|"flash"`` stands in for a missing attribute
+  (the planner costs unfused IR as a fusion preset would run it).
 * ``tfm.fused`` (one kernel of several ops): on GPUs ``fused_kernel_cost`` of its external
   bytes and its FLOPs, one launch (``cost/fusion.py``); a kernel holding a GEMM (bias
   epilogue) is that GEMM plus the extra epilogue inputs read once. On accelerators the sum of
-  its ops (their vector units already keep intermediates on chip).
+  its ops (their vector units already keep intermediates on chip). ``kernel_cost`` prices a
+  kernel from its parts (the planner's kernels of `backends.fusion.plan_kernels`).
 * memory-bound ops (elementwise, softmax, norm, reduce, embedding, loss, data-movement,
   generic): on GPUs ``memory_op_cost`` of the op's bytes and FLOPs; on AccelTran softmax and
   norms run on their units and other arithmetic on the MAC lanes (``vector_op_cost``), while
@@ -200,19 +202,22 @@ def op_cost(
     cores: int | str = "all",
     counts: OpWork | None = None,
     sparse: bool = True,
+    attention: str | None = None,
 ) -> OpCost:
     """Predicted cost of ``op`` on ``target`` (see the module docstring).
 
     ``fused``: flash-style attention on GPUs. ``cores``: accelerators only, 1 for a single
     PHAZE tensor or vector core (a schedule naming ``tc3``) or one AccelTran PE group
     (``mac2``), "all" otherwise. ``counts``: ``count_op(op)`` when the caller already has it.
-    ``sparse=False``: ignore sparsity attributes.
+    ``sparse=False``: ignore sparsity attributes. ``attention``: the attention kernel when the
+    op has no ``kernel`` attribute.
     """
     if is_view(op):
         return FREE
     tiles = read_tiles(op) if target.kind != "gpu" else None
     try:
-        return _cost(op, target, fused, cores, counts or count_op(op), tiles, sparse)
+        c = counts or count_op(op)
+        return _cost(op, target, fused, cores, c, tiles, sparse, attention)
     except TandemError as exc:
         raise TandemError(f"{where(op)}: {exc}") from None
 
@@ -225,6 +230,7 @@ def _cost(
     c: OpWork,
     tiles: dict[str, Tile] | None,
     sparse: bool = True,
+    attention: str | None = None,
 ) -> OpCost:
     if c.flops == 0 and c.bytes == 0:
         return FREE
@@ -253,9 +259,9 @@ def _cost(
     if isinstance(op, PruneOp) and isinstance(target, AccelTranTarget):
         return FREE
     if isinstance(op, FusedOp):
-        return _fused(op, target, fused, cores, c, dt, sparse)
+        return _fused(op, target, fused, cores, c, dt, sparse, attention)
     if isinstance(op, la.AttentionOp | la.AttentionBackwardOp):
-        kernel = read_str(op, KERNEL)
+        kernel = read_str(op, KERNEL) or attention
         materialised = kernel == MATERIALISED
         b, hq, sq, d = shape(op.q)
         hkv, sk = shape(op.k)[1], shape(op.k)[2]
@@ -295,29 +301,66 @@ def _gpu_gemm(target: GpuTarget, g: GemmShape, dt: str, sp: Sparsity) -> OpCost:
 
 
 def _fused(
-    op: FusedOp, target, fused: bool, cores: int | str, c: OpWork, dt: str, sparse: bool
+    op: FusedOp,
+    target,
+    fused: bool,
+    cores: int | str,
+    c: OpWork,
+    dt: str,
+    sparse: bool,
+    attention: str | None,
 ) -> OpCost:
     """One kernel: GPU roofline of its external traffic (see ``cost/fusion.py``)."""
     body = op.body_ops
     if not isinstance(target, GpuTarget):
-        parts = [op_cost(o, target, fused=fused, cores=cores, sparse=sparse) for o in body]
+        parts = [
+            op_cost(o, target, fused=fused, cores=cores, sparse=sparse, attention=attention)
+            for o in body
+        ]
         return _serial(parts, parts[0].unit if parts else "")
+    return kernel_cost(
+        target,
+        op.kernel_name,
+        body,
+        float(c.bytes_read),
+        float(c.bytes_written),
+        c.flops,
+        dt,
+        sparse=sparse,
+    )
+
+
+def kernel_cost(
+    target: GpuTarget,
+    name: str,
+    body: list,
+    bytes_read: float,
+    bytes_written: float,
+    flops: float,
+    dt: str,
+    *,
+    sparse: bool = True,
+) -> OpCost:
+    """One GPU kernel of the ops `body` named `name`, reading and writing the given bytes
+    (a `tfm.fused` op, or a kernel the planner found): a GEMM with its epilogue (a bias, a
+    DynaProp prune), or the fused-kernel roofline of its class (see the module docstring).
+    ``sparse=False``: the GEMM ignores its sparsity attributes (a 2:4 pattern)."""
     gemms = [o for o in body if isinstance(o, la.MatmulOp)]
     if gemms:
         g = op_gemm(gemms[0])
         base = _gpu_gemm(target, g, dt, sparsity_info(gemms[0]) if sparse else DENSE)
         # the epilogue's extra inputs (a bias) stream in once; its arithmetic hides in the GEMM
-        extra = max(0.0, c.bytes_read - sum(float(count_op(m).bytes_read) for m in gemms))
+        extra = max(0.0, bytes_read - sum(float(count_op(m).bytes_read) for m in gemms))
         base.seconds += extra / (target.hbm_bandwidth * target.fusion.stream)
         base.bytes += extra
-        base.flops = float(c.flops)
-        base.detail = {**base.detail, "kernel": op.kernel_name}
+        base.flops = float(flops)
+        base.detail = {**base.detail, "kernel": name}
         return base
     kinds = {count_op(o).kind for o in body}
     vector = {o.VECTOR_KIND for o in body}
-    cls = kernel_class(op.kernel_name, kinds, vector)
-    cost = fused_kernel_cost(target, float(c.bytes), float(c.flops), cls)
-    cost.detail["kernel"] = op.kernel_name
+    cls = kernel_class(name, kinds, vector)
+    cost = fused_kernel_cost(target, bytes_read + bytes_written, float(flops), cls)
+    cost.detail["kernel"] = name
     return cost
 
 

@@ -1,6 +1,6 @@
 """Benchmark of the co-design search (`tandem codesign`): the three built-in spaces.
 
-    .venv/bin/python benchmarks/codesign.py [--only acceltran|phaze|shape|workers]
+    .venv/bin/python benchmarks/codesign.py [--only acceltran|phaze|shape|workers|cluster]
         [--trials N] [--out DIR]
 
 Prints
@@ -14,7 +14,11 @@ Prints
    parameters: the fastest shape found against GPT-3 2.7B's own (h/a = 80, vocabulary
    50257), with its head dim and vocabulary;
 4. 200 trials of the AccelTran search with --workers 2 (Ray) and --workers 1: wall time and
-   whether the fronts are equal.
+   whether the fronts are equal;
+5. model-shape search for GPT-3 2.7B trained on 64 GPUs (global batch 512, bf16) on the
+   cluster-shape space, each shape with its best plan: on DGX A100 80 GB nodes with
+   --workers 2 (and --workers 1: the same trials?), and on 40 GB nodes, where the shape
+   changes the plan; the fastest shape and its plan against the base shape's.
 
 Every figure comes from a real search (the same code as the command); each search writes
 its files under --out (default a temporary folder).
@@ -30,12 +34,14 @@ from pathlib import Path
 PAPER_LATENCY, PAPER_ENERGY = 5.2, 3.0  # TransCODE (arXiv 2303.14882), co-designed pair
 
 
-def search(model: str, space: str, out: Path, trials: int, workers: int = 1):  # noqa: ANN201
+def search(  # noqa: ANN201
+    model: str, space: str, out: Path, trials: int, workers: int = 1, placement: dict | None = None
+):
     from backends.codesign import SearchSettings, best_design, load_space, pareto_front, run_search
     from tandem.codesign import toolchain_for
     from tandem.codesign_files import write_results
 
-    sp = load_space(space)
+    sp = load_space(space, None, placement)
     tc = toolchain_for(model, sp.model, training=None, overrides={})
     t0 = time.perf_counter()
     outcome = run_search(
@@ -143,9 +149,64 @@ def workers(out: Path, trials: int) -> None:
     print(f"   same front for the same seed: {'yes' if same else 'NO'}")
 
 
+def _row(r) -> tuple:  # noqa: ANN001
+    """A trial's parameters, plan and metrics (NaN as None: comparable)."""
+    metrics = {k: None if v != v else v for k, v in r.metrics.items()}
+    return r.params, r.plan.get("key"), metrics
+
+
+def cluster(out: Path, trials: int) -> None:
+    from backends.codesign.shape import shape_overrides
+    from frontends.zoo import build_model
+
+    base = build_model("gpt3-2.7b", device="meta").config
+    print("\n5. GPT-3 2.7B shape trained on 64 GPUs (global batch 512, bf16), +-5% parameters,")
+    print("   every shape planned (t, p, d, microbatch, recompute, sp, vp, zero):")
+    runs = {}
+    for name, workers, placement in (
+        ("dgx-a100-80gb", 2, None),
+        ("dgx-a100-80gb", 1, None),
+        ("dgx-a100", 1, {"cluster": "dgx-a100"}),
+    ):
+        folder = out / f"cluster-{name}-w{workers}"
+        sp, o, front, best, wall = search(
+            "gpt3-2.7b", "cluster-shape", folder, trials, workers, placement
+        )
+        runs[(name, workers)] = o
+        assert best is not None
+        refs = {r.name: r for r in o.references}
+        s = shape_overrides(base, {sp.param(k).key: v for k, v in best.params.items()})
+        feasible = sum(r.feasible for r in o.results)
+        print(
+            f"   {name}, --workers {workers}: {len(o.results)} trials ({o.evaluated} evaluated, "
+            f"{feasible} feasible) in {wall:.1f} s"
+        )
+        if workers == 1 and (name, 2) in runs:
+            other = runs[(name, 2)].results
+            same = [_row(r) for r in o.results] == [_row(r) for r in other]
+            print(f"     same trials, plans and times as --workers 2: {'yes' if same else 'NO'}")
+            continue
+        for ref_name, ref in refs.items():
+            print(
+                f"     {ref_name:31s} {ref.metric('latency_s'):.3f} s/iteration, "
+                f"MFU {ref.metric('mfu'):.1%}, plan {ref.plan.get('key', ref.error)}"
+            )
+        padded = refs["base model, padded vocabulary"].metric("latency_s")
+        own = refs["base model"].metric("latency_s")
+        lat = best.metric("latency_s")
+        print(
+            f"     fastest: h={s['hidden']}, a={s['heads']}, h/a={s['hidden'] // s['heads']}, "
+            f"v={s['vocab']}: {lat:.3f} s, MFU {best.metric('mfu'):.1%}, plan {best.plan['key']}"
+        )
+        print(
+            f"     {own / lat:.3f}x the base shape's speed ({padded / lat:.3f}x with its "
+            f"vocabulary padded), {best.metric('params') / base['params']:.3f}x its parameters"
+        )
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--only", choices=["acceltran", "phaze", "shape", "workers"])
+    ap.add_argument("--only", choices=["acceltran", "phaze", "shape", "workers", "cluster"])
     ap.add_argument("--trials", type=int, help="trials per search (default: each space's)")
     ap.add_argument("--out", help="folder for the searches' files (default: a temporary one)")
     args = ap.parse_args()
@@ -159,6 +220,7 @@ def main() -> None:
         "phaze": lambda: phaze(out, args.trials or 200),
         "shape": lambda: shape(out, args.trials or 60),
         "workers": lambda: workers(out, args.trials or 200),
+        "cluster": lambda: cluster(out, args.trials or 40),
     }
     for name, job in jobs.items():
         if args.only in (None, name):

@@ -51,11 +51,11 @@ def advisor_headlines(target_name: str) -> None:
             f"{100 * vocab['time_per_token_change']:+.1f}% (nanoGPT: about 25% faster end to end)"
         )
     shape = shape_from_config(build_model("gpt3-2.7b", Overrides(batch=4), device="meta").config)
-    for attention in ("megatron", "unfused", "flash"):
-        est = Estimator(target, training=False, attention=attention)
+    for kernels in ("fused", "eager", "flash"):  # Megatron (materialised), SDPA, FlashAttention
+        est = Estimator(target, training=False, kernels=kernels)
         a32, a20 = est.estimate(shape), est.estimate(shape.replace(heads=20, kv_heads=20))
         print(
-            f"advisor, gpt3-2.7b b=4 s=2048 one layer forward, {attention} attention: "
+            f"advisor, gpt3-2.7b b=4 s=2048 one layer forward, {kernels} kernels: "
             f"h/a=80 {a32.layer_tflops:.0f} TFLOP/s, h/a=128 {a20.layer_tflops:.0f} TFLOP/s, "
             f"{100 * (a20.layer_tflops / a32.layer_tflops - 1):+.1f}% "
             f"(paper, non-flash: 119 -> 141, +18%)"

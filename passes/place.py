@@ -3,7 +3,7 @@
     place{cluster=dgx-a100-80gb gpus=8 global-batch=8 t=2 p=2 d=2}
 
 Options name the cluster, the number of GPUs and the global batch; any plan key given (t, p,
-d, microbatch, recompute, sp, vp, zero, overlap) is fixed and the others are searched
+d, microbatch, recompute, sp, vp, zero, overlap, tp_overlap) is fixed and the others are searched
 (`backends.placement.search`, the cost model with `kernels` as the fusion preset). The module
 must be imported at the microbatch size: its batch is the microbatch.
 
@@ -49,8 +49,8 @@ class Place(ModulePass):
     """Shard the training step over `gpus` GPUs of `cluster`; see the module docstring.
 
     Options: cluster, gpus, global-batch, and the plan keys t, p, d, microbatch, recompute,
-    sp, vp, zero, overlap (any subset; the rest are searched), kernels (the fusion preset
-    the search costs layers with: eager, fused or flash).
+    sp, vp, zero, overlap, tp_overlap (any subset; the rest are searched), kernels (the fusion preset
+    the search costs layers with: eager, fused, flash or inductor).
     """
 
     name = "place"
@@ -67,11 +67,23 @@ class Place(ModulePass):
     vp: int = 0
     zero: str = ""
     overlap: str = ""
+    tp_overlap: str = ""
     kernels: str = "fused"
 
     def fixed(self) -> Fixed:
         values = {}
-        for key in ("t", "p", "d", "microbatch", "recompute", "sp", "vp", "zero", "overlap"):
+        for key in (
+            "t",
+            "p",
+            "d",
+            "microbatch",
+            "recompute",
+            "sp",
+            "vp",
+            "zero",
+            "overlap",
+            "tp_overlap",
+        ):
             raw = getattr(self, key)
             if raw not in (0, ""):
                 values[key] = parse_value(key, raw)

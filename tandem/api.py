@@ -205,16 +205,22 @@ def codesign(
     training: bool | None = None,
     overrides: Overrides = Overrides(),
     output: str | None = None,
+    cluster: str | None = None,
+    gpus: int | None = None,
+    global_batch: int | None = None,
+    fix: str | None = None,
 ):
     """Search `space` (a built-in name or a .toml path) for `model`: an `Outcome` with every
-    trial and the references; with `output`, the files `tandem codesign -o` writes."""
+    trial and the references; with `output`, the files `tandem codesign -o` writes.
+    `cluster`, `gpus`, `global_batch`, `fix` override a cluster space's (cluster-shape)."""
     from pathlib import Path
 
     from backends.codesign import SearchSettings, load_space, run_search
     from tandem.codesign import toolchain_for
     from tandem.codesign_files import write_results
 
-    sp = load_space(space, objectives)
+    placement = {"cluster": cluster, "gpus": gpus, "global_batch": global_batch, "fix": fix}
+    sp = load_space(space, objectives, placement)
     tc = toolchain_for(model, sp.model, training=training, overrides=overrides.set_fields())
     settings = SearchSettings(
         trials=trials, seed=seed, workers=workers, ray_address=ray_address, progress=False

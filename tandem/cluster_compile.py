@@ -27,7 +27,10 @@ def add_cluster_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--fix", default="", metavar="KEYS", help="plan keys to fix (see tandem plan)")
     try:
         g.add_argument(
-            "--kernels", choices=["eager", "fused", "flash"], default=None, help="fusion preset"
+            "--kernels",
+            choices=["eager", "fused", "flash", "inductor"],
+            default=None,
+            help="fusion preset",
         )
     except argparse.ArgumentError:
         pass  # the command's own --kernels (the fusion preset) serves
@@ -43,7 +46,8 @@ def _place_options(plan, cluster: str, gpus: int, batch: int, kernels: str) -> s
     return (
         f'place{{cluster="{cluster}" gpus={gpus} global-batch={batch} t={plan.t} p={plan.p} '
         f"d={plan.d} microbatch={plan.microbatch} recompute={plan.recompute} sp={on[plan.sp]} "
-        f"vp={plan.vp} zero={on[plan.zero]} overlap={on[plan.overlap]} kernels={kernels}}}"
+        f"vp={plan.vp} zero={on[plan.zero]} overlap={on[plan.overlap]} "
+        f"tp_overlap={on[plan.tp_overlap]} kernels={kernels}}}"
     )
 
 
@@ -116,11 +120,13 @@ def run_cluster(args: argparse.Namespace) -> int:
         recorded["zero"],
         recorded["overlap"],
         tuple(recorded["stage_layers"]),
+        bool(recorded.get("tp_overlap", False)),
     )
     chunks = stage_times(entry(module), placed, cluster, _preset(args))
-    if placed.sp and report.template is not None:
-        chunks = _sequence_parallel(chunks, placed, report, cluster)
+    if (placed.sp or placed.tp_overlap) and report.template is not None:
+        chunks = _template_terms(chunks, placed, report, cluster)
     p = placed.p
+    chunks = _accumulation(chunks, placed, best.stages, cluster, report.facts.dtype)
     stages = []
     for i, st in enumerate(best.stages):
         mine = [chunks[c * p + i] for c in range(placed.vp)]
@@ -170,10 +176,26 @@ def run_cluster(args: argparse.Namespace) -> int:
     return 0
 
 
-def _sequence_parallel(chunks, placed, report, cluster):
-    """The placed IR is not sequence-parallel: its layers' ops on tensor-replicated values
-    (norms, residual adds, dropout) run on 1/t of the sequence with sp, as the planner's
-    template measures them."""
+def _accumulation(chunks, placed, stages, cluster, dtype):
+    """Each microbatch's backward adds its weight gradients into the accumulated ones (the
+    planner's `costs.accumulate_seconds`), a device's parameters spread over its chunks."""
+    from backends.placement.costs import accumulate_seconds
+
+    p = placed.p
+    out = []
+    for k, (f, b, c) in enumerate(chunks):
+        extra = accumulate_seconds(cluster, dtype, stages[k % p].params / placed.vp)
+        out.append((f, b + extra, c))
+    return out
+
+
+def _template_terms(chunks, placed, report, cluster):
+    """What the placed IR does not show, per layer from the planner's template: with sp its
+    layers' ops on tensor-replicated values (norms, residual adds, dropout) run on 1/t of the
+    sequence and the backward gathers each column-parallel input again; with tp_overlap the
+    backward's collectives partly hide behind its GEMMs."""
+    from backends.placement.costs import backward_comm_seconds, comm_seconds
+
     v = report.template.variant(
         placed.t,
         placed.microbatch,
@@ -182,14 +204,26 @@ def _sequence_parallel(chunks, placed, report, cluster):
         report.request.dropout,
         cluster.sustained_compute,
     )
-    cut = 1.0 - 1.0 / placed.t
-    f_cut, b_cut = v.layer.repl_fwd_s * cut, v.layer.repl_bwd_s * cut
-    if placed.recompute == "full":
-        b_cut += f_cut
-    return [
-        (f - n * f_cut, b - n * b_cut, c)
-        for n, (f, b, c) in zip(placed.stage_layers, chunks, strict=True)
-    ]
+    cut = 1.0 - 1.0 / placed.t if placed.sp else 0.0
+
+    def terms(seg, layer: bool) -> tuple[float, float, float]:
+        f_cut, b_cut = seg.repl_fwd_s * cut, seg.repl_bwd_s * cut
+        if layer and placed.recompute == "full":
+            b_cut += f_cut
+        comm = backward_comm_seconds(cluster, seg, placed.t, placed.sp, placed.tp_overlap)
+        return f_cut, b_cut, comm - comm_seconds(cluster, seg.comm_bwd, placed.t)
+
+    lay = terms(v.layer, True)
+    out = []
+    last = len(chunks) - 1
+    for k, (n, (f, b, c)) in enumerate(zip(placed.stage_layers, chunks, strict=True)):
+        f_cut, b_cut, comm = (n * x for x in lay)
+        for seg, here in ((v.embed, k == 0), (v.head, k == last)):
+            if here:
+                ef, eb, ec = terms(seg, False)
+                f_cut, b_cut, comm = f_cut + ef, b_cut + eb, comm + ec
+        out.append((f - f_cut, b - b_cut + comm, c + comm))
+    return out
 
 
 class _FactsOnly:

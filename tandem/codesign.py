@@ -20,6 +20,8 @@ from typing import Any
 
 from xdsl.dialects.builtin import ModuleOp
 
+from backends.codesign.cluster import PLAN_TOP
+from backends.placement.search import Request
 from ir.errors import TandemError
 
 DTYPE_KEYS = ("dtype",)
@@ -66,6 +68,31 @@ class ModelToolchain:
         from passes import get_all_passes
 
         return frozenset(get_all_passes())
+
+    def plan(self, shape: dict[str, int], request: Request) -> dict[str, Any]:
+        """The best training plan at ``shape`` (``tandem.planning.plan``; the vocabulary
+        as the shape gives it, the batch is the request's global batch)."""
+        from frontends.zoo import Overrides
+        from tandem.planning import plan
+
+        _quiet()
+        ov = {**dict(self.overrides), **shape}
+        ov.pop("batch", None)
+        cluster = request.cluster if isinstance(request.cluster, str) else request.cluster.source
+        report = plan(
+            self.model,
+            Overrides(**ov),
+            cluster=cluster,
+            gpus=request.gpus,
+            global_batch=request.global_batch,
+            fixed=request.fixed,
+            top=PLAN_TOP,
+            kernels=request.kernels,
+            pad_vocab=False,
+        )
+        best = report.to_json()["plans"][0]
+        best["key"] = report.best.plan.key()
+        return best
 
 
 @functools.cache

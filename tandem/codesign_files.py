@@ -1,12 +1,15 @@
 """The files of a co-design search, written atomically into OUTDIR, and read back to resume.
 
     OUTDIR/search.json      what was searched (space, model, seed, objectives, parameters)
-    OUTDIR/trials.csv       every trial: parameters, metrics, status, violations, error
+    OUTDIR/trials.csv       every trial: parameters, metrics, (on a cluster) the plan, status,
+                            violations, error
     OUTDIR/pareto.csv       the Pareto front (same columns)
     OUTDIR/references.csv   the space's reference designs (same columns, with their names)
     OUTDIR/pareto.png       the front, the best design and the references
-    OUTDIR/best.toml        the best design as a target file (`tandem simulate --target`)
-    OUTDIR/best.json        its parameters, metrics and model shape (as command-line flags)
+    OUTDIR/best.toml        the best design as a target file (`tandem simulate --target`;
+                            not on a cluster, whose GPUs are given)
+    OUTDIR/best.json        its parameters, metrics, model shape (as command-line flags) and,
+                            on a cluster, its plan
 
 trials.csv is rewritten after every finished candidate, so a search stopped at any point
 keeps what it evaluated; ``read_trials`` gives those results back to resume it.
@@ -34,8 +37,9 @@ FIXED = ["trial", "status", "feasible"]
 TAIL = ["violations", "error", "eval_s"]
 
 
-def columns(params: tuple[Param, ...]) -> list[str]:
-    return FIXED + [p.name for p in params] + list(METRICS) + TAIL
+def columns(params: tuple[Param, ...], plan: bool = False) -> list[str]:
+    """The results' columns; ``plan``: a column with each design's plan (cluster spaces)."""
+    return FIXED + [p.name for p in params] + list(METRICS) + (["plan"] if plan else []) + TAIL
 
 
 def _fmt(v: Any) -> str:
@@ -45,8 +49,10 @@ def _fmt(v: Any) -> str:
     return str(v)
 
 
-def results_csv(results: list[Result], params: tuple[Param, ...], name: bool = False) -> str:
-    cols = (["name"] if name else []) + columns(params)
+def results_csv(
+    results: list[Result], params: tuple[Param, ...], name: bool = False, plan: bool = False
+) -> str:
+    cols = (["name"] if name else []) + columns(params, plan)
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(cols)
@@ -55,6 +61,7 @@ def results_csv(results: list[Result], params: tuple[Param, ...], name: bool = F
         row += [r.trial, r.status, "yes" if r.feasible else "no"]
         row += [_fmt(r.params.get(p.name, "")) for p in params]
         row += [_fmt(r.metric(m)) for m in METRICS]
+        row += [str(r.plan.get("key", ""))] if plan else []
         row += [
             ";".join(f"{k}={v!r}" for k, v in r.violations.items()),
             r.error,
@@ -77,13 +84,25 @@ def meta(outcome: Outcome, toolchain: Any) -> dict[str, Any]:
         "population": s.population or outcome.space.population,
         "parameters": [p.name for p in outcome.params],
         "skipped_stages": outcome.skipped_stages,
+        "placement": _placement(outcome.space),
     }
+
+
+def _placement(space: Space) -> dict[str, Any] | None:
+    return space.placement.to_json() if space.placement is not None else None
 
 
 def write_progress(outdir: Path, outcome: Outcome, toolchain: Any) -> None:
     """search.json and trials.csv (called after every finished candidate)."""
     write_text(outdir / "search.json", json.dumps(meta(outcome, toolchain), indent=1) + "\n")
-    write_text(outdir / "trials.csv", results_csv(outcome.results, outcome.params))
+    write_text(
+        outdir / "trials.csv",
+        results_csv(outcome.results, outcome.params, plan=_on_cluster(outcome)),
+    )
+
+
+def _on_cluster(outcome: Outcome) -> bool:
+    return outcome.space.placement is not None
 
 
 def read_trials(outdir: Path, expect: dict[str, Any]) -> dict[str, Result]:
@@ -96,7 +115,8 @@ def read_trials(outdir: Path, expect: dict[str, Any]) -> dict[str, Result]:
         old = json.loads(meta_file.read_text())
     except (OSError, ValueError) as e:
         raise TandemError(f"{meta_file}: cannot read: {e}") from None
-    for k in ("space", "model", "training", "overrides", "objectives", "seed", "parameters"):
+    keys = ("space", "model", "training", "overrides", "objectives", "seed", "parameters")
+    for k in (*keys, "placement"):
         if old.get(k) != expect[k]:
             raise TandemError(
                 f"{outdir}: holds a search with {k} = {old.get(k)!r}, not {expect[k]!r}; "
@@ -111,7 +131,8 @@ def _parse(path: Path, params: tuple[Param, ...]) -> list[Result]:
         for i, row in enumerate(csv.DictReader(f)):
             try:
                 values = {p.name: p.parse(row[p.name]) for p in params if row.get(p.name, "")}
-                metrics = {m: float(row[m]) if row[m] else math.nan for m in METRICS}
+                # a column added later (mfu) reads as not modelled
+                metrics = {m: float(row[m]) if row.get(m) else math.nan for m in METRICS}
                 viol = {}
                 for item in filter(None, row["violations"].split(";")):
                     k, _, v = item.partition("=")
@@ -119,6 +140,8 @@ def _parse(path: Path, params: tuple[Param, ...]) -> list[Result]:
                 r = Result(
                     values, metrics, row["status"], viol, row["error"], float(row["eval_s"] or 0)
                 )
+                if row.get("plan"):
+                    r.plan = {"key": row["plan"]}
             except (KeyError, ValueError) as e:
                 raise TandemError(f"{path}: row {i + 2} does not parse: {e}") from None
             out.append(r)
@@ -131,21 +154,25 @@ def write_results(outdir: Path, outcome: Outcome, toolchain: Any) -> dict[str, A
     write_progress(outdir, outcome, toolchain)
     front = pareto_front(outcome.results, space.objectives)
     best = best_design(front, space)
-    write_text(outdir / "pareto.csv", results_csv(front, outcome.params))
+    plan = _on_cluster(outcome)
+    write_text(outdir / "pareto.csv", results_csv(front, outcome.params, plan=plan))
     write_text(
-        outdir / "references.csv", results_csv(outcome.references, outcome.params, name=True)
+        outdir / "references.csv",
+        results_csv(outcome.references, outcome.params, name=True, plan=plan),
     )
     write_text(
         outdir / "pareto.png",
         pareto_png(outcome.results, front, outcome.references, best, space),
     )
     written = ["trials.csv", "pareto.csv", "references.csv", "pareto.png"]
-    if best is not None:
+    if best is not None and not plan:  # on a cluster the GPU is given: no target to write
         write_text(outdir / "best.toml", best_toml(space, best, toolchain.model))
+        written.append("best.toml")
+    if best is not None:
         write_text(
             outdir / "best.json", json.dumps(best_json(space, best, toolchain), indent=1) + "\n"
         )
-        written += ["best.toml", "best.json"]
+        written.append("best.json")
     return {"front": front, "best": best, "written": [str(outdir / w) for w in written]}
 
 
@@ -172,7 +199,13 @@ def best_json(space: Space, best: Result, toolchain: Any) -> dict[str, Any]:
     knobs = {space.param(k).key: v for k, v in best.params.items() if k.startswith("model.")}
     if base is not None and knobs:
         shape = shape_overrides(base, knobs)
+        if space.placement is not None:  # the batch is the placement's global batch
+            shape.pop("batch")
         out["model_shape"] = shape
         changed = {k: v for k, v in shape.items() if v != base.get(k)}
         out["flags"] = " ".join(f"--{k.replace('_', '-')} {v}" for k, v in changed.items())
+    if space.placement is not None:
+        out["placement"] = space.placement.to_json()
+        out["plan"] = best.plan
+        del out["target"]  # the cluster's GPU, unchanged
     return out

@@ -4,8 +4,8 @@
     report.best.plan, report.to_json()
 
 The model is imported once, with 3 layers (the first stage's, a middle one, the last
-stage's; `backends.placement.template`) at the largest microbatch the search may pick, and
-every plan is costed from it. A zoo model's vocabulary is padded to a multiple of 1024 as
+stage's; `backends.placement.template`; also for a model of fewer layers, whose layers are
+alike) at the largest microbatch the search may pick, and every plan is costed from it. A zoo model's vocabulary is padded to a multiple of 1024 as
 Megatron-LM pads it (to 128 x t, for every t up to 8): 50257 -> 51200.
 """
 
@@ -90,9 +90,10 @@ def _zoo_shape(name: str, overrides: Overrides) -> dict[str, Any] | None:
 
 
 def import_template(
-    model: str, overrides: Overrides, batch: int, dtype: str
+    model: str, overrides: Overrides, batch: int, dtype: str, pad_vocab: bool = True
 ) -> tuple[Template, list[str]]:
-    """The planning template of `model` (see the module docstring) and notes about it."""
+    """The planning template of `model` (see the module docstring) and notes about it;
+    `pad_vocab=False` keeps the vocabulary as given (the co-design search pads it itself)."""
     import time
 
     from backends.interpreter import entry
@@ -105,9 +106,9 @@ def import_template(
     changes: dict[str, Any] = {"batch": batch, "dtype": overrides.dtype or dtype}
     if shape is not None:
         total = shape["layers"]
-        changes["layers"] = min(total, TEMPLATE_LAYERS)
+        changes["layers"] = TEMPLATE_LAYERS  # a 1- or 2-layer model too: its layers are alike
         vocab = shape["vocab"]
-        if vocab % VOCAB_MULTIPLE:
+        if pad_vocab and vocab % VOCAB_MULTIPLE:
             padded = -(-vocab // VOCAB_MULTIPLE) * VOCAB_MULTIPLE
             changes["vocab"] = padded
             notes.append(f"vocabulary {vocab} padded to {padded} (Megatron-LM pads to 128 x t)")
@@ -142,6 +143,7 @@ def plan(
     top: int = 5,
     kernels: str = "fused",
     progress: Callable[[int, int], None] | None = None,
+    pad_vocab: bool = True,
 ) -> PlanReport:
     """The `top` fastest plans that fit, best first (see the module docstring)."""
     import time
@@ -161,7 +163,7 @@ def plan(
     request = Request(cluster, gpus, global_batch, fixed, kernels)
     check_request(request, cl)  # bad input fails before the slow import
     t0 = time.perf_counter()
-    template, notes = import_template(model, overrides, batch, dtype)
+    template, notes = import_template(model, overrides, batch, dtype, pad_vocab)
     import_s = time.perf_counter() - t0
     result = search(template, request, top=top, progress=progress)
     peak = device.peak_flops(template.facts.dtype if template.facts.dtype != "f32" else "f32")

@@ -96,19 +96,29 @@ def summary(report: SimReport) -> list[str]:
 
 
 def top_ops(report: SimReport, n: int) -> str:
-    """The distinct ops taking the most time, with count, time each and share."""
+    """The distinct ops taking the most time, with count, time each and share. Ops that
+    print alike and cost the same (two kernels whose bodies differ only in operand order)
+    share a row."""
     busy = report.busy_s or 1.0
-    rows = []
-    for s in report.top_signatures(n):
+    merged: dict[tuple, list] = {}
+    for s in sorted(report.signatures, key=lambda s: -s.cost.seconds * s.count):
         c = s.cost
         if c.seconds <= 0:
             continue
-        total = c.seconds * s.count
+        key = (s.op, s.shape, c.seconds, c.flops, c.bound, c.unit)
+        if key in merged:
+            merged[key][1] += s.count
+        elif len(merged) < n:
+            merged[key] = [s, s.count]
+    rows = []
+    for s, count in sorted(merged.values(), key=lambda e: -e[0].cost.seconds * e[1]):
+        c = s.cost
+        total = c.seconds * count
         rows.append(
             [
                 s.op.removeprefix("tfm."),
                 s.shape,
-                str(s.count),
+                str(count),
                 seconds(c.seconds),
                 seconds(total),
                 _pct(total / busy),

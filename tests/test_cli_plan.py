@@ -79,7 +79,10 @@ def test_plan_bad_input(capsys, extra: list[str], message: str) -> None:
     assert message in err and len(err.strip().splitlines()) == 1
 
 
-def test_compile_on_a_cluster_places_and_simulates(capsys, tmp_path) -> None:
+@pytest.mark.parametrize(
+    "fix", ["t=2,p=2,d=2,mb=2,sp=off", "t=2,p=2,d=2,mb=2,sp=on,recompute=full,tp_overlap=on"]
+)
+def test_compile_on_a_cluster_places_and_simulates(capsys, tmp_path, fix: str) -> None:
     trace = tmp_path / "step.json"
     out = tmp_path / "placed.mlir"
     data = _json(
@@ -95,7 +98,7 @@ def test_compile_on_a_cluster_places_and_simulates(capsys, tmp_path) -> None:
             "--global-batch",
             "16",
             "--fix",
-            "t=2,p=2,d=2,mb=2,sp=off",
+            fix,
             "--json",
             "--trace",
             str(trace),

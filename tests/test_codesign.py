@@ -55,7 +55,7 @@ def write_space(tmp_path: Path, body: str, name: str = "s.toml") -> str:
 
 
 def test_builtin_spaces_load() -> None:
-    assert space_names() == ["acceltran", "gpu-shape", "phaze"]
+    assert space_names() == ["acceltran", "cluster-shape", "gpu-shape", "phaze"]
     acc = load_space("acceltran")
     assert acc.area_budget == pytest.approx(
         acceltran_area(load_target("acceltran-server"))["total"]

@@ -102,3 +102,36 @@ def test_worker_that_keeps_dying_marks_candidates_failed(local_ray, tiny_ir: str
     _, out = search(tc, workers=2, trials=3, retries=0, refs=False)
     assert len(out.results) == 3 and {r.trial for r in out.results} == set(range(3))
     assert all(r.status == "failed" and "worker failed" in r.error for r in out.results)
+
+
+def test_cluster_search_on_ray_equals_in_process(local_ray, tmp_path: Path) -> None:  # noqa: ANN001
+    """A cluster space on two Ray workers: each shape planned in a worker, the same plans
+    and iteration times as in-process."""
+    from tandem.codesign import toolchain_for
+
+    body = """
+        name = "tiny-cluster"
+        cluster = "dgx-a100"
+        objectives = ["latency"]
+        [model]
+        training = true
+        dtype = "bf16"
+        [placement]
+        gpus = 8
+        global_batch = 16
+        [parameters]
+        "model.hidden" = { choices = [64, 128] }
+        "model.head_dim" = { choices = [16, 32] }
+    """
+    path = tmp_path / "c.toml"
+    path.write_text("\n".join(line.strip() for line in body.splitlines()))
+    space = load_space(str(path))
+    tc = toolchain_for("gpt2-tiny", space.model, training=None, overrides={})
+    runs = []
+    for workers in (2, 1):
+        settings = SearchSettings(trials=4, population=2, seed=0, workers=workers, progress=False)
+        runs.append(run_search(space, tc, settings).results)
+    assert all(r.status == "ok" and r.plan for r in runs[0])
+    assert [(r.params, r.plan["key"], metrics(r)) for r in runs[0]] == [
+        (r.params, r.plan["key"], metrics(r)) for r in runs[1]
+    ]

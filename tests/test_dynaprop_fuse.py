@@ -8,13 +8,19 @@ from __future__ import annotations
 import pytest
 
 import tandem.api as tandem
+from backends.interpreter import entry
+from backends.op_cost import op_cost
+from backends.placement.kernels import Kernels
 from backends.sim import entry_function, simulate
+from backends.targets import load_target
 from frontends.zoo import Overrides
+from ir.base import TfmOp
 from ir.fused_ops import FusedOp
 from ir.sparse_ops import PruneOp
 from tandem.pipeline import run_pipeline
 
 TINY = Overrides(layers=2)
+A100 = load_target("a100-sxm4-80gb")
 
 
 def _prunes(module) -> tuple[list[PruneOp], list[PruneOp]]:
@@ -77,3 +83,20 @@ def test_fused_prunes_verify_against_the_runtime() -> None:
     pipeline = "fold-transposes,dynaprop{tau-fwd=0.06},fuse{kernels=fused}"
     report = tandem.verify(spec, pipeline=pipeline)
     assert report.ok, report.worst
+
+
+@pytest.mark.parametrize("preset", ["eager", "fused", "inductor"])
+def test_planner_costs_the_pass_kernels_with_prunes(pruned_training, preset: str) -> None:
+    """The kernel plan (`backends.fusion`, a prune grows the kernel writing its input) is what
+    the fuse pass writes, and the planner's kernel time is what `op_cost` gives the fused IR."""
+    ir = pruned_training["llama-tiny"].clone()
+    kernels = Kernels(entry(ir).body.block, preset)
+    times = kernels.seconds(A100, dropout=False)
+    run_pipeline(ir, f"fuse{{kernels={preset}}}")
+    top = [op for op in entry(ir).body.block.ops if isinstance(op, TfmOp)]
+    got = sorted(op.kernel_name for op in top if isinstance(op, FusedOp))
+    assert sorted(k.name for k in kernels.plan.kernels) == got
+    pruned = sum(isinstance(o, PruneOp) for k in kernels.plan.kernels for o in k.ops)
+    assert pruned > 20 if preset != "eager" else pruned == 0
+    simulated = sum(op_cost(op, A100).seconds for op in top)
+    assert sum(times.of.values()) == pytest.approx(simulated, rel=1e-9)

@@ -228,3 +228,55 @@ def test_flops_from_the_ir_are_megatrons_for_gpt(template) -> None:
         assert ir_flops(template.flops, template.layers_total, 64, mode) == pytest.approx(
             want, rel=0.01
         )
+
+
+def test_interleaving_needs_more_than_two_stages(template) -> None:
+    with pytest.raises(TandemError, match="interleaved schedule needs more than 2"):
+        search(template, Request("dgx-a100-80gb", 8, 32, Fixed(p=2, vp=2)))
+    plans = search(template, Request("dgx-a100-80gb", 8, 64, Fixed(p=2)), top=50).plans
+    assert plans and all(ev.plan.vp == 1 for ev in plans)
+    assert parse_fix("tp_overlap=on").tp_overlap is True
+
+
+def test_tensor_parallel_communication_in_the_backward(template) -> None:
+    """Sequence parallelism gathers each column-parallel input again in the backward;
+    asynchronous communication (tp_overlap) hides the backward's collectives behind its GEMMs
+    as far as they last, never below zero, and with sp never the output-gradient gathers."""
+    from backends.placement.costs import backward_comm_seconds, comm_seconds, regather_seconds
+
+    cl = load_cluster("dgx-a100-80gb")
+    layer = template.variant(4, 4, cl.device_target, "fused", dropout=True).layer
+    ring = comm_seconds(cl, layer.comm_bwd, 4)
+    again = regather_seconds(cl, layer, 4)
+    gathers = [("all_gather", b) for kind, b in layer.comm_bwd if kind == "all_reduce"]
+    assert ring > 0 and again == pytest.approx(comm_seconds(cl, gathers, 4)) and again > 0
+    assert backward_comm_seconds(cl, layer, 4, sp=False) == pytest.approx(ring)
+    assert backward_comm_seconds(cl, layer, 4, sp=True) == pytest.approx(ring + again)
+    for sp in (False, True):
+        hidden = backward_comm_seconds(cl, layer, 4, sp, tp_overlap=True)
+        assert 0 <= hidden < backward_comm_seconds(cl, layer, 4, sp)
+    long_gemms = dataclasses.replace(layer, gemm_fwd_s=1.0)
+    assert backward_comm_seconds(cl, long_gemms, 4, False, True) == 0
+    assert backward_comm_seconds(cl, long_gemms, 4, True, True) == pytest.approx(ring / 2)
+
+
+def test_every_microbatch_accumulates_its_weight_gradients(template) -> None:
+    """The same plan at half the microbatch runs twice as many accumulation passes over the
+    rank's weights: read the gradient, read and write the accumulator."""
+    from backends.placement.costs import accumulate_seconds
+
+    cl = load_cluster("dgx-a100-80gb")
+    gpu = cl.device_target
+    bw = gpu.hbm_bandwidth * gpu.memory_op_efficiency["elementwise"]
+    assert accumulate_seconds(cl, "f16", 1e9) == pytest.approx(1e9 * 6 / bw)
+    assert accumulate_seconds(cl, "bf16", 1e9) == pytest.approx(1e9 * 10 / bw)
+    from backends.placement.costs import layer_costs
+    from backends.placement.search import _segment_costs, _Setup
+
+    variant = template.variant(1, 2, gpu, "fused", dropout=True)
+    setup = _Setup(cl, template, Request(cl, 8, 64))
+    lay, _emb, head = _segment_costs(setup, variant, "none", False, False)
+    for got, seg, is_layer in ((lay, variant.layer, True), (head, variant.head, False)):
+        plain = layer_costs(seg, cl, 1, "none", False, is_layer)
+        step = accumulate_seconds(cl, template.facts.dtype, seg.params)
+        assert step > 0 and got.compute_bwd == pytest.approx(plain.compute_bwd + step)

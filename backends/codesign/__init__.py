@@ -8,7 +8,9 @@ target built from the template (``design.py``), a model shape (``shape.py``), th
 pass pipeline (``plan.py``: only the stages whose pass exists) and a simulation. The search
 (``search.py``) asks Optuna (NSGA-II, or TPE for one objective) for generations of
 candidates and evaluates them in-process or on Ray workers; ``pareto.py`` gives the front,
-the best design, the comparison with the references and the plot.
+the best design, the comparison with the references and the plot. A space with a
+``cluster`` (``cluster.py``; built-in ``cluster-shape``) trains each candidate shape on
+that cluster, planned by the placement search.
 
     space = load_space("acceltran")
     outcome = run_search(space, toolchain, SearchSettings(trials=200, seed=0, workers=2))
@@ -18,6 +20,7 @@ The toolchain (model import and pass pipeline) comes from the layer above:
 ``tandem.codesign.ModelToolchain``; ``tandem codesign`` writes the results files.
 """
 
+from backends.codesign.cluster import Placement
 from backends.codesign.design import area_of, build_target, design_data, target_toml
 from backends.codesign.evaluate import METRICS, Evaluator, Result, Toolchain, candidate_key
 from backends.codesign.pareto import (
@@ -46,6 +49,7 @@ __all__ = [
     "Evaluator",
     "Outcome",
     "Param",
+    "Placement",
     "Reference",
     "Result",
     "SearchSettings",

@@ -17,6 +17,11 @@ another, which the tests check against the full model. Imported models are cache
 and results by candidate, so a worker imports each shape once and never evaluates a
 candidate twice.
 
+On a training cluster (a space with ``cluster`` and ``[placement]``, ``cluster.py``) the
+shape is planned instead of simulated on one device: ``Toolchain.plan`` searches the
+placements and the best plan's iteration time, tokens/s, memory and MFU are the
+candidate's metrics; the plan itself is kept in ``Result.plan``.
+
 A candidate never raises: problems become ``status = "infeasible"`` (a constraint is
 violated, or the knobs give no valid model) or ``"failed"`` (with the error).
 """
@@ -34,10 +39,12 @@ from typing import Any, Protocol
 
 from xdsl.dialects.builtin import ModuleOp
 
+from backends.codesign.cluster import plan_candidate
 from backends.codesign.design import area_of, build_target, design_data, target_toml
 from backends.codesign.plan import plan_names, render, split_available, uses_target
 from backends.codesign.shape import InvalidShape, shape_overrides, shape_params
 from backends.codesign.space import Param, Reference, Space
+from backends.placement.search import Request
 from backends.sim import simulate
 from backends.targets import Target, load_target
 from ir.errors import TandemError
@@ -51,6 +58,7 @@ METRICS = (
     "edp_js",
     "params",
     "memory_bytes",
+    "mfu",
 )
 IR_CACHE = 6  # imported models kept per evaluator (two per shape)
 
@@ -74,6 +82,13 @@ class Toolchain(Protocol):
 
     def run_pipeline(self, module: ModuleOp, spec: str) -> None: ...
 
+    def plan(self, shape: dict[str, int], request: Request) -> dict[str, Any]:
+        """The fastest training plan of the model at ``shape`` for ``request`` (a cluster,
+        GPUs, global batch, fixed keys): ``tandem plan --json``'s entry of the best plan
+        (t, p, d, microbatch, ..., iteration_s, tokens_per_s, mfu, memory_bytes_per_gpu)
+        plus ``key`` (``t2 p1 d32 mb4 none sp zero``); raises ``NoPlan`` when none fits."""
+        ...
+
     def pass_names(self) -> frozenset[str]: ...
 
 
@@ -95,6 +110,7 @@ class Result:
     seconds: float = 0.0
     name: str = ""  # a reference design's name
     trial: int = -1  # the search's trial number
+    plan: dict[str, Any] = field(default_factory=dict)  # on a cluster: the best plan
 
     @property
     def feasible(self) -> bool:
@@ -113,6 +129,8 @@ def active_parts(
 ) -> tuple[list[str], list[str], tuple[Param, ...]]:
     """(pipeline stages that run, names of the stages left out, the parameters searched):
     a plan parameter is searched only while a stage that runs uses it."""
+    if space.placement is not None:  # plan keys go to the placement search, no pipeline
+        return [], [], space.params
     kept, skipped = split_available(space.pipeline, toolchain.pass_names())
     active = plan_names(kept)
     params = tuple(p for p in space.params if p.group != "plan" or p.name in active)
@@ -123,6 +141,11 @@ def check_toolchain(space: Space, toolchain: Toolchain) -> dict[str, Any] | None
     """The base model's config; an error when the space has model knobs and the model is
     a fixed IR."""
     base = toolchain.config()
+    if base is None and space.placement is not None:
+        raise TandemError(
+            f"{Path(space.source).name}: a cluster space plans a zoo model (or a "
+            f"file.py:factory with a config), not {toolchain.model!r}"
+        )
     if base is None and space.group("model"):
         raise TandemError(
             f"{Path(space.source).name}: model-shape knobs need a zoo model, "
@@ -169,8 +192,10 @@ class Evaluator:
         base model's, or a plan parameter's default (else its first/lowest value)."""
         out: dict[str, Any] = {}
         for p in self.params:
-            if p.group == "plan":
-                out[p.name] = p.default if p.default is not None else p.minimum()
+            if p.group == "plan" and p.default is not None:
+                out[p.name] = p.default
+            elif p.group == "plan" and self.space.placement is None:
+                out[p.name] = p.minimum()  # on a cluster: the placement search picks it
         return out
 
     # ------------------------------------------------------------------ steps
@@ -220,6 +245,12 @@ class Evaluator:
                 violations["params"] = change - budget
         if any(v > 0 for v in violations.values()):
             return Result(params, metrics, "infeasible", violations)
+        if self.space.placement is not None:
+            plan_values = {k: v for k, v in values.items() if k.startswith("plan.")}
+            status, viol, plan, error = plan_candidate(
+                self.space.placement, self.toolchain, shape, plan_values, metrics
+            )
+            return Result(params, metrics, status, {**violations, **viol}, error, plan=plan)
 
         pipeline = self._pipeline(target, values, hardware, name, target_file)
         sim = self._simulate(shape, pipeline, target)

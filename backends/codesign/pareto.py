@@ -129,7 +129,7 @@ def pareto_png(
         if r.status == "failed":
             continue
         x, y = xy(r)
-        if len(objs) == 1:
+        if len(objs) == 1 and math.isfinite(y):
             ax.axhline(y, ls="--", c="tab:red", lw=1)
             ax.annotate(r.name, (0, y), textcoords="offset points", xytext=(4, 3), fontsize=8)
         elif math.isfinite(x) and math.isfinite(y):

@@ -14,7 +14,8 @@ the constraints, the objectives and the reference designs.
     [references]
     "AccelTran-Server" = { target = "acceltran-server" }
 
-Everything is checked on load, with one-line errors naming the file and the key: unknown
+A space with ``cluster = "dgx-a100-80gb"`` and ``[placement]`` trains on that cluster
+(``cluster.py``). Everything is checked on load, with one-line errors naming the file and the key: unknown
 keys and parameters, empty or contradictory ranges, objectives the template cannot give,
 and an area budget that even the smallest design in the space exceeds.
 """
@@ -28,9 +29,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from backends.codesign.cluster import (
+    Placement,
+    check_device,
+    check_space,
+    device_template,
+    load_placement,
+)
 from backends.codesign.design import area_of, build_target, set_key
 from backends.codesign.plan import plan_names, stages
 from backends.codesign.space_file import (
+    CLUSTER_OBJECTIVES,
     ENERGY_OBJECTIVES,
     GROUPS,
     MODEL_KNOBS,
@@ -119,6 +128,7 @@ class Space:
     constraints: dict[str, Any]
     area_budget: float | None
     references: tuple[Reference, ...]
+    placement: Placement | None = None  # a training cluster (``cluster.py``)
 
     def param(self, name: str) -> Param:
         for p in self.params:
@@ -150,9 +160,14 @@ def _resolve(name_or_path: str) -> Path:
     return cand
 
 
-def load_space(name_or_path: str, objectives: list[str] | None = None) -> Space:
+def load_space(
+    name_or_path: str,
+    objectives: list[str] | None = None,
+    placement: dict[str, Any] | None = None,
+) -> Space:
     """Load and check a built-in space by name or a user's file; ``objectives`` overrides
-    the file's list (as ``--objectives`` does)."""
+    the file's list (as ``--objectives`` does), ``placement`` its cluster, GPUs, global
+    batch and fixed plan keys (``--cluster``, ``--gpus``, ``--global-batch``, ``--fix``)."""
     path = _resolve(str(name_or_path))
     fname = path.name
     try:
@@ -160,7 +175,8 @@ def load_space(name_or_path: str, objectives: list[str] | None = None) -> Space:
     except tomllib.TOMLDecodeError as e:
         raise TandemError(f"{fname}: not valid TOML: {e}") from None
     d = check_file(SPACE_SCHEMA, raw, fname)
-    template = d["template"]
+    place = load_placement(fname, d["cluster"], d["placement"], placement or {})
+    template = d["template"] or device_template(fname, place)
     local = path.parent / template
     if template.endswith(".toml") and not Path(template).is_absolute() and local.is_file():
         template = str(local)
@@ -173,10 +189,15 @@ def load_space(name_or_path: str, objectives: list[str] | None = None) -> Space:
     )
     if not params:
         raise TandemError(f"{fname}: [parameters] is empty: nothing to search")
-    _check_plan(fname, d["pipeline"], params)
+    if place is not None:
+        check_device(fname, place, tdata)
+        check_space(fname, place, params, d["pipeline"])
+    else:
+        _check_plan(fname, d["pipeline"], params)
     _check_model(fname, params)
     objs = tuple(objectives) if objectives else d["objectives"]
-    _check_objectives(fname, objs, d["best"], tdata.get("kind", ""), objectives is not None)
+    kind = str(tdata.get("kind", ""))
+    _check_objectives(fname, objs, d["best"], kind, objectives is not None, place is not None)
     if (d["constraints"] or {}).get("power_w") is not None and tdata.get("kind") != "acceltran":
         raise TandemError(
             f"{fname}: [constraints] power_w: power is not modelled for {tdata.get('kind')} "
@@ -188,7 +209,7 @@ def load_space(name_or_path: str, objectives: list[str] | None = None) -> Space:
         name=d["name"],
         description=d["description"],
         source=str(path),
-        template=d["template"],
+        template=d["template"] or template,
         template_path=str(tpath),
         template_data=tdata,
         kind=str(tdata.get("kind")),
@@ -197,7 +218,7 @@ def load_space(name_or_path: str, objectives: list[str] | None = None) -> Space:
         best=d["best"],
         trials=d["trials"],
         population=d["population"],
-        cluster=d["cluster"],
+        cluster=place.cluster if place is not None else d["cluster"],
         params=params,
         model=dict(d["model"] or {"scale_layers": True}),
         constraints=dict(d["constraints"] or {"memory": False}),
@@ -206,6 +227,7 @@ def load_space(name_or_path: str, objectives: list[str] | None = None) -> Space:
             Reference(name, r["target"], dict(r["params"] or {}))
             for name, r in (d["references"] or {}).items()
         ),
+        placement=place,
     )
     space = _with_area_budget(fname, space)
     _check_references(fname, space)
@@ -309,7 +331,9 @@ def _check_model(fname: str, params: tuple[Param, ...]) -> None:
         )
 
 
-def _check_objectives(fname: str, objs: tuple[str, ...], best: str, kind: str, cli: bool) -> None:
+def _check_objectives(
+    fname: str, objs: tuple[str, ...], best: str, kind: str, cli: bool, cluster: bool
+) -> None:
     where = "--objectives" if cli else f"{fname}: objectives"
     for o in objs:
         if o not in OBJECTIVES:
@@ -318,6 +342,8 @@ def _check_objectives(fname: str, objs: tuple[str, ...], best: str, kind: str, c
             )
         if o in ENERGY_OBJECTIVES and kind != "acceltran":
             raise TandemError(f"{where}: {o} is not modelled for {kind} targets (only acceltran)")
+        if o in CLUSTER_OBJECTIVES and not cluster:
+            raise TandemError(f"{where}: {o} is modelled only on a cluster (a space with cluster)")
     if len(set(objs)) != len(objs):
         raise TandemError(f"{where}: an objective is listed twice: {list(objs)}")
     if best != "product" and best not in OBJECTIVES:

@@ -25,8 +25,10 @@ OBJECTIVES: dict[str, tuple[str, str, str]] = {
     "edp": ("edp_js", "min", "J s"),
     "params": ("params", "min", ""),
     "memory": ("memory_bytes", "min", "B"),
+    "mfu": ("mfu", "max", ""),
 }
 ENERGY_OBJECTIVES = ("energy", "power", "edp")
+CLUSTER_OBJECTIVES = ("mfu",)  # modelled only where a space trains on a cluster
 MODEL_KNOBS = ("layers", "hidden", "heads", "head_dim", "ffn", "vocab_multiple", "batch", "seq")
 GROUPS = ("model", "plan")  # parameter name prefixes; anything else is a hardware key
 
@@ -62,7 +64,7 @@ SPACE_SCHEMA = Table(
     {
         "name": Str(),
         "description": Str(optional=True, default=""),
-        "template": Str(),
+        "template": Str(optional=True),
         "pipeline": Str(optional=True, default=""),
         "objectives": List(Str(tuple(OBJECTIVES))),
         "best": Str(optional=True, default="product"),
@@ -85,6 +87,15 @@ SPACE_SCHEMA = Table(
                 "area_mm2": Scalar(optional=True),
                 "power_w": Num(optional=True),
                 "memory": Bool(optional=True, default=False),
+            },
+            optional=True,
+        ),
+        "placement": Table(
+            {
+                "gpus": Num(integer=True, optional=True),
+                "global_batch": Num(integer=True, optional=True),
+                "fix": Str(optional=True, default=""),
+                "kernels": Str(("eager", "fused", "flash"), optional=True, default="fused"),
             },
             optional=True,
         ),

@@ -1,9 +1,10 @@
 """What a chain position of a sharded template holds, read from the IR once per t.
 
-`structure(fn, positions, k, specs, preset)` lists the position's forward and backward
+`structure(fn, positions, k, specs, kernels)` lists the position's forward and backward
 ops, its tensor-parallel collectives, parameters, the activations its backward reads
-(views resolved to their buffer; a fused elementwise kernel's interior replaced by the
-kernel's inputs, which its backward recomputes from), its attention ops, residual adds
+(views resolved to their buffer; a fused kernel's interior replaced by the kernel's inputs,
+which its backward recomputes from; kernels as `backends.fusion` plans them for the
+preset), its attention ops, residual adds
 (where hidden dropout sits), its input and its buffers' lifetimes. Sizes are read later, at
 each microbatch (`template._numbers`).
 """
@@ -16,7 +17,8 @@ from xdsl.dialects import func
 from xdsl.dialects.builtin import ArrayAttr, DictionaryAttr
 from xdsl.ir import Operation, SSAValue
 
-from backends.placement import kernels
+from backends.fusion import Kernel
+from backends.placement.kernels import Kernels, is_view
 from backends.placement.specs import Spec
 from ir import attrs
 from ir import binary_ops as bi
@@ -48,7 +50,7 @@ def structure(
     pos: dict[Operation, int | None],
     k: int,
     specs: dict[SSAValue, Spec],
-    preset: str,
+    kernels: Kernels,
 ) -> Structure:
     ops = [op for op in fn.body.block.ops if pos.get(op) == k]
     mine = set(ops)
@@ -70,7 +72,7 @@ def structure(
         ):
             repl.add(op)
     alias = aliases(fn)
-    saved = _saved(ops, fwd, alias, preset)
+    saved = _saved(fwd, alias, kernels)
     saved_repl = [v for v in saved if specs.get(v, Spec()).tp is None]
     saved_split = [v for v in saved if specs.get(v, Spec()).tp is not None]
     inputs = sorted(_inputs(fwd, mine, alias), key=lambda v: id(v))
@@ -92,7 +94,7 @@ def structure(
 def aliases(fn: func.FuncOp) -> dict[SSAValue, SSAValue]:
     alias: dict[SSAValue, SSAValue] = {}
     for op in fn.body.block.ops:
-        if kernels.is_view(op) and op.operands:
+        if is_view(op) and op.operands:
             for r in op.results:
                 alias[r] = alias.get(op.operands[0], op.operands[0])
     return alias
@@ -119,37 +121,32 @@ def _used_by(v: SSAValue, ops: set[Operation], depth: int = 0) -> bool:
 
 
 def _saved(
-    ops: list[Operation], forward: list[Operation], alias: dict[SSAValue, SSAValue], preset: str
+    forward: list[Operation], alias: dict[SSAValue, SSAValue], kernels: Kernels
 ) -> list[SSAValue]:
     """Forward values a backward op reads (inside a fused kernel: the kernel's inputs)."""
-    region = kernels.regions(ops) if preset != "eager" else {}
-    members: dict[Operation, list[Operation]] = {}
-    for op, head in region.items():
-        members.setdefault(head, []).append(op)
     saved: set[SSAValue] = set()
 
-    def region_inputs(head: Operation) -> set[SSAValue]:
-        produced = {r for m in members[head] for r in m.results}
+    def kernel_inputs(kernel: Kernel) -> set[SSAValue]:
+        produced = {r for m in kernel.ops for r in m.results}
         out = set()
-        for m in members[head]:
-            for v in m.operands:
-                root = alias.get(v, v)
-                if root not in produced and numel(root) > 1 and isinstance(root.owner, Operation):
-                    out.add(root)
+        for v in kernel.inputs:
+            root = alias.get(v, v)
+            if root not in produced and numel(root) > 1 and isinstance(root.owner, Operation):
+                out.add(root)
         return out
 
     for op in forward:
-        if kernels.is_view(op):
+        if is_view(op):
             continue
         for r in op.results:
             users = _all_users(r, alias)
             if not any(attrs.phase_of(u) == attrs.BACKWARD for u in users):
                 continue
-            owner: Operation | None = region.get(op)
+            owner = kernels.kernel_of(op)
             if owner is not None:
                 fwd_users = [u for u in users if attrs.phase_of(u) != attrs.BACKWARD]
-                if fwd_users and all(region.get(u) is owner for u in fwd_users):
-                    saved |= region_inputs(owner)
+                if fwd_users and all(kernels.kernel_of(u) is owner for u in fwd_users):
+                    saved |= kernel_inputs(owner)
                     continue
             saved.add(r)
     return [
@@ -167,7 +164,7 @@ def _all_users(v: SSAValue, alias: dict[SSAValue, SSAValue]) -> list[Operation]:
         x = stack.pop()
         for u in x.uses:
             op = u.operation
-            if kernels.is_view(op):
+            if is_view(op):
                 stack.extend(op.results)
             else:
                 out.append(op)
@@ -230,12 +227,12 @@ def _lifetimes(fn: func.FuncOp, mine: set[Operation]) -> list[tuple[int, int, SS
     for i, op in enumerate(ops):
         for v in op.operands:
             last[alias.get(v, v)] = i
-        if kernels.is_view(op) and op.operands:
+        if is_view(op) and op.operands:
             for r in op.results:
                 alias[r] = alias.get(op.operands[0], op.operands[0])
     out: list[tuple[int, int, SSAValue]] = []
     for i, op in enumerate(ops):
-        if op not in mine or kernels.is_view(op) or isinstance(op, co.SendOp | co.RecvOp):
+        if op not in mine or is_view(op) or isinstance(op, co.SendOp | co.RecvOp):
             continue
         for r in op.results:
             out.append((i, last.get(r, i) + 1, r))

@@ -6,9 +6,15 @@
 
 Tensor-parallel collectives are on the critical path (Megatron-LM does not overlap them);
 with sequence parallelism each all-reduce becomes a reduce-scatter plus an all-gather (the
-same bytes on the ring) and the ops on tensor-replicated values (norms, residual adds,
-dropout) work on 1/t of the sequence. Full recomputation repeats the forward (collectives
+same bytes on the ring), the ops on tensor-replicated values (norms, residual adds,
+dropout) work on 1/t of the sequence, and the backward all-gathers each column-parallel
+layer's input again for its weight gradient (the gathered input is not kept: that is where
+the 34sbh/t activation memory comes from; Korthikanti et al. 2022, section 4.2.2). Full recomputation repeats the forward (collectives
 included) before the backward; selective recomputation repeats attention's forward.
+
+Each microbatch's backward adds its fresh weight gradients into the accumulated ones (Megatron-
+LM's `main_grad.add_(grad)`, zeroed every iteration): read the gradient, read and write the
+accumulator, a memory-bound pass over the rank's parameters (`accumulate_seconds`).
 
 Memory per parameter (mixed precision, Megatron-LM): the weight in the model dtype, its
 gradient in fp32 at the peak (bf16 accumulates in fp32; fp16 gradients are copied to fp32 for
@@ -57,15 +63,46 @@ def comm_seconds(cluster: Cluster, entries: list[tuple[str, float]], t: int) -> 
     return sum(collective_seconds(cluster, kind, nbytes, t, 1) for kind, nbytes in entries)
 
 
+def regather_seconds(cluster: Cluster, seg: Segment, t: int) -> float:
+    """Sequence parallelism's extra backward all-gathers: one per backward all-reduce of the
+    layer without it (each column-parallel layer's input gradient), of the same size."""
+    again = [("all_gather", nbytes) for kind, nbytes in seg.comm_bwd if kind == "all_reduce"]
+    return comm_seconds(cluster, again, t)
+
+
+def backward_comm_seconds(
+    cluster: Cluster, seg: Segment, t: int, sp: bool, tp_overlap: bool = False
+) -> float:
+    """The backward's exposed tensor-parallel communication. With `tp_overlap` (Megatron-LM's
+    asynchronous communication) each column-parallel layer's input-gradient all-reduce runs
+    during its weight-gradient GEMM; with sequence parallelism the re-gather runs during the
+    input-gradient GEMM and the reduce-scatter (half of each all-reduce's ring) during the
+    weight-gradient GEMM, the all-gathers of the output gradients stay exposed. What the GEMMs
+    (as long as the forward's, each) cannot hide is exposed."""
+    ring = comm_seconds(cluster, seg.comm_bwd, t)
+    again = regather_seconds(cluster, seg, t) if sp else 0.0
+    if not tp_overlap:
+        return ring + again
+    if sp:
+        return ring / 2 + max(0.0, ring / 2 + again - 2 * seg.gemm_fwd_s)
+    return max(0.0, ring - seg.gemm_fwd_s)
+
+
 def layer_costs(
-    seg: Segment, cluster: Cluster, t: int, recompute: str, sp: bool, is_layer: bool = True
+    seg: Segment,
+    cluster: Cluster,
+    t: int,
+    recompute: str,
+    sp: bool,
+    is_layer: bool = True,
+    tp_overlap: bool = False,
 ) -> LayerCosts:
     sp_ranks = t if sp else 1
     shrink = 1.0 - 1.0 / sp_ranks
     fwd = seg.fwd_s - seg.repl_fwd_s * shrink
     bwd = seg.bwd_s - seg.repl_bwd_s * shrink
     cf = comm_seconds(cluster, seg.comm_fwd, t)
-    cb = comm_seconds(cluster, seg.comm_bwd, t)
+    cb = backward_comm_seconds(cluster, seg, t, sp, tp_overlap)
     mode = recompute if is_layer else "none"
     if mode == "full":
         bwd += fwd
@@ -86,6 +123,17 @@ def bytes_per_param(dtype: str, zero: bool, d: int) -> float:
     # the gradient: an fp32 accumulation buffer (bf16), or fp16 gradients copied to fp32 at
     # the optimizer step (Megatron-LM's fp16 optimizer): 4 bytes either way at the peak
     return 2 + 4 + ADAM_BYTES / shard
+
+
+def accumulate_seconds(cluster: Cluster, dtype: str, params: float) -> float:
+    """One microbatch's gradient accumulation over `params` weights (see the module doc)."""
+    target = cluster.device_target
+    nbytes = params * (_dtype_bytes(dtype) + 2 * grad_bytes(dtype))
+    return nbytes / (target.hbm_bandwidth * target.memory_op_efficiency.get("elementwise", 0.8))
+
+
+def _dtype_bytes(dtype: str) -> int:
+    return 4 if dtype == "f32" else 2
 
 
 def grad_bytes(dtype: str) -> int:

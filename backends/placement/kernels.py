@@ -1,59 +1,46 @@
-"""Kernel time of each op under a fusion preset: what runs as one GPU kernel, and how long.
+"""Kernel time of each op of a function under a fusion preset: the `fuse` pass's kernels,
+costed as the simulator costs them.
 
 The placement search needs a layer's time "as it will run", so the fusion preset is an input
-of the estimate, not a pass that already ran (../shared/PIPELINE.md):
+of the estimate, not a pass that already ran (../shared/PIPELINE.md). Which ops run as one
+kernel is `backends.fusion.plan_kernels` (the analysis the `fuse` pass rewrites from); a
+kernel is priced by `op_cost.kernel_cost` (what `tfm.fused` costs), every other op by
+`op_cost` (attention as the preset runs it: materialised with Megatron's fused softmax for
+`fused`, flash for `flash` and `inductor`, PyTorch's SDPA for `eager`).
 
-* `eager`: every op is its own kernel (`backends.op_cost`); attention is materialised with
-  PyTorch's unfused softmax.
-* `fused`: Megatron-LM's fused kernels: each chain of elementwise ops (bias + GELU,
-  bias + dropout + residual add, RoPE, SwiGLU) is one kernel that reads its inputs and writes
-  its outputs once; attention is materialised (QK^T and PV GEMMs) with one fused
-  scale-mask-softmax kernel and, with dropout, one dropout kernel over the probabilities.
-* `flash`: as `fused`, with flash attention (`attention_cost(fused=True)`).
+`sustained` is the fraction of the calibrated tensor-core speed a long training run keeps
+(the cluster file's `sustained_compute`): GEMM time, and attention's GEMMs, are divided by it.
+`dropout=True` adds Megatron's dropout (0.1, not in the zoo's IR): one kernel over the
+attention probabilities (read, write, 1-byte mask) and its backward, and the backward of each
+bias-dropout-add (read the gradient and the mask, write the gradient; the forward's mask
+write is inside the calibrated `residual` kernel efficiency).
 
-A fused kernel streams at the target's `elementwise` fraction of HBM bandwidth (the same
-physics as a plain elementwise kernel); the dropout kernel at its `dropout` fraction.
-`dropout=True` (Megatron's 0.1 hidden and attention dropout) adds the 1-byte masks.
-
-    seconds = kernel_seconds(ops, target, "fused", dropout=True)   # op -> seconds
-
-This is the one place to switch to the `fuse` pass's `tfm.fused` regions and fused-kernel
-costs once they land (issue 10): `kernel_seconds` is the only function the placement
-search and the cluster simulator call for compute time.
+    times = Kernels(fn.body.block, "fused").seconds(target, dropout=True, sustained=0.88)
+    times.of[op]            # seconds booked on op: a kernel's on its head op, others 0
+    times.backward[op]      # extra backward seconds of the forward kernel headed by op
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
-from xdsl.ir import Operation, SSAValue
+from xdsl.ir import Block, Operation, SSAValue
 
-from backends.cost import gemm_cost, memory_op_cost
-from backends.op_cost import compute_dtype, op_cost, signature
+from backends.cost import memory_op_cost
+from backends.fusion import PRESETS, Kernel, plan_kernels
+from backends.op_cost import compute_dtype, kernel_cost, op_cost, signature
 from backends.targets import GpuTarget
-from ir import binary_ops as bi
-from ir import elementwise_ops as el
 from ir import linalg_ops as la
-from ir import misc_ops as mi
-from ir import norm_ops as no
-from ir import unary_ops as un
+from ir.attrs import MATERIALISED
 from ir.base import TfmOp
 from ir.comm_ops import COMM_OPS
 from ir.dtypes import nbytes_of
 from ir.errors import TandemError
 from ir.types import nbytes, numel, shape
 
-PRESETS = ("eager", "fused", "flash")
-FUSIBLE = (
-    bi.BinaryOp,
-    un.UnaryOp,
-    el.WhereOp,
-    el.ConvertOp,
-    mi.DropoutOp,
-    no.GeluBackwardOp,
-    no.SiluBackwardOp,
-)
 _COMM = tuple(COMM_OPS)
+DROPOUT_KERNEL = "bias_dropout_add"
 
 
 def check_preset(preset: str) -> str:
@@ -66,66 +53,32 @@ def is_view(op: Operation) -> bool:
     return isinstance(op, TfmOp) and op.IS_VIEW
 
 
-def _root(v: SSAValue, alias: dict[SSAValue, SSAValue]) -> SSAValue:
-    return alias.get(v, v)
+@dataclass
+class Times:
+    """Seconds per op (a kernel's on its head op) and extra backward seconds per forward
+    kernel head (dropout's backward, which the IR does not hold)."""
 
-
-def regions(ops: Iterable[Operation]) -> dict[Operation, Operation]:
-    """Elementwise chains (through views), one region per chain: op -> the region's first op.
-
-    Producer and consumer are fused when both are elementwise and of the same phase; a view
-    between them is transparent.
-    """
-    from ir.attrs import phase_of
-
-    parent: dict[Operation, Operation] = {}
-
-    def find(o: Operation) -> Operation:
-        while parent[o] is not o:
-            parent[o] = parent[parent[o]]
-            o = parent[o]
-        return o
-
-    alias: dict[SSAValue, SSAValue] = {}
-    for op in ops:
-        if is_view(op) and op.operands:
-            for r in op.results:
-                alias[r] = _root(op.operands[0], alias)
-            continue
-        if not isinstance(op, FUSIBLE):
-            continue
-        parent[op] = op
-        for v in op.operands:
-            src = _root(v, alias).owner
-            if src in parent and phase_of(src) == phase_of(op):  # type: ignore[arg-type]
-                a, b = find(src), find(op)  # type: ignore[arg-type]
-                if a is not b:
-                    parent[b] = a
-    return {op: find(op) for op in parent}
+    of: dict[Operation, float] = field(default_factory=dict)
+    backward: dict[Operation, float] = field(default_factory=dict)
 
 
 class Kernels:
-    """The kernels of `ops` under a preset: which ops run as one fused kernel, what each
-    region reads and writes. Structure only; `seconds` costs it at the values' current types
-    (the planner retypes one sharded template per microbatch)."""
+    """The kernels of a block under a preset (analysed once); `seconds` costs them at the
+    values' current types (the planner retypes one sharded template per microbatch)."""
 
-    def __init__(self, ops: list[Operation], preset: str) -> None:
+    def __init__(self, block: Block, preset: str) -> None:
         check_preset(preset)
-        self.ops = ops
         self.preset = preset
-        groups = regions(ops) if preset != "eager" else {}
-        members: dict[Operation, list[Operation]] = {}
-        for op, head in groups.items():
-            members.setdefault(head, []).append(op)
-        alias: dict[SSAValue, SSAValue] = {}
-        for op in ops:
-            if is_view(op) and op.operands:
-                for r in op.results:
-                    alias[r] = _root(op.operands[0], alias)
-        self.heads = set(members)
-        self.inside = set(groups)
-        # per region: (members, external inputs, results used outside)
-        self.regions = {head: _region_io(m, alias) for head, m in members.items()}
+        self.plan = plan_kernels(block, preset)
+        self.ops = [op for op in block.ops if isinstance(op, TfmOp)]
+        self.heads = {k.head: k for k in self.plan.kernels}
+        # ops whose booked time is a GEMM's (a matmul, or a kernel holding one)
+        self.gemms = {op for op in self.ops if isinstance(op, la.MatmulOp)} - set(
+            self.plan.kernel_of
+        ) | {k.head for k in self.plan.kernels if any(isinstance(o, la.MatmulOp) for o in k.ops)}
+
+    def kernel_of(self, op: Operation) -> Kernel | None:
+        return self.plan.kernel_of.get(op)
 
     def seconds(
         self,
@@ -134,130 +87,92 @@ class Kernels:
         dropout: bool = False,
         sustained: float = 1.0,
         sizes: Callable[[SSAValue], tuple[int, int]] | None = None,
-    ) -> dict[Operation, float]:
+    ) -> Times:
         """`sizes(value) -> (elements, bytes)` when the caller knows them (faster)."""
         size = sizes or _size
-        out: dict[Operation, float] = {}
+        out = Times()
         cache: dict[tuple, float] = {}
+        dead = self.plan.dead
         for op in self.ops:
-            if op in self.heads:
-                out[op] = _region_seconds(*self.regions[op], target, size)
-            elif (
-                op in self.inside
-                or not isinstance(op, TfmOp)
-                or is_view(op)
-                or isinstance(op, _COMM)
-            ):
-                out[op] = 0.0
-            else:
-                key = signature(op)
+            kernel = self.heads.get(op)
+            if kernel is not None:  # identical layers' kernels are costed once
+                key = (kernel.name, *(signature(o) for o in kernel.ops))
                 if key not in cache:
-                    cache[key] = _op_seconds(op, target, self.preset, dropout, sustained)
-                out[op] = cache[key]
+                    cache[key] = _kernel_seconds(kernel, target, sustained, size)
+                out.of[op] = cache[key]
+                if dropout and kernel.forward and kernel.name == DROPOUT_KERNEL:
+                    out.backward[op] = _hidden_dropout_backward(kernel, target, size)
+                continue
+            if op in self.plan.kernel_of or op in dead or is_view(op) or isinstance(op, _COMM):
+                continue
+            key = signature(op)
+            if key not in cache:
+                cache[key] = self._op_seconds(op, target, dropout, sustained)
+            out.of[op] = cache[key]
         return out
 
-
-def kernel_seconds(
-    ops: list[Operation],
-    target: GpuTarget,
-    preset: str,
-    *,
-    dropout: bool = False,
-    sustained: float = 1.0,
-) -> dict[Operation, float]:
-    """Seconds of every op's kernel (a fused region's time sits on its first op; views and
-    collectives 0: communication is the cluster simulator's). `sustained`: the fraction of
-    the calibrated tensor-core speed a long run keeps (GEMM time is divided by it)."""
-    return Kernels(ops, preset).seconds(target, dropout=dropout, sustained=sustained)
-
-
-def _op_seconds(
-    op: Operation, target: GpuTarget, preset: str, dropout: bool, sustained: float
-) -> float:
-    if isinstance(op, la.AttentionOp | la.AttentionBackwardOp):
-        return attention_seconds(op, target, preset, dropout, sustained)
-    if isinstance(op, la.MatmulOp):
-        return op_cost(op, target).seconds / sustained
-    return op_cost(op, target, fused=preset == "flash").seconds
-
-
-def _region_io(
-    members: list[Operation], alias: dict[SSAValue, SSAValue]
-) -> tuple[list[Operation], list[SSAValue], list[SSAValue]]:
-    inside = set(members)
-    produced = {r for op in members for r in op.results}
-    inputs: dict[SSAValue, None] = {}
-    for op in members:
-        for v in op.operands:
-            root = _root(v, alias)
-            if root not in produced:
-                inputs[root] = None
-    written: list[SSAValue] = [
-        r for r in produced if not r.uses or any(u.operation not in inside for u in r.uses)
-    ]
-    return members, list(inputs), written
+    def _op_seconds(
+        self, op: Operation, target: GpuTarget, dropout: bool, sustained: float
+    ) -> float:
+        if isinstance(op, la.MatmulOp):
+            return op_cost(op, target).seconds / sustained
+        if isinstance(op, la.AttentionOp | la.AttentionBackwardOp):
+            return attention_seconds(op, target, self.plan.attention, dropout, sustained)
+        return op_cost(op, target).seconds
 
 
 def _size(v: SSAValue) -> tuple[int, int]:
     return numel(v), nbytes(v)
 
 
-def _region_seconds(
-    members: list[Operation],
-    inputs: list[SSAValue],
-    written: list[SSAValue],
+def _kernel_seconds(
+    kernel: Kernel,
     target: GpuTarget,
+    sustained: float,
     size: Callable[[SSAValue], tuple[int, int]],
 ) -> float:
-    """One kernel: external inputs read once, results used outside written once."""
-    read = 0
-    for v in inputs:
-        n, b = size(v)
-        read += b if n > 1 else 0
-    wrote = sum(size(r)[1] for r in written)
-    if read + wrote == 0:
-        return 0.0
-    flops = sum(
-        op.FLOPS_PER_ELEMENT * size(op.results[0])[0]  # type: ignore[attr-defined]
-        for op in members
-        if op.results
+    """One kernel as `tfm.fused` costs it (inputs read once, outputs written once)."""
+    read = float(sum(size(v)[1] for v in kernel.inputs))
+    wrote = float(sum(size(v)[1] for v in kernel.outputs))
+    flops = sum(op.work().flops for op in kernel.ops if isinstance(op, TfmOp))
+    cost = kernel_cost(
+        target, kernel.name, kernel.ops, read, wrote, flops, compute_dtype(kernel.head)
     )
-    dt = compute_dtype(members[0])
-    return memory_op_cost(target, float(read + wrote), flops, dt, "elementwise").seconds
+    gemm = any(isinstance(op, la.MatmulOp) for op in kernel.ops)
+    return cost.seconds / sustained if gemm else cost.seconds
+
+
+def _hidden_dropout_backward(
+    kernel: Kernel, target: GpuTarget, size: Callable[[SSAValue], tuple[int, int]]
+) -> float:
+    """The gradient through the dropout of a bias-dropout-add: read it and the mask, write it."""
+    elements, nbytes_ = size(kernel.outputs[0]) if kernel.outputs else (0, 0)
+    if not elements:
+        return 0.0
+    dt = compute_dtype(kernel.head)
+    return memory_op_cost(target, 2.0 * nbytes_ + elements, elements, dt, "dropout").seconds
 
 
 def attention_seconds(
-    op: Operation, target: GpuTarget, preset: str, dropout: bool, sustained: float = 1.0
+    op: Operation,
+    target: GpuTarget,
+    attention: str | None,
+    dropout: bool,
+    sustained: float = 1.0,
 ) -> float:
-    """Attention forward or backward under a preset (see the module docstring)."""
+    """Attention forward or backward as `op_cost` prices it under the preset's attention
+    kernel, its GEMMs at the sustained speed, plus the dropout kernels of materialised
+    attention (flash and SDPA apply dropout inside the kernel)."""
     assert isinstance(op, la.AttentionOp | la.AttentionBackwardOp)
-    backward = isinstance(op, la.AttentionBackwardOp)
-    if preset == "flash":
-        return op_cost(op, target, fused=True).seconds / sustained
-    b, h, sq, d = shape(op.q)
-    sk = shape(op.k)[2]
-    dt = compute_dtype(op)
-    eb = nbytes_of(dt)
-    scores = float(b * h * sq * sk)
-    if preset == "eager":
-        base = op_cost(op, target, fused=False).seconds
-        return base + (_dropout(target, scores, eb, dt) if dropout else 0.0)
-
-    def g(m: int, n: int, k: int) -> float:
-        return gemm_cost(target, b * h, m, n, k, dt).seconds / sustained
-
-    def stream(nbytes_: float, kind: str = "elementwise") -> float:
-        return memory_op_cost(target, nbytes_, 5.0 * scores, dt, kind).seconds
-
-    if not backward:
-        t = g(sq, sk, d) + g(sq, d, sk) + stream(2 * eb * scores)  # scale-mask-softmax
-        return t + (_dropout(target, scores, eb, dt) if dropout else 0.0)
-    t = g(sk, d, sq) + g(sq, sk, d) + g(sq, d, sk) + g(sk, d, sq)
-    t += stream(3 * eb * scores)  # softmax backward: read P and dP, write dS
-    if dropout:  # read the gradient and the mask, write the gradient
-        t += memory_op_cost(target, (2 * eb + 1) * scores, scores, dt, "dropout").seconds
-    return t
-
-
-def _dropout(target: GpuTarget, scores: float, eb: int, dt: str) -> float:
-    return memory_op_cost(target, (2 * eb + 1) * scores, scores, dt, "dropout").seconds
+    cost = op_cost(op, target, attention=attention)
+    parts = cost.detail.get("parts")
+    if not isinstance(parts, dict):  # one flash / SDPA kernel
+        return cost.seconds / sustained
+    seconds = sum(s if name.startswith("softmax") else s / sustained for name, s in parts.items())
+    if dropout and attention == MATERIALISED:
+        b, h, sq, _d = shape(op.q)
+        scores = float(b * h * sq * shape(op.k)[2])
+        dt = compute_dtype(op)
+        eb = nbytes_of(dt)
+        seconds += memory_op_cost(target, (2 * eb + 1) * scores, scores, dt, "dropout").seconds
+    return seconds

@@ -7,12 +7,14 @@
 replicas (t * p * d GPUs), `microbatch` sequences per microbatch, `recompute` none |
 selective | full, `sp` sequence parallelism, `vp` virtual stages per device (interleaved
 1F1B), `zero` optimizer state sharded over data parallelism (ZeRO-1 / Megatron's distributed
-optimizer), `overlap` the data-parallel gradient all-reduce overlapped with the backward.
+optimizer), `overlap` the data-parallel gradient all-reduce overlapped with the backward,
+`tp_overlap` the backward's tensor-parallel collectives overlapped with its GEMMs (Megatron-LM's
+asynchronous tensor-parallel communication, since late 2021).
 `stage_layers` is the number of transformer layers on each virtual stage, in order (the
 embedding is on the first, the head on the last).
 
 `Fixed` holds the keys a user fixed (`--fix t=8,p=8,mb=2` or pass options); the search
-fills in the rest.
+fills in the rest. `Request` is what to plan for: cluster, GPUs, global batch, fixed keys.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from xdsl.dialects.builtin import (
 )
 from xdsl.ir import Attribute
 
+from backends.targets import Cluster
 from ir import attrs
 from ir.errors import TandemError
 
@@ -51,6 +54,7 @@ class Plan:
     zero: bool = False
     overlap: bool = False
     stage_layers: tuple[int, ...] = ()
+    tp_overlap: bool = False
 
     @property
     def gpus(self) -> int:
@@ -66,6 +70,7 @@ class Plan:
         parts += ["sp"] if self.sp else []
         parts += ["zero"] if self.zero else []
         parts += ["overlap"] if self.overlap else []
+        parts += ["tp_overlap"] if self.tp_overlap else []
         return " ".join(parts)
 
     def to_json(self) -> dict[str, Any]:
@@ -91,11 +96,24 @@ class Fixed:
     vp: int | None = None
     zero: bool | None = None
     overlap: bool | None = None
+    tp_overlap: bool | None = None
 
     def given(self) -> dict[str, Any]:
         return {
             f.name: getattr(self, f.name) for f in fields(self) if getattr(self, f.name) is not None
         }
+
+
+@dataclass(frozen=True)
+class Request:
+    """What to plan for: a cluster (name or path), GPUs, global batch, fixed keys, kernels."""
+
+    cluster: str | Cluster
+    gpus: int
+    global_batch: int
+    fixed: Fixed = Fixed()
+    kernels: str = "fused"
+    dropout: bool = True
 
 
 _BOOL = {
@@ -117,7 +135,7 @@ def parse_value(key: str, value: Any) -> Any:
         if text not in RECOMPUTE:
             raise TandemError(f"recompute={value!r}: expected one of {', '.join(RECOMPUTE)}")
         return text
-    if key in ("sp", "zero", "overlap"):
+    if key in ("sp", "zero", "overlap", "tp_overlap"):
         if isinstance(value, bool):
             return value
         text = str(value).strip().lower()
@@ -144,7 +162,7 @@ def parse_fix(text: str) -> Fixed:
         key = ALIASES.get(key.strip().lower(), key.strip().lower())
         if key not in names:
             raise TandemError(
-                f"--fix {item!r}: unknown key {key!r}; known: t, p, d, mb, recompute, sp, vp, zero, overlap"
+                f"--fix {item!r}: unknown key {key!r}; known: t, p, d, mb, recompute, sp, vp, zero, overlap, tp_overlap"
             )
         values[key] = parse_value(key, value)
     return Fixed(**values)

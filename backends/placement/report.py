@@ -86,6 +86,7 @@ def plan_json(
         "vp": plan.vp,
         "zero": plan.zero,
         "overlap": plan.overlap,
+        "tp_overlap": plan.tp_overlap,
         "microbatches": plan.microbatches(batch),
         "stage_layers": list(plan.stage_layers),
         "iteration_s": ev.iteration_s,

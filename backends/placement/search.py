@@ -16,39 +16,40 @@ A plan whose busiest GPU needs more memory than the GPU has is never returned.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 from backends.cost.comm import collective_seconds, p2p_seconds
-from backends.placement import kernels
+from backends.placement.candidates import MICROBATCHES, candidates, check_request, vps
 from backends.placement.costs import (
     OPTIMIZER_TRAFFIC,
     LayerCosts,
+    accumulate_seconds,
     bytes_per_param,
     grad_bytes,
     layer_costs,
 )
 from backends.placement.partition import partition
-from backends.placement.plan import RECOMPUTE, Fixed, Plan
+from backends.placement.plan import RECOMPUTE, Fixed, Plan, Request
 from backends.placement.template import ModelFacts, Template, Variant
 from backends.targets import Cluster, load_cluster
 from ir.errors import TandemError
 
-MICROBATCHES = (1, 2, 4, 8, 16, 32)
-MAX_VP = 8
+__all__ = ["MICROBATCHES", "NoPlan", "Request", "SearchResult", "check_request", "search"]
 
 
-@dataclass(frozen=True)
-class Request:
-    """What to plan for: a cluster (name or path), GPUs, global batch, fixed keys, kernels."""
+class NoPlan(TandemError):
+    """No plan fits the GPUs' memory, or no split satisfies the fixed keys (``smallest``:
+    the least memory per GPU a plan needed, inf when nothing was costed; ``capacity``: the
+    GPU's memory)."""
 
-    cluster: str | Cluster
-    gpus: int
-    global_batch: int
-    fixed: Fixed = Fixed()
-    kernels: str = "fused"
-    dropout: bool = True
+    def __init__(self, message: str, smallest: float, capacity: float) -> None:
+        super().__init__(message)
+        self.smallest, self.capacity = smallest, capacity
+
+    def __reduce__(self):  # noqa: ANN204 - pickled across Ray workers
+        return (NoPlan, (str(self), self.smallest, self.capacity))
 
 
 @dataclass
@@ -86,68 +87,6 @@ class SearchResult:
     smallest_memory: float  # the least memory per GPU any plan needed
 
 
-# ---- candidates --------------------------------------------------------------------------------
-def _divisors(n: int) -> list[int]:
-    return [k for k in range(1, n + 1) if n % k == 0]
-
-
-def check_request(request: Request, cluster: Cluster, template: Template | None = None) -> None:
-    """One clear error per bad input: GPUs not divisible by the fixed degrees, a batch not
-    divisible by d x microbatch, more stages than layers, an unknown preset (an unknown
-    cluster fails to load before). Without a template, only what needs no model."""
-    n, b = request.gpus, request.global_batch
-    fx = request.fixed
-    if n < 1 or b < 1:
-        raise TandemError(f"gpus and global batch must be positive, got {n} and {b}")
-    if n > cluster.gpus_per_node * cluster.max_nodes:
-        raise TandemError(
-            f"{cluster.name} has at most {cluster.gpus_per_node * cluster.max_nodes} GPUs, asked for {n}"
-        )
-    degrees = 1
-    for key in ("t", "p", "d"):
-        value = getattr(fx, key)
-        degrees *= value or 1
-    if n % degrees:
-        given = " x ".join(f"{k}={getattr(fx, k)}" for k in ("t", "p", "d") if getattr(fx, k))
-        raise TandemError(f"{n} GPUs are not divisible by {given}")
-    if fx.t and fx.p and fx.d and fx.t * fx.p * fx.d != n:
-        raise TandemError(f"t x p x d = {fx.t * fx.p * fx.d}, not the {n} GPUs asked for")
-    if fx.d and fx.microbatch and b % (fx.d * fx.microbatch):
-        raise TandemError(
-            f"global batch {b} is not divisible by d x microbatch = {fx.d} x {fx.microbatch}"
-        )
-    if fx.d and b % fx.d:
-        raise TandemError(f"global batch {b} is not divisible by d={fx.d}")
-    if template is not None and fx.p and fx.p > template.layers_total:
-        raise TandemError(f"p={fx.p} pipeline stages for {template.layers_total} layers")
-    if request.kernels not in kernels.PRESETS:
-        kernels.check_preset(request.kernels)
-
-
-def candidates(
-    request: Request, template: Template, gpus_per_node: int = 8
-) -> Iterator[tuple[int, int, int, int]]:
-    """(t, p, d, microbatch) splits of the GPUs and the batch allowed by the fixed keys;
-    unless fixed, tensor parallelism stays inside a node (Megatron-LM's practice)."""
-    fx = request.fixed
-    n, batch = request.gpus, request.global_batch
-    facts = template.facts
-    for t in _divisors(n):
-        if fx.t is not None and t != fx.t:
-            continue
-        if fx.t is None and (t > gpus_per_node or facts.heads % t or facts.hidden % t):
-            continue
-        for p in _divisors(n // t):
-            if (fx.p is not None and p != fx.p) or p > template.layers_total:
-                continue
-            d = n // (t * p)
-            if (fx.d is not None and d != fx.d) or batch % d:
-                continue
-            for mb in MICROBATCHES if fx.microbatch is None else (fx.microbatch,):
-                if (batch // d) % mb == 0 and template.batch % mb == 0:
-                    yield t, p, d, mb
-
-
 # ---- evaluating one plan ------------------------------------------------------------------------
 class ModelShape(Protocol):
     """What the step's end and the simulator read of a template."""
@@ -179,18 +118,20 @@ def _in_flight(p: int, i: int, vp: int, m: int) -> int:
 
 
 def _segment_costs(
-    setup: _Setup, variant: Variant, recompute: str, sp: bool
+    setup: _Setup, variant: Variant, recompute: str, sp: bool, tp_overlap: bool
 ) -> tuple[LayerCosts, LayerCosts, LayerCosts]:
     """Layer, embedding and head costs of a variant under recompute / sp (memoised)."""
-    key = (variant.t, variant.b, recompute, sp)
+    key = (variant.t, variant.b, recompute, sp, tp_overlap)
     got = setup.costs.get(key)
     if got is None:
         t, cl = variant.t, setup.cluster
         got = (
-            layer_costs(variant.layer, cl, t, recompute, sp),
-            layer_costs(variant.embed, cl, t, recompute, sp, is_layer=False),
-            layer_costs(variant.head, cl, t, recompute, sp, is_layer=False),
+            layer_costs(variant.layer, cl, t, recompute, sp, True, tp_overlap),
+            layer_costs(variant.embed, cl, t, recompute, sp, False, tp_overlap),
+            layer_costs(variant.head, cl, t, recompute, sp, False, tp_overlap),
         )
+        for c in got:  # each microbatch's backward accumulates its weight gradients
+            c.compute_bwd += accumulate_seconds(cl, setup.dtype, c.params)
         setup.costs[key] = got
     return got
 
@@ -201,7 +142,7 @@ def evaluate(setup: _Setup, plan: Plan, variant: Variant, capacity: float) -> Ev
     t, p, d, vp = plan.t, plan.p, plan.d, plan.vp
     m = plan.microbatches(setup.request.global_batch)
     layers = setup.template.layers_total
-    lay, emb, head = _segment_costs(setup, variant, plan.recompute, plan.sp)
+    lay, emb, head = _segment_costs(setup, variant, plan.recompute, plan.sp, plan.tp_overlap)
     per_param = bytes_per_param(setup.dtype, plan.zero, d)
     chunks = p * vp
 
@@ -245,6 +186,9 @@ def evaluate(setup: _Setup, plan: Plan, variant: Variant, capacity: float) -> Ev
             counts = got
         device_counts = list(counts)
     plan = replace(plan, stage_layers=counts)
+    mem = max(memory(i, device_counts[i]) for i in range(p))
+    if mem > capacity:  # never returned: its time is not needed
+        return Evaluation(plan, float("inf"), mem, False, {})
     stages = []
     for i in range(p):
         n = device_counts[i]
@@ -280,7 +224,6 @@ def evaluate(setup: _Setup, plan: Plan, variant: Variant, capacity: float) -> Ev
         "dp_comm_s": dp + sync,
         "optimizer_s": opt,
     }
-    mem = max(st.memory for st in stages)
     i_mem = max(range(p), key=lambda i: stages[i].memory)
     n_mem = device_counts[i_mem]
     detail = {
@@ -290,7 +233,7 @@ def evaluate(setup: _Setup, plan: Plan, variant: Variant, capacity: float) -> Ev
         "in_flight_microbatches": float(flights[i_mem]),
         "activation_per_layer": lay.saved,
     }
-    return Evaluation(plan, total, mem, mem <= capacity, breakdown, stages, detail, chunk_times)
+    return Evaluation(plan, total, mem, True, breakdown, stages, detail, chunk_times)
 
 
 def _step_end(setup: _Setup, plan: Plan, stages: list[Stage]) -> tuple[float, float, float]:
@@ -340,9 +283,11 @@ def search(
         candidates(request, template, cluster.gpus_per_node), key=lambda s: (s[0], s[3], s[1])
     )
     if not splits:
-        raise TandemError(
+        raise NoPlan(
             f"no split of {request.gpus} GPUs and global batch {request.global_batch} satisfies "
-            f"{_fixed_text(fx) or 'the model'} (t must divide the heads, d the batch)"
+            f"{_fixed_text(fx) or 'the model'} (t must divide the heads, d the batch)",
+            float("inf"),
+            capacity,
         )
     results: list[Evaluation] = []
     evaluated = rejected = 0
@@ -362,8 +307,19 @@ def search(
         for recompute in RECOMPUTE if fx.recompute is None else (fx.recompute,):
             for sp in _choices(fx.sp, t > 1):
                 for zero in _choices(fx.zero, d > 1):
-                    for vp in _vps(fx.vp, p, m, template.layers_total):
-                        plan = Plan(t, p, d, mb, recompute, sp, vp, zero, bool(fx.overlap))
+                    for vp in vps(fx.vp, p, m, template.layers_total):
+                        plan = Plan(
+                            t,
+                            p,
+                            d,
+                            mb,
+                            recompute,
+                            sp,
+                            vp,
+                            zero,
+                            bool(fx.overlap),
+                            tp_overlap=bool(fx.tp_overlap),
+                        )
                         ev = evaluate(setup, plan, variant, capacity)
                         if ev is None:
                             continue
@@ -380,10 +336,12 @@ def search(
     if progress is not None:
         progress(len(splits), len(splits))
     if not results:
-        raise TandemError(
+        raise NoPlan(
             f"the model fits nowhere: the smallest plan needs {smallest / 1e9:.1f} GB per GPU, "
             f"{target.name} has {capacity / 1e9:.0f} GB"
-            + (f" ({_fixed_text(fx)} fixed)" if fx.given() else "")
+            + (f" ({_fixed_text(fx)} fixed)" if fx.given() else ""),
+            smallest,
+            capacity,
         )
     results.sort(key=lambda e: (e.iteration_s, _simplicity(e.plan)))
     best = results[: max(top, 1)]
@@ -406,18 +364,6 @@ def _choices(fixed: bool | None, allowed: bool) -> tuple[bool, ...]:
     if fixed is not None:
         return (fixed,)
     return (False, True) if allowed else (False,)
-
-
-def _vps(fixed: int | None, p: int, m: int, layers: int) -> list[int]:
-    if fixed is not None:
-        return [fixed] if fixed == 1 or (p > 1 and layers % (p * fixed) == 0) else []
-    if p == 1:
-        return [1]
-    out = [1]
-    for v in range(2, MAX_VP + 1):
-        if layers % (p * v) == 0 and m % p == 0:
-            out.append(v)
-    return out
 
 
 def _fixed_text(fx: Fixed) -> str:

@@ -27,7 +27,7 @@ def stage_times(
     fn: func.FuncOp, plan: Plan, cluster: Cluster, preset: str, *, dropout: bool = True
 ) -> list[tuple[float, float, float]]:
     ops = [op for op in fn.body.block.ops if not isinstance(op, func.ReturnOp)]
-    seconds = kernels.Kernels(ops, preset).seconds(
+    times = kernels.Kernels(fn.body.block, preset).seconds(
         cluster.device_target, dropout=dropout, sustained=cluster.sustained_compute
     )
     n = len(plan.stage_layers)
@@ -40,7 +40,8 @@ def stage_times(
         if stage is None:
             continue
         backward = attrs.phase_of(op) == attrs.BACKWARD
-        cost = seconds.get(op, 0.0)
+        cost = times.of.get(op, 0.0)
+        bwd[stage] += times.backward.get(op, 0.0)  # dropout's backward, not in the IR
         if isinstance(op, co.SplitOp):
             continue
         if isinstance(op, co._Collective) and op.group_name == "tp":

@@ -5,7 +5,8 @@ microbatch `batch`. `variant(t, b, ...)` shards it for t tensor-parallel ranks a
 batch to b (`shard_function`, no new import), gives every op a chain position (1 for the
 first layer's stage, 2 for the next, ...; `stages.assign`) and measures, per position:
 
-* kernel seconds forward and backward under the fusion preset (`kernels.kernel_seconds`),
+* kernel seconds forward and backward under the fusion preset (`kernels.Kernels`: the
+  `fuse` pass's kernels of the sharded template, analysed once per t, costed per microbatch),
   the tensor-parallel collectives (kind and bytes, costed later on the cluster's link),
   the attention forward (what selective recomputation repeats) and the time of ops on
   tensor-replicated values (what sequence parallelism divides by t);
@@ -35,14 +36,15 @@ from xdsl.dialects import func
 from xdsl.dialects.builtin import ArrayAttr, DictionaryAttr, TensorType
 from xdsl.ir import Operation, SSAValue
 
-from backends.placement import kernels
 from backends.placement.activations import Structure, structure
+from backends.placement.kernels import Kernels, Times
 from backends.placement.sharding import Sharded, shard_function, tensor_type
 from backends.placement.specs import local_shape
 from backends.placement.stages import assign
 from backends.targets import GpuTarget
 from ir import attrs
 from ir import linalg_ops as la
+from ir.attrs import MATERIALISED
 from ir.base import TfmOp
 from ir.errors import TandemError
 from ir.types import dtype, shape
@@ -65,6 +67,7 @@ class Segment:
     saved_attn: float = 0.0  # attention internals (score-sized)
     layer_input: float = 0.0  # what full recomputation keeps
     working: float = 0.0  # peak live bytes of the position's own values
+    gemm_fwd_s: float = 0.0  # the forward's GEMMs (the backward's weight gradients take as long)
 
     def minus(self, other: Segment) -> Segment:
         """This position's extra over a layer (negative parts clipped to 0)."""
@@ -86,6 +89,7 @@ class Segment:
             d(self.saved_attn, other.saved_attn),
             0.0,
             d(self.working, other.working),
+            d(self.gemm_fwd_s, other.gemm_fwd_s),
         )
 
     def saved(self, recompute: str, sp_ranks: int) -> float:
@@ -223,13 +227,13 @@ class Template:
             raise TandemError(f"microbatch {b} does not divide the template's batch {self.batch}")
         st = self._sharded(t)
         st.retype(t, self.batch // b)
-        seconds = st.kernels(preset).seconds(
+        times = st.kernels(preset).seconds(
             target, dropout=dropout, sustained=sustained, sizes=st.size
         )
         n = len(self.present)
         mid = 2 if n >= 3 else 1
         segs = {
-            k: _numbers(st.structure(k, preset), seconds, preset, dropout, t, st)
+            k: _numbers(st.structure(k, preset), times, st.kernels(preset), dropout, st)
             for k in sorted({1, mid, n})
         }
         layer = segs[mid]
@@ -252,15 +256,17 @@ class _ShardedTemplate:
     _eb: dict = field(default_factory=dict)
     _kernels: dict = field(default_factory=dict)
 
-    def kernels(self, preset: str) -> kernels.Kernels:
+    def kernels(self, preset: str) -> Kernels:
         if preset not in self._kernels:
-            self._kernels[preset] = kernels.Kernels(self.ops, preset)
+            self._kernels[preset] = Kernels(self.fn.body.block, preset)
         return self._kernels[preset]
 
     def structure(self, k: int, preset: str) -> Structure:
         key = (k, preset)
         if key not in self.structures:
-            self.structures[key] = structure(self.fn, self.pos, k, self.sharded.specs, preset)
+            self.structures[key] = structure(
+                self.fn, self.pos, k, self.sharded.specs, self.kernels(preset)
+            )
         return self.structures[key]
 
     def retype(self, t: int, factor: int) -> None:
@@ -302,10 +308,9 @@ def _dtype_bytes(name: str) -> int:
 
 def _numbers(
     st: Structure,
-    seconds: dict[Operation, float],
-    preset: str,
+    times: Times,
+    kernels: Kernels,
     dropout: bool,
-    t: int,
     sized: _ShardedTemplate,
 ) -> Segment:
     """The segment's costs at the current sizes (see the module docstring)."""
@@ -313,13 +318,18 @@ def _numbers(
     nbytes = sized.nbytes.__getitem__
     numel = sized.numel.__getitem__
     for op in st.fwd:
-        s = seconds.get(op, 0.0)
+        s = times.of.get(op, 0.0)
         seg.fwd_s += s
         seg.repl_fwd_s += s if op in st.repl else 0.0
         if isinstance(op, la.AttentionOp):
             seg.attn_fwd_s += s
+        if op in kernels.gemms:
+            seg.gemm_fwd_s += s
+        extra = times.backward.get(op, 0.0)  # dropout's backward, not in the IR
+        seg.bwd_s += extra
+        seg.repl_bwd_s += extra if op in st.repl else 0.0
     for op in st.bwd:
-        s = seconds.get(op, 0.0)
+        s = times.of.get(op, 0.0)
         seg.bwd_s += s
         seg.repl_bwd_s += s if op in st.repl else 0.0
     for op, backward in st.comm:
@@ -332,7 +342,7 @@ def _numbers(
         b, h, sq, _d = shape(op.q)
         scores = b * h * sq * shape(op.k)[2]
         eb = nbytes(op.q) // max(numel(op.q), 1)
-        if preset == "flash":
+        if kernels.plan.attention != MATERIALISED:
             seg.saved_split += 4 * b * h * sq  # row statistics (fp32)
         else:
             # softmax probabilities; with dropout also its mask and the dropped probabilities

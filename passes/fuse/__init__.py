@@ -11,15 +11,12 @@ becomes one kernel (`tfm.fused`, see ir/fused_ops.py)
       tfm.yield %g : tensor<8192x3072xf16>
     }
 
-Presets (option `kernels`):
-  eager     no fusion: every op is a kernel, attention ops run as one kernel (SDPA).
-  fused     Megatron-LM's kernels: bias+GELU (or SwiGLU), scale+mask+softmax,
-            bias+dropout+add, decomposed norms as one kernel, rotary embedding, GEMM bias
-            epilogues, and the backward of each; attention scores materialised
-            (`kernel = "materialised"` on attention ops: QK^T GEMM, fused softmax, PV GEMM).
-  flash     `fused` with FlashAttention forward and backward (`kernel = "flash"`).
-  inductor  torch.compile-style: any connected pointwise and reduction ops in one kernel,
-            GEMM bias epilogues, flash attention.
+Presets (option `kernels`, see `backends.fusion`): eager, fused (Megatron-LM's kernels,
+attention materialised), flash (`fused` with FlashAttention), inductor (torch.compile-style).
+Which ops become one kernel is the analysis `backends.fusion.plan_kernels` (the planner
+costs layers from the same plan); this pass only rewrites each block from it
+(`rewrite.Fuser`) and records how attention runs on the attention ops
+(`kernel = "materialised"` or `"flash"`).
 
 The module records the preset (`fuse.kernels = "flash"`). Fusion keeps the model's meaning
 (`tandem verify -p 'fuse{kernels=fused}'`) and its FLOPs; it runs once per module.
@@ -31,55 +28,54 @@ from dataclasses import dataclass
 
 from xdsl.context import Context
 from xdsl.dialects.builtin import ModuleOp, StringAttr
+from xdsl.ir import Operation
 from xdsl.passes import ModulePass
-from xdsl.pattern_rewriter import (
-    GreedyRewritePatternApplier,
-    PatternRewriteWalker,
-    RewritePattern,
-)
+from xdsl.pattern_rewriter import PatternRewriter, PatternRewriteWalker, RewritePattern
 from xdsl.transforms.dead_code_elimination import region_dce
 
+from backends.fusion import PRESETS, Kernel, KernelPlan, plan_kernels
 from ir import attrs
+from ir import linalg_ops as la
 from ir.errors import PassError
-from passes.fuse.patterns import (
-    ActivationKernel,
-    AttentionKernel,
-    BackwardKernel,
-    Fusions,
-    GemmBiasKernel,
-    InductorKernel,
-    NormKernel,
-    NormOpKernel,
-    PruneEpilogue,
-    ResidualKernel,
-    RopeKernel,
-    SoftmaxKernel,
-)
-
-PRESETS = ("eager", "fused", "flash", "inductor")
+from ir.fused_ops import FusedOp
+from passes.fuse.rewrite import Fuser
 
 
-def stages(kernels: str) -> list[list[RewritePattern]]:
-    """The pattern sets of a preset, applied one walk after another (earlier ones win)."""
-    if kernels == "eager":
-        return []
-    f = Fusions()
-    if kernels == "inductor":
-        return [
-            [AttentionKernel(attrs.FLASH)],
-            [InductorKernel(f)],
-            [GemmBiasKernel(f)],
-            [PruneEpilogue(f)],
-        ]
-    attention = attrs.FLASH if kernels == "flash" else attrs.MATERIALISED
-    return [
-        [ActivationKernel(f), SoftmaxKernel(f), NormKernel(f), NormOpKernel(f), RopeKernel(f)],
-        [ResidualKernel(f)],
-        [BackwardKernel(f)],
-        [GemmBiasKernel(f)],
-        [PruneEpilogue(f)],
-        [AttentionKernel(attention)],
-    ]
+class FuseKernels(RewritePattern):
+    """Every block of an op with regions (a function body): plan its kernels, fuse them."""
+
+    def __init__(self, kernels: str) -> None:
+        self.kernels = kernels
+
+    def match_and_rewrite(self, op: Operation, rewriter: PatternRewriter) -> None:
+        if isinstance(op, FusedOp):
+            return
+        for region in op.regions:
+            for block in region.blocks:
+                replay(Fuser(block), plan_kernels(block, self.kernels), rewriter)
+
+
+def replay(fuser: Fuser, plan: KernelPlan, rewriter: PatternRewriter) -> None:
+    """Fuse the planned kernels and drop the ops the plan found dead, in the planned order."""
+    fused: dict[Kernel, FusedOp] = {}
+    for step, node in plan.steps:
+        if isinstance(node, Kernel) and step == "fuse" and node.base is not None:
+            # a kernel grown by an epilogue (a prune): its ops back in the block, then fused
+            base = node.base
+            ops = fuser.inline(fused.pop(base), rewriter)
+            fused[node] = fuser.fuse([*ops, *node.ops[len(base.ops) :]], node.name, rewriter)
+        elif isinstance(node, Kernel) and step == "fuse":
+            fused[node] = fuser.fuse(node.ops, node.name, rewriter)
+        else:
+            rewriter.erase_op(fused.pop(node) if isinstance(node, Kernel) else node)
+    if plan.attention is None:
+        return
+    kind = StringAttr(plan.attention)
+    for op in fuser.block.ops:
+        if isinstance(op, la.AttentionOp | la.AttentionBackwardOp):
+            if op.attributes.get(attrs.KERNEL) != kind:
+                op.attributes[attrs.KERNEL] = kind
+                rewriter.notify_op_modified(op)
 
 
 def check_kernels(kernels: object) -> str:
@@ -107,10 +103,7 @@ class Fuse(ModulePass):
                 f"fuse: the module was already fused with kernels={done.data}; "
                 f"fuse the unfused IR with kernels={kernels} instead"
             )
-        for patterns in stages(kernels):
-            PatternRewriteWalker(
-                GreedyRewritePatternApplier(patterns), apply_recursively=False
-            ).rewrite_module(op)
+        PatternRewriteWalker(FuseKernels(kernels), apply_recursively=False).rewrite_module(op)
         region_dce(op.body)
         op.attributes[attrs.FUSE_KERNELS] = StringAttr(kernels)
 

@@ -4,12 +4,14 @@ plan together.
 
     tandem codesign bert-base --space acceltran --trials 200 --workers 2 -o out/acceltran
     tandem codesign gpt3-2.7b --space gpu-shape --trials 60 -o out/shape
+    tandem codesign gpt3-2.7b --space cluster-shape --gpus 64 --global-batch 512 -o out/cl
     tandem codesign gpt3-2.7b --space my-space.toml --ray-address 10.0.0.5:6379 -o out/x
 
-SPACE is a built-in space (acceltran, phaze, gpu-shape) or a .toml file (see
+SPACE is a built-in space (acceltran, phaze, gpu-shape, cluster-shape) or a .toml file (see
 backends/codesign/spaces/). Writes OUTDIR/trials.csv, pareto.csv, references.csv, pareto.png,
 best.toml (a target for `tandem simulate --target`) and best.json, and prints the front and
-the reference designs. Running the same command again on the same OUTDIR resumes (and
+the reference designs. A cluster space (cluster-shape) plans every candidate shape on a
+training cluster (--cluster, --gpus, --global-batch, --fix override the space's). Running the same command again on the same OUTDIR resumes (and
 extends, with a larger --trials) the search; Ctrl-C keeps what was written.
 """
 
@@ -68,6 +70,16 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
             help=f"base model's {OVERRIDE_HELP[name]}",
         )
     p.add_argument("--dtype", choices=["f32", "f16", "bf16"], help="parameter dtype")
+    p.add_argument("--cluster", metavar="C", help="cluster name or .toml (cluster spaces)")
+    p.add_argument("--gpus", type=_positive, metavar="N", help="GPUs (cluster spaces)")
+    p.add_argument(
+        "--global-batch", type=_positive, metavar="B", help="sequences per iteration (clusters)"
+    )
+    p.add_argument(
+        "--fix",
+        metavar="KEYS",
+        help="plan keys every candidate keeps: t=8,p=2,mb=1,recompute=full,... (clusters)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -77,7 +89,8 @@ def run(args: argparse.Namespace) -> int:
 
     quiet()
     objectives = [o.strip() for o in args.objectives.split(",")] if args.objectives else None
-    space = load_space(args.space, objectives)
+    placement = {k: getattr(args, k) for k in ("cluster", "gpus", "global_batch", "fix")}
+    space = load_space(args.space, objectives, placement)
     outdir = Path(args.output)
     if outdir.exists() and not outdir.is_dir():
         raise TandemError(f"{outdir}: exists and is not a folder")
@@ -151,14 +164,23 @@ def summary(outcome: Any, files: dict[str, Any], model: str, resumed: int) -> st
         )
     if space.area_budget:
         lines.append(f"  area budget {space.area_budget:.4g} mm^2")
+    pl = space.placement
+    if pl is not None:
+        fixed = f"; fixed {pl.fix_text()}" if pl.fix_text() else ""
+        lines.append(
+            f"  training on {pl.cluster}: {pl.gpus} GPUs, global batch {pl.global_batch}, "
+            f"{pl.kernels} kernels; each shape's plan searched{fixed}"
+        )
     names = [p.name for p in outcome.params]
+    plan = ["plan"] if pl is not None else []
     rows = [
         [str(r.trial), *(_metric(r, OBJECTIVES[c][0], OBJECTIVES[c][2]) for c in cols)]
         + [str(r.params.get(n, "")) for n in names]
+        + ([str(r.plan.get("key", ""))] if plan else [])
         for r in front[:12]
     ]
     lines += ["", f"Pareto front ({len(front)} designs, first 12):"]
-    lines.append(table(["trial", *cols, *names], rows))
+    lines.append(table(["trial", *cols, *names, *plan], rows))
     if best is not None:
         rule = "product of the objectives" if space.best == "product" else space.best
         lines += ["", f"best design (by {rule}): trial {best.trial}"]
@@ -167,15 +189,20 @@ def summary(outcome: Any, files: dict[str, Any], model: str, resumed: int) -> st
         rrows = []
         for r in refs:
             if r.status == "failed":
-                rrows.append([r.name, "failed: " + r.error] + [""] * (len(cols) + 1))
+                rrows.append([r.name, "failed: " + r.error] + [""] * (len(cols) + 1 + len(plan)))
                 continue
             rat = ratios(best, r, space.objectives) if best is not None else {}
             vs = ", ".join(f"{o} {v:.3g}x" for o, v in rat.items())
+            if r.status != "ok" and any(math.isnan(v) for v in rat.values()):
+                vs = f"{r.status}: " + (r.error or ", ".join(r.violations))
             dom = "yes" if front_dominates(front, r, space.objectives) else "no"
             rrows.append(
-                [r.name, *(_metric(r, OBJECTIVES[c][0], OBJECTIVES[c][2]) for c in cols), vs, dom]
+                [r.name, *(_metric(r, OBJECTIVES[c][0], OBJECTIVES[c][2]) for c in cols)]
+                + ([str(r.plan.get("key", ""))] if plan else [])
+                + [vs, dom]
             )
         lines += ["", "reference designs (best design's gain; front better in every objective):"]
-        lines.append(table(["reference", *cols, "best vs reference", "front better"], rrows))
+        heads = ["reference", *cols, *plan, "best vs reference", "front better"]
+        lines.append(table(heads, rrows))
     lines += ["", "wrote " + ", ".join(files["written"])]
     return "\n".join(lines)

@@ -43,16 +43,18 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--fix",
         default="",
         metavar="KEYS",
-        help="fix plan keys: t=8,p=8,d=24,mb=2,recompute=full,sp=off,vp=1,zero=off,overlap=off",
+        help="fix plan keys: t=8,p=8,d=24,mb=2,recompute=full,sp=off,vp=1,zero=off,overlap=off,"
+        "tp_overlap=off",
     )
     p.add_argument(
         "--top", type=_positive, default=5, metavar="K", help="plans to show (default 5)"
     )
     p.add_argument(
         "--kernels",
-        choices=["eager", "fused", "flash"],
+        choices=["eager", "fused", "flash", "inductor"],
         default="fused",
-        help="fusion preset the layers are costed with (default fused: Megatron-LM's kernels)",
+        help="fusion preset the layers are costed with (the fuse pass's kernels; default "
+        "fused: Megatron-LM's)",
     )
     p.add_argument("--json", action="store_true", help="print the plans as JSON")
     p.add_argument("--trace", metavar="OUT.json", help="Chrome trace of the best plan's iteration")

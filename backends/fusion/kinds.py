@@ -4,9 +4,15 @@ A compiler fuses ops that read and write the same elements (pointwise), ops that
 row into a value (softmax, norms, sums) and the index arithmetic between them (views);
 matmuls, attention, gathers and generic ATen calls stay kernels of their own (a GEMM may
 take a bias epilogue).
+
+Predicates that look past an op (its producers, how often a value is used) ask the
+`Graph` being grouped: an op already inside a kernel is seen as that kernel, as the
+`fuse` pass's rewritten IR would show it.
 """
 
 from __future__ import annotations
+
+from typing import Protocol
 
 from xdsl.ir import Operation, SSAValue
 
@@ -48,6 +54,18 @@ REDUCTIONS = (
 DATA_MOVEMENT = (sh.ConcatOp, sh.PadOp)
 
 
+class Graph(Protocol):
+    """What the predicates ask of the block being grouped (`graph.KernelGraph`)."""
+
+    def owner(self, v: SSAValue) -> object:
+        """The op (or kernel holding it) that defines `v`; None for a block argument."""
+        ...
+
+    def use_count(self, v: SSAValue) -> int:
+        """How many ops (a kernel counts once) use `v`."""
+        ...
+
+
 def is_view(op: Operation) -> bool:
     return isinstance(op, TfmOp) and op.IS_VIEW
 
@@ -65,51 +83,51 @@ def is_activation(op: Operation) -> bool:
     return isinstance(op, ACTIVATIONS + ACTIVATION_GRADS)
 
 
-def is_residual_add(op: Operation) -> bool:
+def is_residual_add(g: Graph, op: Operation) -> bool:
     """`x + y` of two same-shaped activations (not a bias or a scalar): a residual branch."""
     if not isinstance(op, bi.AddOp):
         return False
     r = op.result.type
-    return all(v.type == r and not _is_broadcast(v) for v in (op.lhs, op.rhs))
+    return all(v.type == r and not _is_broadcast(g, v) for v in (op.lhs, op.rhs))
 
 
-def _is_broadcast(v: SSAValue) -> bool:
-    return isinstance(v.owner, sh.BroadcastOp | el.ConstantOp)
+def _is_broadcast(g: Graph, v: SSAValue) -> bool:
+    return isinstance(g.owner(v), sh.BroadcastOp | el.ConstantOp)
 
 
-def bias_of_matmul(op: Operation) -> la.MatmulOp | None:
+def bias_of_matmul(g: Graph, op: Operation) -> la.MatmulOp | None:
     """For `add(matmul(...), bias)` with a 1-D bias over the last dim: the matmul."""
     if not isinstance(op, bi.AddOp):
         return None
     for a, b in ((op.lhs, op.rhs), (op.rhs, op.lhs)):
-        src = _through_views(a)
+        src = _through_views(g, a)
         if isinstance(src, la.MatmulOp) and _is_bias(b, op):
             return src
     return None
 
 
-def _through_views(v: SSAValue) -> Operation | None:
-    owner = v.owner
-    while isinstance(owner, sh.ReshapeOp) and owner.results[0].uses.get_length() == 1:
-        owner = owner.operands[0].owner
-    return owner if isinstance(owner, Operation) else None
+def _through_views(g: Graph, v: SSAValue) -> object:
+    owner = g.owner(v)
+    while isinstance(owner, sh.ReshapeOp) and g.use_count(owner.results[0]) == 1:
+        owner = g.owner(owner.operands[0])
+    return owner
 
 
-def gemm_bias_group(op: Operation) -> set[Operation] | None:
-    """{matmul, reshapes, add} of `add(matmul(...), bias)` when the add is the GEMM's only use."""
-    mm = bias_of_matmul(op)
-    if mm is None or mm.result.uses.get_length() != 1:
+def gemm_bias_group(g: Graph, op: Operation) -> dict[Operation, None] | None:
+    """{matmul, reshapes, add} of `add(matmul(...), bias)` when the add is the GEMM's only use
+    (in the order found: the add first)."""
+    mm = bias_of_matmul(g, op)
+    if mm is None or g.use_count(mm.result) != 1:
         return None
-    group: set[Operation] = {op}
     for v in op.operands:
-        owner = v.owner
-        while isinstance(owner, sh.ReshapeOp) and owner.results[0].uses.get_length() == 1:
-            group.add(owner)
-            owner = owner.operands[0].owner
+        group: dict[Operation, None] = {op: None}
+        owner = g.owner(v)
+        while isinstance(owner, sh.ReshapeOp) and g.use_count(owner.results[0]) == 1:
+            group[owner] = None
+            owner = g.owner(owner.operands[0])
         if owner is mm:
-            group.add(mm)
+            group[mm] = None
             return group
-        group = {op}
     return None
 
 
