@@ -11,7 +11,7 @@ each checked against the shape and dtype the IR declares, freed after their last
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 from xdsl.dialects import func
@@ -34,8 +34,15 @@ def entry(module: ModuleOp, name: str | None = None) -> func.FuncOp:
     return funcs[0]
 
 
-def run_function(fn: func.FuncOp, inputs: Sequence[torch.Tensor]) -> list[torch.Tensor]:
-    """Run `fn` on `inputs` (one tensor per argument); values die after their last use."""
+Observer = Callable[[Operation, list[torch.Tensor], list[torch.Tensor]], None]
+
+
+def run_function(
+    fn: func.FuncOp, inputs: Sequence[torch.Tensor], observe: Observer | None = None
+) -> list[torch.Tensor]:
+    """Run `fn` on `inputs` (one tensor per argument); values die after their last use.
+
+    `observe(op, operands, results)` is called after each op (to measure, e.g. sparsity)."""
     block = fn.body.block
     if len(inputs) != len(block.args):
         raise TandemError(
@@ -66,6 +73,8 @@ def run_function(fn: func.FuncOp, inputs: Sequence[torch.Tensor]) -> list[torch.
             )
         for r, out in zip(op.results, outs, strict=True):
             env[r] = _check(op, r, out)
+        if observe is not None:
+            observe(op, args, [env[r] for r in op.results])
         for v in op.operands:
             if last_use.get(v) == i and v not in block.args:
                 env.pop(v, None)

@@ -9,6 +9,7 @@ compare with PyTorch eager on the same inputs (outputs; in training also every g
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
 
 import torch
@@ -134,16 +135,24 @@ def unpad_gradient(t: torch.Tensor, pad: tuple[int, ...]) -> torch.Tensor:
 
 
 def eager_reference(
-    module: torch.nn.Module, inputs: tuple, training: bool
+    module: torch.nn.Module,
+    inputs: tuple,
+    training: bool,
+    context: contextlib.AbstractContextManager | None = None,
 ) -> dict[str, torch.Tensor]:
-    """PyTorch's own answers: outputs, or loss plus the gradient of every parameter."""
+    """PyTorch's own answers: outputs, or loss plus the gradient of every parameter.
+
+    `context` (e.g. a `frontends.dynaprop.DynaProp` runtime) is active during the forward.
+    """
+    ctx = context if context is not None else contextlib.nullcontext()
     if not training:
-        with torch.no_grad():
+        with torch.no_grad(), ctx:
             out = module(*inputs)
         outs = out if isinstance(out, tuple | list) else [out]
         return {f"out{i}": o for i, o in enumerate(outs)}
     module.zero_grad(set_to_none=True)
-    loss = module(*inputs)
+    with ctx:
+        loss = module(*inputs)
     loss.backward()
     ref = {"loss": loss.detach()}
     for name, p in module.named_parameters():
@@ -160,12 +169,14 @@ def compare_with_pytorch(
     training: bool,
     constants: dict[str, torch.Tensor] | None = None,
     rtol: float = 1e-4,
+    context: contextlib.AbstractContextManager | None = None,
 ) -> VerifyReport:
     """Run `ir` on the interpreter and compare each result with eager PyTorch.
 
     Gradients of parameters a pass padded (`tfm.param_pad`) are cut back to the model's shape.
     A placed module (`place` pass) runs rank by rank on a global batch of its microbatches
-    (`backends.placement.check`).
+    (`backends.placement.check`). `context` wraps the eager forward (the DynaProp runtime when
+    the IR was pruned).
     """
     fn = entry(ir)
     args = arguments(fn, module, inputs, constants)
@@ -175,7 +186,7 @@ def compare_with_pytorch(
         results = list(run_placed(ir, args, micro).values())
     else:
         results = run_function(fn, args)
-    ref = eager_reference(module, inputs, training)
+    ref = eager_reference(module, inputs, training, context)
     report = VerifyReport(rtol)
     res_attrs = fn.res_attrs.data if fn.res_attrs is not None else [None] * len(results)
     pads = {}

@@ -24,16 +24,9 @@ from frontends.aten.generic import generic
 from frontends.aten.importer import VIEW_LIKE, Importer, torch_type
 from frontends.trace import Captured
 from ir import attrs
+from ir.attrs import layer_of_name
 from ir.binary_ops import AddOp
 from ir.types import dtype
-
-_LAYER_RE = re.compile(r"\.(\d+)\.")
-
-
-def layer_of_name(name: str) -> int | None:
-    """The transformer block a parameter name belongs to (`h.3.attn.c_attn.weight` -> 3)."""
-    m = _LAYER_RE.search(name)
-    return int(m.group(1)) if m else None
 
 
 def import_captured(cap: Captured, name: str = "forward") -> ModuleOp:

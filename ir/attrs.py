@@ -9,7 +9,9 @@ Argument and result attributes label what a function's values are:
 Discardable op attributes carry what the frontend and the passes learnt about an op:
 
     %y = tfm.matmul %x, %w {layer = 3 : i64, phase = "backward", sparsity = 0.4 : f64,
+                            sparsity.lhs = 0.4 : f64, sparsity.rhs = 0.0 : f64,
                             sched.unit = "mac", sched.start = 1.5e-06 : f64} : (...) -> ...
+    %p = tfm.prune %x {threshold = 0.06 : f64, dynaprop.site = "ffn_in", layer = 3 : i64} : ...
 
 Passes name attributes through these constants, never as string literals.
 """
@@ -17,6 +19,7 @@ Passes name attributes through these constants, never as string literals.
 from __future__ import annotations
 
 import math
+import re
 
 from xdsl.dialects.builtin import FloatAttr, IntegerAttr, StringAttr, f64, i64
 from xdsl.ir import Operation
@@ -40,7 +43,17 @@ BACKWARD = "backward"
 FORWARD = "forward"
 
 # ---- ops and module: set by passes -----------------------------------------------------
-SPARSITY = "sparsity"  # f64 in [0, 1): fraction of zero operand pairs a sparse unit skips
+# Sparsity of a matmul (or attention) as a sparse unit sees it, each an f64 in [0, 1):
+#   sparsity       fraction of multiply-accumulate operand pairs with a zero operand (the work a
+#                  pre-sparsity unit skips); without it, 1 - (1 - s_lhs) * (1 - s_rhs)
+#   sparsity.lhs   fraction of zero elements in the left operand (s_a: its compressed bytes)
+#   sparsity.rhs   fraction of zero elements in the right operand (s_b)
+SPARSITY = "sparsity"
+SPARSITY_LHS = "sparsity.lhs"
+SPARSITY_RHS = "sparsity.rhs"
+# string "2:4": one operand is pruned to 2 non-zeros in every 4 (GPU sparse tensor cores)
+SPARSITY_PATTERN = "sparsity.pattern"
+DYNAPROP_SITE = "dynaprop.site"  # string on tfm.prune: the DynaProp site (ir.sparsity)
 PAD_GAIN = "pad.gain"  # f64: predicted relative gain of the op's padding group (and module)
 PAD_PARAMS = "pad.params"  # module: parameter name -> padding applied
 SCHED_UNIT = "sched.unit"  # string: the compute unit that runs the op ("mac", "tc3", "sm")
@@ -68,6 +81,15 @@ PLAN = "tfm.plan"  # module: the parallel plan (t, p, d, microbatch, ...) as a d
 # argument: how a parameter is split over the tensor-parallel ranks, "dim/blocks" ("1/3":
 # dim 1, each of 3 blocks split); absent: every rank holds it whole
 SHARD = "tfm.shard"
+
+
+_LAYER_RE = re.compile(r"\.(\d+)\.")
+
+
+def layer_of_name(name: str) -> int | None:
+    """The transformer block a parameter name belongs to (`h.3.attn.c_attn.weight` -> 3)."""
+    m = _LAYER_RE.search(name)
+    return int(m.group(1)) if m else None
 
 
 def layer_of(op: Operation) -> int | None:

@@ -22,6 +22,7 @@ RMS_NORM = 5  # square, mean, rsqrt (per row, amortised), scale, weight
 CROSS_ENTROPY = 6  # log-softmax (5) and the label gather/negate (1)
 CONVERT = 0  # a dtype cast moves data but does no arithmetic
 COPY = 0  # concat, pad
+PRUNE = 2  # DynaProp: |x| compared with the threshold, then a select
 
 # ---- estimates (how a kernel is written changes these) -------------------------------------
 # tanh-GELU 0.5x(1 + tanh(c(x + 0.044715x^3))): 8 operations with tanh as one; exact GELU

@@ -44,6 +44,7 @@ from ir.norm_ops import (
     SoftmaxOp,
 )
 from ir.shape_ops import SHAPE_OPS
+from ir.sparse_ops import PruneOp
 from ir.unary_ops import UNARY_OPS
 
 TFM = Dialect(
@@ -75,6 +76,7 @@ TFM = Dialect(
         NllLossOp,
         NllLossBackwardOp,
         DropoutOp,
+        PruneOp,
         GenericOp,
         *FUSED_OPS,
         *COMM_OPS,

@@ -16,6 +16,7 @@ TFM_PASSES: dict[str, str] = {
     "fold-transposes": "passes.fold_transposes:FoldTransposes",
     "fuse": "passes.fuse:Fuse",
     "pad-shapes": "passes.pad_shapes:PadShapes",
+    "dynaprop": "passes.dynaprop:DynaPropPass",
     "tile": "passes.tile:Tile",
     "schedule": "passes.schedule:Schedule",
     "place": "passes.place:Place",

@@ -6,6 +6,11 @@ tandem.run_pipeline(ir, "fold-transposes")
 report = tandem.verify(tandem.model("gpt2-tiny"), pipeline="fold-transposes")
 sim = tandem.simulate(ir, "a100-sxm4-40gb", kernels="flash")
 print(sim.latency_s)
+
+spec = tandem.model("bert-tiny", training=True)
+tandem.load_checkpoint(spec, "bert.pt")
+result = tandem.measure_sparsity(spec, tandem.DynaPropConfig(tau_fwd=0.06), inputs="text.txt")
+ir = tandem.annotate_sparsity(spec, tandem.DynaPropConfig(tau_fwd=0.06), inputs="text.txt")
 """
 
 from __future__ import annotations
@@ -20,8 +25,9 @@ from backends.targets import Target, load_target
 from backends.verify import VerifyReport, compare_with_pytorch
 from frontends.zoo import ModelSpec, Overrides
 from ir.errors import TandemError
+from ir.sparsity import DynaPropConfig
 from passes.fuse import PRESETS as KERNEL_PRESETS
-from tandem.pipeline import DEFAULT_KERNELS, fuse_kernels, run_pipeline
+from tandem.pipeline import DEFAULT_KERNELS, build_pipeline, fuse_kernels, run_pipeline
 
 __all__ = [
     "Overrides",
@@ -36,6 +42,11 @@ __all__ = [
     "DEFAULT_KERNELS",
     "KERNEL_PRESETS",
     "codesign",
+    "load_checkpoint",
+    "DynaPropConfig",
+    "dynaprop_runtime",
+    "measure_sparsity",
+    "annotate_sparsity",
 ]
 
 
@@ -96,6 +107,7 @@ def verify(
         imported = trace_and_import(spec.module, spec.example_inputs, training=spec.training)
     else:
         raise TandemError(f"unknown import route {via!r}; expected torch-export or torch-mlir")
+    runtime = dynaprop_runtime(spec.module, pipeline)
     run_pipeline(imported.ir, pipeline)
     return compare_with_pytorch(
         imported.ir,
@@ -104,7 +116,61 @@ def verify(
         training=spec.training,
         constants=imported.constants,
         rtol=rtol,
+        context=runtime,
     )
+
+
+def dynaprop_runtime(module: torch.nn.Module, pipeline: str):
+    """The PyTorch DynaProp runtime with the settings of the pipeline's `dynaprop{...}` pass
+    (None without one): what `verify` compares a pruned IR against."""
+    from passes.dynaprop import DynaPropPass
+
+    if not pipeline.strip():
+        return None
+    found = [p for p in build_pipeline(pipeline).passes if isinstance(p, DynaPropPass)]
+    if not found:
+        return None
+    if len(found) > 1:
+        raise TandemError("the pipeline runs dynaprop twice; an IR is pruned once")
+    from frontends.dynaprop import DynaProp
+
+    return DynaProp(module, found[0].config())
+
+
+def load_checkpoint(spec: ModelSpec, path: str) -> None:
+    """Load a state dict into the model (keys and shapes must match)."""
+    from frontends.checkpoint import load_checkpoint as _load
+
+    _load(spec.module, path)
+
+
+def measure_sparsity(
+    spec: ModelSpec,
+    config: DynaPropConfig | None = None,
+    *,
+    inputs: str | None = None,
+    max_batches: int = 8,
+):
+    """DynaProp's measured sparsity per site and the loss change (`tandem.sparsity`): a
+    `SparsityResult`. Backward sites are measured when `spec.training`."""
+    from tandem.sparsity import input_batches, measure
+
+    batches = input_batches(spec, inputs, max_batches)
+    return measure(spec, config or DynaPropConfig(), batches, training=spec.training)
+
+
+def annotate_sparsity(
+    spec: ModelSpec,
+    config: DynaPropConfig | None = None,
+    *,
+    inputs: str | None = None,
+    max_batches: int = 8,
+) -> ModuleOp:
+    """The model's IR after `dynaprop`, each matmul annotated with its measured sparsity."""
+    from tandem.sparsity import annotated_ir, input_batches
+
+    batches = input_batches(spec, inputs, max_batches)
+    return annotated_ir(spec, config or DynaPropConfig(), batches)[0]
 
 
 def simulate(

@@ -18,6 +18,7 @@ from typing import NoReturn
 COMMANDS = {
     "import": "import_",
     "verify": "verify",
+    "sparsity": "sparsity",
     "flops": "flops",
     "simulate": "simulate",
     "compile": "compile",

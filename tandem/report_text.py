@@ -70,6 +70,20 @@ def summary(report: SimReport) -> list[str]:
             f"  energy      {eng(e['total_j'], 'J')} (dynamic {eng(e['dynamic_j'], 'J')}, "
             f"leakage {eng(e['leakage_j'], 'J')}), average {eng(e['average_power_w'], 'W')}"
         )
+    if report.sparsity:
+        sp = report.sparsity
+        line = (
+            f"  sparsity    {sp['annotated_ops']} ops annotated: dense {seconds(sp['dense_latency_s'])}"
+            f" -> sparse {seconds(sp['sparse_latency_s'])} ({sp['speedup']:.2f}x)"
+        )
+        if sp.get("energy_ratio"):
+            line += (
+                f"; energy {eng(sp['dense_energy_j'], 'J')} -> {eng(sp['sparse_energy_j'], 'J')}"
+                f" ({sp['energy_ratio']:.2f}x lower)"
+            )
+        lines.append(line)
+        if sp.get("note"):
+            lines.append(f"  note        {sp['note']}")
     if report.area_mm2:
         a = report.area_mm2
         parts = sorted(((k, v) for k, v in a.items() if k != "total"), key=lambda kv: -kv[1])[:3]

@@ -329,9 +329,12 @@ def test_cli_codesign_writes_results_and_resumes(tmp_path: Path, capfd, tiny_ir:
     for f in ("trials.csv", "pareto.csv", "references.csv", "pareto.png", "best.toml", "best.json"):
         assert (out / f).is_file(), f
     assert "Pareto front" in text and "AccelTran-Server" in text
-    assert "pipeline stages left out" in text
+    # every stage of the space's pipeline is registered now (dynaprop included): none is
+    # left out, and the DynaProp threshold is searched with the hardware
+    assert "pipeline stages left out" not in text
     rows = (out / "trials.csv").read_text().splitlines()
     assert len(rows) == 7 and rows[0].startswith("trial,status,feasible,compute.pes")
+    assert "plan.tau_fwd" in rows[0]
     code, text, err = cli(capfd, "simulate", tiny_ir, "--target", str(out / "best.toml"))
     assert code == 0 and "area" in text, err
     code, text, err = cli(

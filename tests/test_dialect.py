@@ -166,6 +166,7 @@ SNIPPETS: dict[str, list[str]] = {
         f": ({ARGS['s']}, {X}, {ARGS['lab']}) -> {X}",
     ],
     "tfm.dropout": [f"%r = tfm.dropout %x {{p = 0.1 : f64}} : ({X}) -> {X}"],
+    "tfm.prune": [f"%r = tfm.prune %x {{threshold = 6.000000e-02 : f64}} : ({X}) -> {X}"],
     "tfm.generic": [
         f'%r = tfm.generic %i {{target = "aten.cumsum.default", args = [#tfm.operand<0>, 1 : i64], kwargs = {{}}}} : ({ARGS["i"]}) -> {ARGS["i"]}',
         f'%r:2 = tfm.generic %x {{target = "aten.sort.default", args = [#tfm.operand<0>, -1 : i64], kwargs = {{}}}} : ({X}) -> ({X}, {ARGS["i"]})',

@@ -10,9 +10,10 @@ AccelTran matmul mapping (``acceltran_matmul_cost``), C[B,M,N] = A[B,M,K] @ W[B,
   of a dot product per cycle, so a tile takes b * x * x * ceil(x/M) cycles on one lane.
 * Tiles are spread over all PEs * lanes_per_pe lanes in waves:
   dense cycles = ceil(tiles / lanes) * cycles_per_tile.
-* Sparsity s (DynaProp): the pre-sparsity unit feeds only non-zero pairs, so compute cycles =
-  (1 - s) * dense cycles exactly; memory traffic is (1 - s) of the values plus a 1-bit mask
-  per element.
+* Sparsity (DynaProp): the pre-sparsity unit ANDs the operands' masks and feeds only
+  non-zero pairs, so compute cycles = (1 - s) * dense cycles, s the fraction of zero pairs.
+  Each operand moves compressed: (1 - s_x) of its values plus a 1-bit mask per element, s_x
+  its own zero fraction (``operand_sparsity`` = (s_A, s_W, s_C); by default all three are s).
 * Main memory: operands move in blocks that fit the on-chip buffers (every operand read once
   and the result written once when the whole GEMM fits); time = max(compute, buffer -> PE
   traffic / buffer bandwidth, DRAM traffic / main-memory bandwidth).
@@ -57,12 +58,13 @@ _LANE_MODULES = ("mac_lane", "fifo", "pre_sparsity", "post_sparsity")
 _PE_MODULES = ("dataflow", "dma")
 
 
-def _check(batch: int, m: int, n: int, k: int, sparsity: float, who: str) -> None:
+def _check(batch: int, m: int, n: int, k: int, sparsity: float, who: str, *operands: float) -> None:
     for name, v in (("batch", batch), ("m", m), ("n", n), ("k", k)):
         if not isinstance(v, int) or isinstance(v, bool) or v < 1:
             raise TandemError(f"{who}: {name} must be a positive integer, got {v!r}")
-    if not 0.0 <= float(sparsity) < 1.0:
-        raise TandemError(f"{who}: sparsity must be in [0, 1), got {sparsity!r}")
+    for s in (sparsity, *operands):
+        if not 0.0 <= float(s) < 1.0:
+            raise TandemError(f"{who}: sparsity must be in [0, 1), got {s!r}")
 
 
 # ----------------------------------------------------------------------------------------
@@ -132,22 +134,27 @@ def acceltran_matmul_cost(
     dtype: str = "f16",
     tile: Tile | None = None,
     single: bool = False,
+    operand_sparsity: tuple[float, float, float] | None = None,
 ) -> OpCost:
     """Matmul C[batch,m,n] = A[batch,m,k] @ W[batch,k,n] on the MAC lanes of AccelTran.
 
+    ``sparsity``: the fraction of zero operand pairs (skipped cycles); ``operand_sparsity``:
+    zero fractions of A, W and C for their compressed traffic (default: ``sparsity`` each).
     ``tile``: the mapping (``backends.tiling``); None for the target's default tile.
     ``single``: on one PE group (the scheduler's single mode) instead of all PEs.
     """
-    _check(batch, m, n, k, sparsity, "acceltran_matmul_cost")
+    operands = operand_sparsity
+    sa, sw, sc = at_tiling.operand_sparsity(sparsity, operands)
+    _check(batch, m, n, k, sparsity, "acceltran_matmul_cost", sa, sw, sc)
     g = GemmShape(batch, m, n, k)
     eb = nbytes_of(dtype)
     if tile is None:
-        tile = at_tiling.default_tile(target, g, eb, sparsity)
+        tile = at_tiling.default_tile(target, g, eb, sparsity, operands)
     t = at_tiling.group_target(target) if single else target
     pe = tile.pe_single if single and tile.pe_single is not None else tile.pe
     if len(pe) != 2 or min(pe) < 1:
         raise TandemError(f"tile pe must be (b, x) with b, x >= 1, got {list(pe)}")
-    tc = at_tiling.evaluate(t, g, pe, tile.blocking, eb, sparsity)
+    tc = at_tiling.evaluate(t, g, pe, tile.blocking, eb, sparsity, operands)
     cyc = tc.detail
     compute, memory, seconds = tc.compute_s, max(tc.dram_s, tc.buffer_s), tc.seconds
     nbytes = tc.dram_bytes
@@ -169,10 +176,11 @@ def acceltran_matmul_cost(
     bx = pe[0] * pe[1] * pe[1]
     xx = pe[1] * pe[1]
     e_buf = _buffer_access_j(
-        t, cyc["tiles"] * bx * eb * keep * 2, t.activation_buffer_mb
-    ) + _buffer_access_j(t, cyc["tiles"] * xx * eb * keep, t.weight_buffer_mb)
-    if sparsity > 0:
-        e_buf += _buffer_access_j(t, cyc["tiles"] * (2 * bx + xx) / 8.0, t.mask_buffer_mb)
+        t, cyc["tiles"] * bx * eb * ((1.0 - sa) + (1.0 - sc)), t.activation_buffer_mb
+    ) + _buffer_access_j(t, cyc["tiles"] * xx * eb * (1.0 - sw), t.weight_buffer_mb)
+    masked = bx * ((sa > 0) + (sc > 0)) + xx * (sw > 0)
+    if masked:
+        e_buf += _buffer_access_j(t, cyc["tiles"] * masked / 8.0, t.mask_buffer_mb)
     e_mm = _main_memory_j(t, nbytes)
     energy = e_dyn + leak_w * seconds + e_buf + e_mm
     return OpCost(
@@ -398,11 +406,17 @@ def accel_gemm_cost(
     *,
     tile: Tile | None = None,
     cores: int | str = "all",
+    operand_sparsity: tuple[float, float, float] | None = None,
 ) -> OpCost:
-    """A GEMM on AccelTran (all PEs or, ``cores=1``, one PE group) or PHAZE (n cores)."""
+    """A GEMM on AccelTran (all PEs or, ``cores=1``, one PE group) or PHAZE (n cores).
+
+    ``operand_sparsity``: AccelTran only, (s_A, s_W, s_C) for the compressed traffic.
+    """
     if isinstance(target, AccelTranTarget):
         single = _single(target, cores, "accel_gemm_cost")
-        return acceltran_matmul_cost(target, batch, m, n, k, sparsity, dtype, tile, single)
+        return acceltran_matmul_cost(
+            target, batch, m, n, k, sparsity, dtype, tile, single, operand_sparsity
+        )
     if isinstance(target, PhazeTarget):
         return phaze_gemm_cost(target, batch, m, n, k, dtype, cores, sparsity, tile)
     raise TandemError(f"accel_gemm_cost: unsupported target kind {target.kind!r}")

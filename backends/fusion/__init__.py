@@ -14,6 +14,9 @@ Presets:
   inductor  torch.compile-style: any connected pointwise and reduction ops in one kernel,
             GEMM bias epilogues, flash attention.
 
+In every preset but eager a DynaProp prune left alone joins the kernel writing its input
+(`rules.PruneEpilogue`, the last rule set).
+
 The rule sets of a preset run one sweep over the block after another (earlier ones win;
 `rules.py`); each sweep visits the ops in order, drops the trivially dead ones and tries
 the rules on the others. The `fuse` pass rewrites a block from this plan
@@ -35,6 +38,7 @@ from backends.fusion.rules import (
     InductorKernel,
     NormKernel,
     NormOpKernel,
+    PruneEpilogue,
     ResidualKernel,
     RopeKernel,
     Rule,
@@ -71,12 +75,13 @@ def stages(preset: str) -> list[list[type[Rule]]]:
     if preset == "eager":
         return []
     if preset == "inductor":
-        return [[], [InductorKernel], [GemmBiasKernel]]
+        return [[], [InductorKernel], [GemmBiasKernel], [PruneEpilogue]]
     return [
         [ActivationKernel, SoftmaxKernel, NormKernel, NormOpKernel, RopeKernel],
         [ResidualKernel],
         [BackwardKernel],
         [GemmBiasKernel],
+        [PruneEpilogue],
         [],
     ]
 

@@ -42,6 +42,7 @@ class Kernel:
     inputs: list[SSAValue]
     outputs: list[SSAValue]
     reads: set[SSAValue] = field(default_factory=set)
+    base: Kernel | None = None  # the kernel this one grew from (`KernelGraph.extend`)
 
     @property
     def forward(self) -> bool:
@@ -143,12 +144,15 @@ class KernelGraph:
     # ---- growing a group ----------------------------------------------------------------
 
     def compatible(self, op: object, phase: str, layer: int | None) -> bool:
-        """An op of the block not yet in a kernel; the same phase and layer (or none)."""
-        if not isinstance(op, Operation) or op not in self.pos:
+        """An op of the block not yet in a kernel (or a kernel); the same phase and layer
+        (or none)."""
+        if not isinstance(op, Operation | Kernel) or op not in self.pos:
             return False
-        if attrs.phase_of(op) != phase:
+        first = op.ops[0] if isinstance(op, Kernel) else op
+        if attrs.phase_of(first) != phase:
             return False
-        other = attrs.layer_of(op)
+        ops = op.ops if isinstance(op, Kernel) else [op]
+        other = next((n for o in ops if (n := attrs.layer_of(o)) is not None), None)
         return layer is None or other is None or other == layer
 
     def grow(self, anchor: Operation, member: Member) -> Group:
@@ -192,13 +196,13 @@ class KernelGraph:
             return False
         return isinstance(view, ReshapeOp | PermuteOp) or all(member(u) for u in self.users(view))
 
-    def convex(self, group: Iterable[Operation]) -> bool:
+    def convex(self, group: Iterable[Node]) -> bool:
         """No node outside the group both depends on the group and feeds it."""
         ops = list(group)
         tainted = set(self.tainted(ops))
         return not any(p in tainted for op in ops for p in self.producers(op))
 
-    def tainted(self, group: Iterable[Operation]) -> list[Node]:
+    def tainted(self, group: Iterable[Node]) -> list[Node]:
         """Nodes between the group's first and last op that depend on the group, in order."""
         ordered = sorted(group, key=self.pos.__getitem__)
         inside = set(ordered)
@@ -246,6 +250,40 @@ class KernelGraph:
         self.kernels.append(kernel)
         self.steps.append(("fuse", kernel))
         return kernel
+
+    def extend(self, kernel: Kernel, extra: Iterable[Operation]) -> Kernel:
+        """`kernel` grown by `extra` (ops after it that read it: an epilogue), under the
+        same name: placed where the last of `extra` was."""
+        added = sorted(extra, key=self.pos.__getitem__)
+        inside: set[Node] = {kernel, *added}
+        moved = self.tainted(inside)
+        inputs = list(kernel.inputs)
+        own = set(kernel.ops) | set(added)
+        for op in added:
+            for v in op.operands:
+                owner = v.owner
+                if isinstance(owner, Operation) and (owner in own or is_constant(owner)):
+                    continue
+                if v not in inputs:
+                    inputs.append(v)
+        ops = [*kernel.ops, *added]
+        outputs: list[SSAValue] = [
+            r for op in ops for r in op.results if any(u not in inside for u in self._users_of(r))
+        ]
+        grown = Kernel(ops, kernel.name, inputs, outputs, set(inputs), base=kernel)
+        last = added[-1]
+        self._insert_after(last, grown)
+        self.pos[grown] = self.pos[last]
+        self._move_after(grown, moved)
+        gone: list[Node] = [kernel, *added]
+        for node in gone:
+            self._unlink(node)
+            del self.pos[node]
+        for op in ops:
+            self.kernel_of[op] = grown
+        self.kernels[self.kernels.index(kernel)] = grown
+        self.steps.append(("fuse", grown))
+        return grown
 
     def _move_after(self, anchor: Node, nodes: list[Node]) -> None:
         if not nodes:

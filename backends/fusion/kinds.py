@@ -22,6 +22,7 @@ from ir import linalg_ops as la
 from ir import misc_ops as mi
 from ir import norm_ops as no
 from ir import shape_ops as sh
+from ir import sparse_ops as sp
 from ir import unary_ops as un
 from ir.base import TfmOp
 from ir.types import shape
@@ -34,6 +35,7 @@ POINTWISE = (
     mi.DropoutOp,
     no.GeluBackwardOp,
     no.SiluBackwardOp,
+    sp.PruneOp,  # DynaProp's magnitude mask: an epilogue of whatever kernel writes its input
 )
 ACTIVATIONS = (un.GeluOp, un.SiluOp, un.ReluOp, un.TanhOp, un.SigmoidOp, un.ErfOp)
 ACTIVATION_GRADS = (no.GeluBackwardOp, no.SiluBackwardOp)

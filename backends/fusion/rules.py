@@ -10,10 +10,15 @@ Megatron-LM's kernels (presets `fused` and `flash`):
     ResidualKernel     bias + dropout + residual add: bias_dropout_add
     BackwardKernel     the backward of each of those (and of softmax, GELU, SiLU ops)
     GemmBiasKernel     a GEMM with its bias add as epilogue (cuBLASLt): gemm_bias
+    PruneEpilogue      a DynaProp `tfm.prune` left alone joins the kernel writing its input
+                       (a GEMM's epilogue: gemm_prune; a lone add or sum: pointwise or
+                       reduction; any other kernel keeps its name)
 
 torch.compile-style (preset `inductor`): InductorKernel fuses any connected pointwise and
-reduction ops (pointwise / reduction), then GemmBiasKernel. How attention runs
-("materialised" or "flash") is the preset's (`backends.fusion.ATTENTION`).
+reduction ops (pointwise / reduction), then GemmBiasKernel and PruneEpilogue. A prune is
+pointwise, so most join their neighbours' kernels (bias_gelu, scale_mask_softmax,
+bias_dropout_add) before PruneEpilogue runs. How attention runs ("materialised" or "flash")
+is the preset's (`backends.fusion.ATTENTION`).
 """
 
 from __future__ import annotations
@@ -38,11 +43,13 @@ from backends.fusion.kinds import (
 )
 from ir import attrs
 from ir import binary_ops as bi
+from ir import linalg_ops as la
 from ir import misc_ops as mi
 from ir import norm_ops as no
 from ir import shape_ops as sh
 from ir import unary_ops as un
 from ir.fused_ops import FusedOp
+from ir.sparse_ops import PruneOp
 
 # The forward kernel a backward group differentiates, most specific first.
 BACKWARD_OF = (
@@ -239,6 +246,46 @@ class GemmBiasKernel(Rule):
             return False
         self.g.collapse(group, "gemm_bias")
         return True
+
+
+class PruneEpilogue(Rule):
+    """A prune on its own (after a GEMM, a norm kernel, or views of one) is applied by the
+    kernel that writes its input, as it stores the result: no kernel, no extra traffic."""
+
+    def apply(self, op: Operation) -> bool:
+        if not isinstance(op, PruneOp) or op not in self.g.pos:
+            return False
+        group: list[Operation] = [op]
+        owner = self.g.owner(op.input)
+        # views in between join too (a view other ops also read is written out as well)
+        while isinstance(owner, Operation) and is_view(owner) and len(owner.operands) == 1:
+            group.append(owner)
+            owner = self.g.owner(owner.operands[0])
+        name = _epilogue_of(owner)
+        if name is None or owner is None:
+            return False
+        if not self.g.compatible(owner, attrs.phase_of(op), attrs.layer_of(op)):
+            return False
+        if not self.g.convex([owner, *group]):
+            return False
+        if isinstance(owner, Kernel):
+            self.g.extend(owner, group)
+        else:
+            self.g.collapse([owner, *group], name)
+        return True
+
+
+def _epilogue_of(owner: object) -> str | None:
+    """The kernel a prune of `owner`'s result joins: a kernel keeps its name."""
+    if isinstance(owner, Kernel):
+        return owner.name
+    if isinstance(owner, la.MatmulOp):
+        return "gemm_prune"
+    if isinstance(owner, mi.ReduceOp):
+        return "reduction"  # a gradient summed over a head group (grouped-query attention)
+    if isinstance(owner, Operation) and pointwise(owner):
+        return "pointwise"  # a gradient accumulated over two branches
+    return None
 
 
 class InductorKernel(Rule):

@@ -33,6 +33,10 @@ placement pass inserts explicit communication ops).
     %1 = tfm.matmul %0, %w {layer = 3 : i64, sched.unit = "tc1", sched.start = 2.0e-06 : f64}
         : (tensor<128x64xf16>, tensor<64x64xf16>) -> tensor<128x64xf16>
 
+Sparsity: when ops carry sparsity attributes (``backends/op_cost.py``; measured by ``tandem
+sparsity -o``), the run is repeated with them ignored and ``report.sparsity`` gives the dense
+and the sparse latency (and energy) side by side.
+
 Memory: arguments live throughout; an op result from its op's start to the end of its last
 user (returned values to the end); views (reshape, permute, broadcast, slice) alias their
 input and cost nothing. The JSON form of the report is documented in docs/report-schema.md.
@@ -55,13 +59,13 @@ from xdsl.ir import Operation, SSAValue
 
 from backends.cost import phaze_area
 from backends.flops import count_op
-from backends.op_cost import compute_dtype, op_cost, op_gemm, signature
+from backends.op_cost import compute_dtype, has_sparsity, op_cost, op_gemm, signature
 from backends.sim.energy import acceltran_energy
 from backends.sim.memory import Allocation, peak_memory
 from backends.sim.report import OpRow, Signature, SimReport
 from backends.sim.schedule_check import ScheduleCheck, describe
 from backends.sim.units import Units, issue_order
-from backends.targets import AccelTranTarget, PhazeTarget, Target, load_target
+from backends.targets import AccelTranTarget, GpuTarget, PhazeTarget, Target, load_target
 from ir import linalg_ops as la
 from ir.attrs import (
     BACKWARD,
@@ -156,9 +160,12 @@ def _arguments(fn: func.FuncOp) -> tuple[dict[str, Any], list[tuple[SSAValue, in
 class _Engine:
     """The state of one simulation: cost cache, unit and value timelines, lifetimes."""
 
-    def __init__(self, target: Target, args: list, check: ScheduleCheck | None) -> None:
+    def __init__(
+        self, target: Target, args: list, check: ScheduleCheck | None, sparse: bool = True
+    ) -> None:
         self.target = target
         self.check = check
+        self.sparse = sparse
         self.units = Units(target)
         self.cache: dict[tuple, Signature] = {}
         self.signatures: list[Signature] = []
@@ -177,7 +184,13 @@ class _Engine:
         if sig is None:
             counts = count_op(op)
             kind = counts.kind
-            cost = op_cost(op, self.target, cores=1 if single else "all", counts=counts)
+            cost = op_cost(
+                op,
+                self.target,
+                cores=1 if single else "all",
+                counts=counts,
+                sparse=self.sparse,
+            )
             sig = Signature(
                 len(self.signatures),
                 _op_label(op),
@@ -336,5 +349,44 @@ def simulate(module: ModuleOp, target: Target | str, *, name: str | None = None)
         report.energy, report.area_mm2 = acceltran_energy(report, target)
     elif isinstance(target, PhazeTarget):
         report.area_mm2 = phaze_area(target)
+    annotated = sum(1 for op in ops if has_sparsity(op))
+    if annotated:
+        report.sparsity = _dense_comparison(report, ops, sched_starts, args, annotated)
     report.sim_seconds = time.perf_counter() - t0
     return report
+
+
+def _dense_comparison(
+    report: SimReport, ops: list[Operation], sched_starts: list, args: list, annotated: int
+) -> dict[str, Any]:
+    """The same run with every sparsity attribute ignored, next to the sparse one."""
+    target = report.target
+    dense = _Engine(target, args, None, sparse=False)  # a schedule is not re-checked
+    for i in issue_order(ops, sched_starts):
+        dense.run(i, ops[i], sched_starts[i])
+    latency = max((r.end for r in dense.rows), default=0.0)
+    out: dict[str, Any] = {
+        "annotated_ops": annotated,
+        "dense_latency_s": latency,
+        "sparse_latency_s": report.latency_s,
+        "speedup": latency / report.latency_s if report.latency_s > 0 else 1.0,
+        "dense_energy_j": None,
+        "sparse_energy_j": None,
+        "energy_ratio": None,
+        "skips_zeros": isinstance(target, AccelTranTarget),
+    }
+    if isinstance(target, AccelTranTarget) and report.energy is not None:
+        shadow = SimReport(target, latency, dense.rows, dense.signatures, {}, {})
+        energy, _ = acceltran_energy(shadow, target)
+        out["dense_energy_j"] = energy["total_j"]
+        out["sparse_energy_j"] = report.energy["total_j"]
+        out["energy_ratio"] = energy["total_j"] / report.energy["total_j"]
+    if isinstance(target, GpuTarget):
+        out["note"] = "dense GPU kernels skip no zeros: unstructured sparsity gains nothing" + (
+            f"; {target.structured_sparsity.pattern} ops run {target.structured_sparsity.speedup:g}x faster math"
+            if target.structured_sparsity is not None
+            else "; this GPU declares no structured sparsity"
+        )
+    elif not isinstance(target, AccelTranTarget):
+        out["note"] = "dense systolic arrays skip no zeros: unstructured sparsity gains nothing"
+    return out

@@ -109,6 +109,8 @@ class SimReport:
     options: dict[str, Any] = field(default_factory=dict)
     energy: dict[str, float] | None = None
     area_mm2: dict[str, float] | None = None
+    # dense vs sparse latency (and energy) when ops carry sparsity attributes, else None
+    sparsity: dict[str, Any] | None = None
     sim_seconds: float = 0.0
 
     # -- aggregates ------------------------------------------------------------------
@@ -250,6 +252,7 @@ class SimReport:
             "memory": {k: v for k, v in self.memory.items() if k != "per_device"},
             "energy": self.energy,
             "area_mm2": self.area_mm2,
+            "sparsity": self.sparsity,
             "devices": self.devices(),
             "units": self.units(),
             "by_layer": self.group("layer"),

@@ -31,6 +31,7 @@ from backends.targets.models import (
     GpuTarget,
     Link,
     PhazeTarget,
+    StructuredSparsity,
     Target,
     TargetBase,
 )
@@ -46,6 +47,7 @@ __all__ = [
     "GpuTarget",
     "Link",
     "PhazeTarget",
+    "StructuredSparsity",
     "Target",
     "TargetBase",
     "cluster_names",

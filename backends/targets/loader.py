@@ -20,6 +20,7 @@ from backends.targets.models import (
     GpuTarget,
     Link,
     PhazeTarget,
+    StructuredSparsity,
     Target,
 )
 from backends.targets.schema import check_file
@@ -183,6 +184,7 @@ def _gpu(d: dict[str, Any], path: Path) -> GpuTarget:
         gemm=gemm,
         memory_op_efficiency=mem_eff,
         calibration=dict(d["calibration"] or {}),
+        structured_sparsity=_structured(tc["structured_sparsity"], path),
         fusion=_fusion(d["fusion"], mem_eff),
     )
 
@@ -194,6 +196,18 @@ def _fusion(table: dict[str, float] | None, mem_eff: dict[str, float]) -> Fusion
     plain = mem_eff["elementwise"]
     norm = mem_eff.get("layernorm", plain)
     return FusionParams(plain, mem_eff.get("bias_dropout_add", plain), norm, norm)
+
+
+def _structured(table: dict[str, Any] | None, path: Path) -> StructuredSparsity | None:
+    """The [tensor_core.structured_sparsity] table, or None (dense tensor cores only)."""
+    if table is None:
+        return None
+    if table["speedup"] < 1.0:
+        raise TandemError(
+            f"{path.name}: [tensor_core.structured_sparsity] speedup must be >= 1 (a sparse "
+            f"GEMM is never slower than the dense one it replaces), got {table['speedup']!r}"
+        )
+    return StructuredSparsity(table["pattern"], table["speedup"])
 
 
 def _acceltran(d: dict[str, Any], path: Path) -> AccelTranTarget:

@@ -110,6 +110,15 @@ class FusionParams:
         return float(getattr(self, kernel_class))
 
 
+@dataclass(frozen=True)
+class StructuredSparsity:
+    """Sparse tensor cores: a GEMM with an operand pruned to `pattern` ("2:4": two non-zeros
+    in every four along the reduction dim) runs its math `speedup` times faster (1 to 2)."""
+
+    pattern: str
+    speedup: float
+
+
 @dataclass(frozen=True, eq=False)
 class GpuTarget(TargetBase):
     """A GPU: tensor-core and CUDA-core peaks per dtype, HBM, and the GEMM mechanisms.
@@ -130,6 +139,9 @@ class GpuTarget(TargetBase):
     gemm: GemmParams
     memory_op_efficiency: dict[str, float]
     calibration: dict[str, float] = field(default_factory=dict)
+    # [tensor_core.structured_sparsity] of the file; None: dense kernels only (structured
+    # zeros gain nothing either)
+    structured_sparsity: StructuredSparsity | None = None
     fusion: FusionParams = field(default_factory=lambda: FusionParams(0.75, 0.75, 0.5, 0.5))
 
     @property

@@ -56,6 +56,10 @@ GPU_SCHEMA = Table(
                     },
                     optional=True,
                 ),
+                # sparse tensor cores: structured sparsity they exploit (absent: dense only)
+                "structured_sparsity": Table(
+                    {"pattern": Str(("2:4",)), "speedup": Num(le=2.0)}, optional=True
+                ),
             }
         ),
         "gemm": Table(

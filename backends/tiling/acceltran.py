@@ -9,7 +9,9 @@ C[B, M, N] = A[B, M, K] @ W[B, K, N] with tile (b, x) (AccelTran's tiles have y 
   (b x x) between the buffers and the PE, at ``bandwidth_bytes_per_cycle_per_pe`` per PE.
 * DRAM level: blocks (mb, nb, kb) in a loop order (``blocking.py``); double-buffered A blocks
   plus the C block fit the activation buffer, double-buffered W blocks the weight buffer and,
-  when sparse, the 1-bit masks of all three the mask buffer.
+  when sparse, the 1-bit masks of the sparse operands the mask buffer.
+* per-operand sparsity (``operands`` = (s_A, s_W, s_C), measured by ``tandem sparsity``):
+  each operand moves (1 - s) of its values plus a mask; by default all three are s.
 
     evaluate(load_target("acceltran-server"), GemmShape(12, 128, 128, 64), (1, 8), whole)
 
@@ -38,10 +40,23 @@ from ir.work import GemmShape
 
 MB = 1 << 20
 
+# zero fractions of A, W and C (their compressed traffic); None: all three are `sparsity`
+Operands = tuple[float, float, float] | None
+
 
 def element_bytes(eb: int, sparsity: float) -> float:
     """Bytes per element moved: dense values, or the non-zeros plus a 1-bit mask."""
     return eb if sparsity <= 0 else eb * (1.0 - sparsity) + 1.0 / 8.0
+
+
+def operand_sparsity(sparsity: float, operands: Operands) -> tuple[float, float, float]:
+    """(s_A, s_W, s_C): ``operands`` when given, else ``sparsity`` for each."""
+    return operands if operands is not None else (sparsity, sparsity, sparsity)
+
+
+def _bytes(eb: int, sparsity: float, operands: Operands) -> tuple[float, float, float]:
+    sa, sw, sc = operand_sparsity(sparsity, operands)
+    return element_bytes(eb, sa), element_bytes(eb, sw), element_bytes(eb, sc)
 
 
 @cache
@@ -75,33 +90,41 @@ def cycles(t: AccelTranTarget, g: GemmShape, pe: tuple[int, ...], sparsity: floa
     }
 
 
-def fits(t: AccelTranTarget, b: Blocking, eb: int, sparsity: float) -> bool:
-    el = element_bytes(eb, sparsity)
-    act = (2 * b.mb * b.kb + b.mb * b.nb) * el
-    weight = 2 * b.kb * b.nb * el
+def fits(
+    t: AccelTranTarget, b: Blocking, eb: int, sparsity: float, operands: Operands = None
+) -> bool:
+    ea, ew, ec = _bytes(eb, sparsity, operands)
+    act = 2 * b.mb * b.kb * ea + b.mb * b.nb * ec
+    weight = 2 * b.kb * b.nb * ew
     ok = act <= t.activation_buffer_mb * MB and weight <= t.weight_buffer_mb * MB
-    if sparsity > 0:
-        masks = (2 * b.mb * b.kb + 2 * b.kb * b.nb + b.mb * b.nb) / 8.0
-        ok = ok and masks <= t.mask_buffer_mb * MB
-    return ok
+    sa, sw, sc = operand_sparsity(sparsity, operands)
+    masks = (2 * b.mb * b.kb * (sa > 0) + 2 * b.kb * b.nb * (sw > 0) + b.mb * b.nb * (sc > 0)) / 8.0
+    return ok and masks <= t.mask_buffer_mb * MB
 
 
 def _pe_level(
-    t: AccelTranTarget, g: GemmShape, pe: tuple[int, ...], eb: int, sparsity: float
+    t: AccelTranTarget,
+    g: GemmShape,
+    pe: tuple[int, ...],
+    eb: int,
+    sparsity: float,
+    operands: Operands = None,
 ) -> tuple[dict, float, float, float]:
     """(cycles, compute s, buffer bytes, buffer s) of PE tile ``pe``."""
     b, x = pe
     cyc = cycles(t, g, pe, sparsity)
     compute = cyc["cycles"] / t.clock_hz
-    nbytes = cyc["tiles"] * (2 * b * x * x + x * x) * element_bytes(eb, sparsity)
+    ea, ew, ec = _bytes(eb, sparsity, operands)
+    nbytes = cyc["tiles"] * (b * x * x * (ea + ec) + x * x * ew)
     bandwidth = t.buffer_bytes_per_cycle_per_pe * t.pes * t.clock_hz
     return cyc, compute, nbytes, nbytes / bandwidth
 
 
 def _dram_level(
-    t: AccelTranTarget, g: GemmShape, b: Blocking, eb: int, sparsity: float
+    t: AccelTranTarget, g: GemmShape, b: Blocking, eb: int, sparsity: float, operands: Operands
 ) -> tuple[float, float]:
-    nbytes = sum(dram_elements(g, b)) * element_bytes(eb, sparsity)
+    per = _bytes(eb, sparsity, operands)
+    nbytes = sum(e * el for e, el in zip(dram_elements(g, b), per, strict=True))
     return nbytes, nbytes / t.main_memory_bandwidth
 
 
@@ -112,11 +135,12 @@ def evaluate(
     blocking: Blocking,
     eb: int = 2,
     sparsity: float = 0.0,
+    operands: Operands = None,
 ) -> TileCost:
     """The per-level roofline of GEMM ``g`` under PE tile ``pe`` and ``blocking``."""
     blocking = blocking.clamp(g)
-    cyc, compute, buf_bytes, buf_s = _pe_level(t, g, pe, eb, sparsity)
-    dram_bytes, dram_s = _dram_level(t, g, blocking, eb, sparsity)
+    cyc, compute, buf_bytes, buf_s = _pe_level(t, g, pe, eb, sparsity, operands)
+    dram_bytes, dram_s = _dram_level(t, g, blocking, eb, sparsity, operands)
     return TileCost(
         seconds=max(compute, buf_s, dram_s),
         compute_s=compute,
@@ -124,45 +148,59 @@ def evaluate(
         dram_s=dram_s,
         dram_bytes=dram_bytes,
         buffer_bytes=buf_bytes,
-        fits=fits(t, blocking, eb, sparsity),
+        fits=fits(t, blocking, eb, sparsity, operands),
         detail=cyc,
     )
 
 
-def default_tile(t: AccelTranTarget, g: GemmShape, eb: int = 2, sparsity: float = 0.0) -> Tile:
+def default_tile(
+    t: AccelTranTarget, g: GemmShape, eb: int = 2, sparsity: float = 0.0, operands: Operands = None
+) -> Tile:
     """The target's own tile (``tile_b``, ``tile_x``) and the fixed default blocking."""
-    blocking = default_blocking(g, quantum(t), lambda b: fits(t, b, eb, sparsity))
+    blocking = default_blocking(g, quantum(t), lambda b: fits(t, b, eb, sparsity, operands))
     single = (t.tile_b, t.tile_x) if t.pe_groups > 1 else None
     return Tile((t.tile_b, t.tile_x), blocking, single)
 
 
-def _best_pe(t: AccelTranTarget, g: GemmShape, eb: int, sparsity: float) -> tuple[int, int]:
+def _best_pe(
+    t: AccelTranTarget, g: GemmShape, eb: int, sparsity: float, operands: Operands
+) -> tuple[int, int]:
     default = (t.tile_b, t.tile_x)
 
     def key(pe: tuple[int, int]) -> tuple:
-        _, compute, nbytes, buf_s = _pe_level(t, g, pe, eb, sparsity)
+        _, compute, nbytes, buf_s = _pe_level(t, g, pe, eb, sparsity, operands)
         return (max(compute, buf_s), nbytes, pe != default, pe)
 
     return min(pe_options(t), key=key)
 
 
-def best_blocking(t: AccelTranTarget, g: GemmShape, eb: int, sparsity: float) -> Blocking:
+def best_blocking(
+    t: AccelTranTarget, g: GemmShape, eb: int, sparsity: float, operands: Operands = None
+) -> Blocking:
     """The blocking with the least DRAM traffic among the largest that fit (ties: order)."""
-    ok = lambda b: fits(t, b, eb, sparsity)  # noqa: E731
+    ok = lambda b: fits(t, b, eb, sparsity, operands)  # noqa: E731
     best = None
     best_key: tuple = ()
     for b in maximal_blockings(g, quantum(t), ok):
-        key = (_dram_level(t, g, b, eb, sparsity)[0], ORDERS.index(b.order), -b.mb, -b.nb, -b.kb)
+        key = (
+            _dram_level(t, g, b, eb, sparsity, operands)[0],
+            ORDERS.index(b.order),
+            -b.mb,
+            -b.nb,
+            -b.kb,
+        )
         if best is None or key < best_key:
             best, best_key = b, key
     return best if best is not None else default_blocking(g, quantum(t), ok)
 
 
-def best_tile(t: AccelTranTarget, g: GemmShape, eb: int = 2, sparsity: float = 0.0) -> Tile:
+def best_tile(
+    t: AccelTranTarget, g: GemmShape, eb: int = 2, sparsity: float = 0.0, operands: Operands = None
+) -> Tile:
     """The mapper: the tile with the least predicted time (then DRAM traffic)."""
-    pe = _best_pe(t, g, eb, sparsity)
-    single = _best_pe(group_target(t), g, eb, sparsity) if t.pe_groups > 1 else None
-    return Tile(pe, best_blocking(t, g, eb, sparsity), single)
+    pe = _best_pe(t, g, eb, sparsity, operands)
+    single = _best_pe(group_target(t), g, eb, sparsity, operands) if t.pe_groups > 1 else None
+    return Tile(pe, best_blocking(t, g, eb, sparsity, operands), single)
 
 
 def all_tiles(t: AccelTranTarget, g: GemmShape) -> Iterator[tuple[tuple[int, int], Blocking]]:

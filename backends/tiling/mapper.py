@@ -19,7 +19,7 @@ from xdsl.dialects.builtin import DictionaryAttr
 from xdsl.ir import Operation
 
 from backends.cost.attention import attention_gemms
-from backends.op_cost import compute_dtype, op_gemm, sparsity_of
+from backends.op_cost import compute_dtype, op_gemm, skipped_sparsity
 from backends.targets import AccelTranTarget, GpuTarget, PhazeTarget, Target
 from backends.tiling import acceltran, phaze
 from backends.tiling.gpu import gpu_tile
@@ -65,27 +65,42 @@ def op_gemms(
     }
 
 
-def evaluate(target: Target, g: GemmShape, tile: Tile, eb: int, sparsity: float) -> TileCost:
-    """The template's cost of ``tile`` on all cores / PEs."""
+def evaluate(
+    target: Target,
+    g: GemmShape,
+    tile: Tile,
+    eb: int,
+    sparsity: float,
+    operands: acceltran.Operands = None,
+) -> TileCost:
+    """The template's cost of ``tile`` on all cores / PEs (``operands``: AccelTran's
+    per-operand zero fractions, ``backends/tiling/acceltran.py``)."""
     if isinstance(target, AccelTranTarget):
-        return acceltran.evaluate(target, g, tile.pe, tile.blocking, eb, sparsity)
+        return acceltran.evaluate(target, g, tile.pe, tile.blocking, eb, sparsity, operands)
     if isinstance(target, PhazeTarget):
         return phaze.evaluate(target, g, tile.pe, tile.blocking, eb, sparsity)
     raise TandemError(f"tiling: no tile model for target kind {target.kind!r}")
 
 
 @lru_cache(maxsize=65536)
-def choose(target: Target, g: GemmShape, eb: int = 2, sparsity: float = 0.0) -> Choice:
+def choose(
+    target: Target,
+    g: GemmShape,
+    eb: int = 2,
+    sparsity: float = 0.0,
+    operands: acceltran.Operands = None,
+) -> Choice:
     """The mapper's tile for GEMM ``g`` on an accelerator, with the default tile's cost."""
     if isinstance(target, AccelTranTarget):
-        best = acceltran.best_tile(target, g, eb, sparsity)
-        default = acceltran.default_tile(target, g, eb, sparsity)
+        best = acceltran.best_tile(target, g, eb, sparsity, operands)
+        default = acceltran.default_tile(target, g, eb, sparsity, operands)
     elif isinstance(target, PhazeTarget):
         best = phaze.best_tile(target, g, eb, sparsity)
         default = phaze.default_tile(target, g, eb, sparsity)
     else:
         raise TandemError(f"tiling: no tile mapper for target kind {target.kind!r}")
-    cost, base = evaluate(target, g, best, eb, sparsity), evaluate(target, g, default, eb, sparsity)
+    cost = evaluate(target, g, best, eb, sparsity, operands)
+    base = evaluate(target, g, default, eb, sparsity, operands)
     if base.rank() < cost.rank():  # never worse than the default (a safeguard)
         best, cost = default, base
     return Choice(best, cost, base)
@@ -94,10 +109,13 @@ def choose(target: Target, g: GemmShape, eb: int = 2, sparsity: float = 0.0) -> 
 def choose_tiles(op: Operation, target: Target, fused_attention: bool = True) -> dict[str, Any]:
     """Per GEMM of ``op``: a ``Choice`` on accelerators, the GEMM model's tile info on GPUs."""
     gemms = op_gemms(op, fused_attention, isinstance(target, GpuTarget))
-    dt, sparsity = compute_dtype(op), sparsity_of(op)
+    # the sparsity the target skips (AccelTran's sparse units; GPUs and PHAZE run dense)
+    dt, sp = compute_dtype(op), skipped_sparsity(op, target)
     if isinstance(target, GpuTarget):
-        return {name: gpu_tile(target, g, dt, sparsity) for name, g in gemms.items()}
-    return {name: choose(target, g, nbytes_of(dt), sparsity) for name, g in gemms.items()}
+        return {name: gpu_tile(target, g, dt) for name, g in gemms.items()}
+    operands = sp.operands if isinstance(op, la.MatmulOp) else None
+    eb = nbytes_of(dt)
+    return {name: choose(target, g, eb, sp.pairs, operands) for name, g in gemms.items()}
 
 
 def tile_attr(choices: dict[str, Any]) -> DictionaryAttr:

@@ -59,7 +59,12 @@ def replay(fuser: Fuser, plan: KernelPlan, rewriter: PatternRewriter) -> None:
     """Fuse the planned kernels and drop the ops the plan found dead, in the planned order."""
     fused: dict[Kernel, FusedOp] = {}
     for step, node in plan.steps:
-        if isinstance(node, Kernel) and step == "fuse":
+        if isinstance(node, Kernel) and step == "fuse" and node.base is not None:
+            # a kernel grown by an epilogue (a prune): its ops back in the block, then fused
+            base = node.base
+            ops = fuser.inline(fused.pop(base), rewriter)
+            fused[node] = fuser.fuse([*ops, *node.ops[len(base.ops) :]], node.name, rewriter)
+        elif isinstance(node, Kernel) and step == "fuse":
             fused[node] = fuser.fuse(node.ops, node.name, rewriter)
         else:
             rewriter.erase_op(fused.pop(node) if isinstance(node, Kernel) else node)

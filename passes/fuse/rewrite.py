@@ -85,6 +85,28 @@ class Fuser:
             rewriter.erase_op(op, safe_erase=False)
         return fused
 
+    def inline(self, kernel: FusedOp, rewriter: PatternRewriter) -> list[Operation]:
+        """Put `kernel`'s ops back into the block where it was; the ops, in order."""
+        mapping: dict[SSAValue, SSAValue] = dict(
+            zip(kernel.body.block.args, kernel.inputs, strict=True)
+        )
+        body = kernel.body_ops
+        prev = kernel.prev_op
+        hi = self.pos[kernel]
+        lo = self.pos[prev] if prev is not None and prev in self.pos else hi - 1.0
+        ops: list[Operation] = []
+        for i, op in enumerate(body, 1):
+            clone = op.clone(value_mapper=mapping)
+            rewriter.insert_op(clone, InsertPoint.before(kernel))
+            self.pos[clone] = lo + (hi - lo) * i / (len(body) + 1)
+            ops.append(clone)
+        results = kernel.yield_op.values if kernel.yield_op is not None else ()
+        for old, v in zip(kernel.outputs, results, strict=True):
+            rewriter.replace_all_uses_with(old, mapping[v])
+        self.pos.pop(kernel, None)
+        rewriter.erase_op(kernel)
+        return ops
+
     def _move_after(
         self, anchor: Operation, ops: list[Operation], rewriter: PatternRewriter
     ) -> None:

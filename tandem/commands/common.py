@@ -79,6 +79,23 @@ def positive_float(text: str) -> float:
     return v
 
 
+def add_checkpoint_argument(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--checkpoint",
+        metavar="FILE",
+        help="load these weights (a PyTorch state dict of the same architecture) first",
+    )
+
+
+def apply_checkpoint(args: argparse.Namespace, spec: ModelSpec) -> None:
+    """Load `--checkpoint` into the model, if given."""
+    path = getattr(args, "checkpoint", None)
+    if path:
+        from frontends.checkpoint import load_checkpoint
+
+        load_checkpoint(spec.module, path)
+
+
 def overrides_from(args: argparse.Namespace) -> Overrides:
     from frontends.zoo import Overrides
 
@@ -148,7 +165,8 @@ def quiet() -> None:
 
 def input_files(args: argparse.Namespace) -> list[str]:
     """The files a command reads: the model (.mlir, or the .py of file.py:factory), a target
-    .toml and a CSV given as paths. Outputs may never be one of them."""
+    .toml, a CSV given as paths, a checkpoint and an inputs file. Outputs may never be one of
+    them."""
     files: list[str] = []
     model = getattr(args, "model", None)
     if isinstance(model, str):
@@ -159,6 +177,10 @@ def input_files(args: argparse.Namespace) -> list[str]:
     for key in ("target", "csv"):
         value = getattr(args, key, None)
         if isinstance(value, str) and (key == "csv" or value.endswith(".toml") or os.sep in value):
+            files.append(value)
+    for key in ("checkpoint", "inputs"):  # weights and data files (`tandem sparsity`)
+        value = getattr(args, key, None)
+        if isinstance(value, str):
             files.append(value)
     return files
 

@@ -1,4 +1,6 @@
-"""`tandem verify MODEL [--training] [-p PIPELINE] [--via torch-mlir]`: the IR computes what PyTorch computes.
+"""`tandem verify MODEL [--training] [-p PIPELINE] [--via torch-mlir] [--checkpoint FILE]`: the IR
+computes what PyTorch computes. With `dynaprop{...}` in the pipeline, PyTorch runs under the
+DynaProp runtime with the same settings (`frontends.dynaprop`).
 
 Verify runs the model with real weights on the CPU (PyTorch eager and the reference
 interpreter): a zoo model too big for this machine's memory is refused up front, naming the
@@ -11,7 +13,9 @@ import argparse
 
 from ir.errors import TandemError
 from tandem.commands.common import (
+    add_checkpoint_argument,
     add_model_arguments,
+    apply_checkpoint,
     load_spec,
     loss_note,
     positive_float,
@@ -36,6 +40,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="tolerance on the relative error, a positive number (default 1e-4 f32, 2e-2 f16/bf16)",
     )
     p.add_argument("--json", action="store_true", help="print the comparison as JSON")
+    add_checkpoint_argument(p)
     p.add_argument(
         "--via",
         choices=["torch-export", "torch-mlir"],
@@ -83,6 +88,7 @@ def run(args: argparse.Namespace) -> int:
     check_memory(args)
     try:
         spec = load_spec(args, device="cpu")
+        apply_checkpoint(args, spec)
         from frontends.trace import user_code
         from tandem.api import verify
 
