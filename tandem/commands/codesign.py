@@ -68,6 +68,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
             help=f"base model's {OVERRIDE_HELP[name]}",
         )
     p.add_argument("--dtype", choices=["f32", "f16", "bf16"], help="parameter dtype")
+    p.add_argument(
+        "--checkpoint",
+        metavar="FILE",
+        help="weights to measure DynaProp's sparsity on (all layers; default: random weights, "
+        "2 layers)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -84,7 +90,14 @@ def run(args: argparse.Namespace) -> int:
     if not outdir.parent.is_dir():
         raise TandemError(f"{outdir}: folder {outdir.parent} does not exist")
     overrides = {k: getattr(args, k) for k in OVERRIDES + ["dtype"]}
-    tc = toolchain_for(args.model, space.model, training=args.training, overrides=overrides)
+    tc = toolchain_for(
+        args.model,
+        space.model,
+        training=args.training,
+        overrides=overrides,
+        checkpoint=args.checkpoint or "",
+        sparsity_dir=str(outdir / "sparsity"),
+    )
     settings = SearchSettings(
         trials=args.trials,
         population=args.population,
@@ -151,6 +164,11 @@ def summary(outcome: Any, files: dict[str, Any], model: str, resumed: int) -> st
         )
     if space.area_budget:
         lines.append(f"  area budget {space.area_budget:.4g} mm^2")
+    if outcome.measurements:
+        from backends.codesign.measure import describe
+
+        lines.append("  DynaProp sparsity measured (reference interpreter):")
+        lines += [f"    {line}" for line in describe(outcome.measurements)]
     names = [p.name for p in outcome.params]
     rows = [
         [str(r.trial), *(_metric(r, OBJECTIVES[c][0], OBJECTIVES[c][2]) for c in cols)]
