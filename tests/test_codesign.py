@@ -403,6 +403,43 @@ def test_cli_codesign_writes_results_and_resumes(tmp_path: Path, capfd, tiny_ir:
     assert code == 1 and "holds a search with seed = 0, not 5" in err
 
 
+MEASURED_SPACE = """\
+    name = "t"
+    template = "acceltran-edge"
+    objectives = ["latency", "energy"]
+    pipeline = "dynaprop{tau-fwd=${plan.tau} measured=$SPARSITY}"
+    [parameters]
+    "compute.pes" = { choices = [64, 128] }
+    "plan.tau" = { choices = [0.06] }
+"""
+
+
+def test_cli_codesign_measures_on_a_checkpoint(tmp_path: Path, capfd) -> None:  # noqa: ANN001
+    """--checkpoint: the sparsity is measured on those weights (kept in OUTDIR/sparsity and
+    printed); other weights, other sparsity; a bad checkpoint is one error."""
+    import torch
+
+    from frontends.zoo import build_model
+
+    state = {k: 4 * v for k, v in build_model("bert-tiny").module.state_dict().items()}
+    ck = tmp_path / "ck.pt"
+    torch.save(state, ck)
+    space = write_space(tmp_path, MEASURED_SPACE)
+    args = ["codesign", "bert-tiny", "-s", space, "--trials", "2", "--population", "2"]
+    out = tmp_path / "out"
+    code, text, err = cli(capfd, *args, "--checkpoint", str(ck), "-o", str(out), "--no-progress")
+    assert code == 0, err
+    assert "DynaProp sparsity measured" in text and "weights of ck.pt" in text
+    (table,) = (out / "sparsity").glob("bert-tiny-tau0.06-*.json")
+    mine = table_from_json(json.loads(table.read_text()), "t").summary()
+    random = ModelToolchain("bert-tiny").measure_sparsity("dynaprop{tau-fwd=0.06}", {})
+    assert mine != table_from_json(json.loads(random or ""), "r").summary()
+    (tmp_path / "bad.pt").write_text("not a checkpoint")
+    bad = ["--checkpoint", str(tmp_path / "bad.pt"), "-o", str(tmp_path / "o2")]
+    code, _, err = cli(capfd, *args, *bad)
+    assert code == 1 and err.count("error:") == 1 and "bad.pt" in err
+
+
 def test_cli_codesign_bad_input(tmp_path: Path, capfd) -> None:  # noqa: ANN001
     code, _, err = cli(capfd, "codesign", "bert-tiny", "--space", "nope", "-o", str(tmp_path / "o"))
     assert code == 1 and err.count("error:") == 1 and "unknown space 'nope'" in err

@@ -81,10 +81,15 @@ def premeasure(
 def describe(measurements: dict[str, str | None]) -> list[str]:
     """One line per measurement: the stage, the zero fractions and where they come from."""
     lines = []
+    unmeasured_stages = [json.loads(k)[0] for k, t in measurements.items() if t is None]
+    if unmeasured_stages:
+        lines.append(
+            f"not measured (a fixed IR has no weights): dense costs for "
+            f"{', '.join(unmeasured_stages)}"
+        )
     for key, text in measurements.items():
         stage = json.loads(key)[0]
         if text is None:
-            lines.append(f"{stage}: not measured (a fixed IR has no weights): dense")
             continue
         data: dict[str, Any] = json.loads(text)
         s = table_from_json(data, stage).summary()
