@@ -11,24 +11,26 @@ pairs with a zero operand (`sparsity`), counted as
     pairs = sum over batch and k of nnz(A[..., :, k]) * nnz(B[..., k, :])
 
 which is what a pre-sparsity unit feeds its MAC lanes (backends/op_cost.py prices it).
+`sparsity_table` writes the same measurement as a table (`backends.sparsity_table`) that
+annotates another import of the model (meta device, fewer layers) without running it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 from xdsl.dialects import func
 from xdsl.ir import Operation
 
 from backends.interpreter import run_function
+from backends.sparsity_table import MAX_SPARSITY, matmul_keys
 from ir import attrs
 from ir.linalg_ops import MatmulOp
 from ir.sparse_ops import PruneOp
-
-# annotations stay in [0, 1): an all-zero operand is recorded as this
-MAX_SPARSITY = 1.0 - 1e-9
+from ir.sparsity import DynaPropConfig
 
 
 @dataclass
@@ -121,3 +123,43 @@ def annotate_sparsity(fn: func.FuncOp, measured: Measured) -> int:
         op.attributes[attrs.SPARSITY_RHS] = attrs.f64_attr(rhs)
         n += 1
     return n
+
+
+def sparsity_table(
+    fn: func.FuncOp, measured: Measured, config: DynaPropConfig, **info: Any
+) -> dict[str, Any]:
+    """The measurement on `fn` as the JSON table `dynaprop{measured=...}` reads (the format
+    in `backends.sparsity_table`); `info` (model, layers, weights, ...) is stored with it."""
+    sites = [
+        {"site": s, "layer": layer, "phase": phase, "sparsity": z / n, "elements": n}
+        for (s, layer, phase), (z, n) in measured.sites.items()
+        if n
+    ]
+    matmuls = []
+    for op, ((key, layer, phase), _) in matmul_keys(fn).items():
+        count = measured.matmuls.get(op)
+        if count is None:
+            continue
+        lhs, rhs, pairs = count.fractions()
+        matmuls.append(
+            {
+                "key": key,
+                "layer": layer,
+                "phase": phase,
+                "lhs": lhs,
+                "rhs": rhs,
+                "pairs": pairs,
+                "macs": count.pairs,
+            }
+        )
+    return {
+        **info,
+        "tau_fwd": config.tau_fwd,
+        "tau_bwd": config.tau_bwd,
+        "pruned_sites": list(config.sites),
+        "act_grads": config.act_grads,
+        "weight_grads": config.weight_grads,
+        "measured_on": "ir",
+        "sites": sites,
+        "matmuls": matmuls,
+    }

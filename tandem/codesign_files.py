@@ -26,6 +26,7 @@ from typing import Any
 
 from backends.codesign.design import design_data, target_toml
 from backends.codesign.evaluate import METRICS, Result, design_name
+from backends.codesign.measure import describe
 from backends.codesign.pareto import best_design, pareto_front, pareto_png
 from backends.codesign.search import Outcome
 from backends.codesign.shape import shape_overrides
@@ -79,12 +80,14 @@ def meta(outcome: Outcome, toolchain: Any) -> dict[str, Any]:
         "model": toolchain.model,
         "training": toolchain.training,
         "overrides": dict(toolchain.overrides),
+        "checkpoint": getattr(toolchain, "checkpoint", ""),
         "objectives": list(outcome.space.objectives),
         "seed": s.seed,
         "population": s.population or outcome.space.population,
         "parameters": [p.name for p in outcome.params],
         "skipped_stages": outcome.skipped_stages,
         "placement": _placement(outcome.space),
+        "sparsity": describe(outcome.measurements),
     }
 
 
@@ -115,9 +118,9 @@ def read_trials(outdir: Path, expect: dict[str, Any]) -> dict[str, Result]:
         old = json.loads(meta_file.read_text())
     except (OSError, ValueError) as e:
         raise TandemError(f"{meta_file}: cannot read: {e}") from None
-    keys = ("space", "model", "training", "overrides", "objectives", "seed", "parameters")
-    for k in (*keys, "placement"):
-        if old.get(k) != expect[k]:
+    keys = ("space", "model", "training", "overrides", "checkpoint", "objectives", "seed")
+    for k in (*keys, "parameters", "placement"):
+        if old.get(k, "" if k == "checkpoint" else None) != expect[k]:
             raise TandemError(
                 f"{outdir}: holds a search with {k} = {old.get(k)!r}, not {expect[k]!r}; "
                 "give another -o or remove the folder to start again"

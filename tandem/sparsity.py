@@ -4,11 +4,13 @@
     result = measure(spec, DynaPropConfig(tau_fwd=0.06), batches)   # PyTorch runtime
     result.forward, result.loss_dense, result.loss_pruned, result.sites
     ir, measured = annotated_ir(spec, DynaPropConfig(), batches)     # the IR, annotated
+    table = measured_table(spec, DynaPropConfig(), batches)          # JSON for measured=
 
 `measure` runs the model twice per batch, densely and under the DynaProp runtime
 (`frontends.dynaprop`), with backward passes when `training`. `annotated_ir` imports the model,
 applies the `dynaprop` pass and runs the reference interpreter on the same batches, writing the
-measured sparsity of every matmul operand on the IR (`backends.sparsity`).
+measured sparsity of every matmul operand on the IR (`backends.sparsity`); `measured_table`
+returns that measurement as the table `dynaprop{measured=...}` annotates other imports from.
 """
 
 from __future__ import annotations
@@ -23,9 +25,10 @@ import torch
 from xdsl.dialects.builtin import ModuleOp
 
 from backends.interpreter import entry
-from backends.sparsity import Measured, annotate_sparsity, measure_sparsity
+from backends.sparsity import Measured, annotate_sparsity, measure_sparsity, sparsity_table
 from backends.verify import arguments
 from frontends.dynaprop import DynaProp, SiteCount
+from frontends.importer import Imported
 from frontends.zoo import ModelSpec
 from ir.errors import TandemError
 from ir.sparsity import DynaPropConfig
@@ -59,6 +62,7 @@ class SparsityResult:
         return {
             "tau_fwd": self.config.tau_fwd,
             "tau_bwd": self.config.tau_bwd,
+            "pruned_sites": list(self.config.sites),
             "training": self.training,
             "sites": [c.to_json() for c in self.sites],
             "forward": self.forward,
@@ -243,15 +247,17 @@ def sweep(
 
 
 def annotated_ir(
-    spec: ModelSpec, config: DynaPropConfig, batches: list[tuple]
+    spec: ModelSpec, config: DynaPropConfig, batches: list[tuple], imported: Imported | None = None
 ) -> tuple[ModuleOp, Measured]:
     """The model's IR with the `dynaprop` pass applied and every matmul annotated with the
-    sparsity its operands had on `batches` (reference interpreter)."""
+    sparsity its operands had on `batches` (reference interpreter). `imported`: the model's
+    import, when made already (it is not changed)."""
     from frontends.importer import trace_and_import
     from tandem.pipeline import run_pipeline
 
-    imported = trace_and_import(spec.module, spec.example_inputs, training=spec.training)
-    ir = imported.ir
+    if imported is None:
+        imported = trace_and_import(spec.module, spec.example_inputs, training=spec.training)
+    ir = imported.ir.clone()
     run_pipeline(ir, config.pipeline())
     fn = entry(ir)
     n_inputs = len(spec.example_inputs)
@@ -259,6 +265,40 @@ def annotated_ir(
     measured = measure_sparsity(fn, runs)
     annotate_sparsity(fn, measured)
     return ir, measured
+
+
+def measured_table(
+    spec: ModelSpec,
+    config: DynaPropConfig,
+    batches: list[tuple],
+    imported: Imported | None = None,
+    **info: Any,
+) -> dict[str, Any]:
+    """The sparsity of every site and matmul of the model measured on `batches` (reference
+    interpreter), as the JSON table `dynaprop{measured=...}` reads (`backends.sparsity_table`)."""
+    ir, measured = annotated_ir(spec, config, batches, imported)
+    return table_of(spec, config, ir, measured, len(batches), **info)
+
+
+def table_of(
+    spec: ModelSpec,
+    config: DynaPropConfig,
+    ir: ModuleOp,
+    measured: Measured,
+    batches: int,
+    **info: Any,
+) -> dict[str, Any]:
+    """The table of a measurement `annotated_ir` made (`measured_table`)."""
+    return sparsity_table(
+        entry(ir),
+        measured,
+        config,
+        model=spec.name,
+        layers=spec.config.get("layers"),
+        training=spec.training,
+        batches=batches,
+        **info,
+    )
 
 
 # ---------------------------------------------------------------------------- sweep plot

@@ -4,6 +4,7 @@ resumable), the Pareto front, and `tandem codesign` end to end. Ray: test_codesi
 
 from __future__ import annotations
 
+import json
 import math
 import textwrap
 from pathlib import Path
@@ -23,10 +24,13 @@ from backends.codesign import (
     space_names,
     target_toml,
 )
+from backends.codesign.evaluate import active_parts
+from backends.codesign.measure import describe, premeasure, unmeasured, with_measurements
 from backends.codesign.plan import render, split_available, stages
 from backends.codesign.shape import InvalidShape, shape_overrides
 from backends.codesign.space import Space
 from backends.cost import acceltran_area, phaze_area
+from backends.sparsity_table import table_from_json
 from backends.targets import load_target
 from ir.errors import TandemError
 from tandem.cli import main
@@ -193,7 +197,8 @@ def test_builtin_pipelines_parse(name: str) -> None:
     space = load_space(name)
     kept, _ = split_available(space.pipeline, get_all_passes())
     plan = {p.name: p.default or p.minimum() for p in space.group("plan")}
-    build_pipeline(render(kept, target_path=space.template_path, plan=plan))
+    text = render(kept, target_path=space.template_path, plan=plan)
+    build_pipeline(with_measurements(text, lambda stage: "measured.json"))  # $SPARSITY: a file
 
 
 # ------------------------------------------------------------------------------ evaluation
@@ -253,6 +258,57 @@ def test_layer_scaling_equals_full_model(space_name: str, training: bool) -> Non
     for m, rel in (("latency_s", 1e-6), ("energy_j", 1e-6), ("memory_bytes", 0.01)):
         a, b = scaled.metric(m), full.metric(m)
         assert (math.isnan(a) and math.isnan(b)) or a == pytest.approx(b, rel=rel), m
+
+
+class Unmeasured(ModelToolchain):
+    """Prunes inserted, no sparsity measured: dense costs."""
+
+    def measure_sparsity(self, stage, shape):  # noqa: ANN001, ANN201
+        return None
+
+
+class NeverMeasures(ModelToolchain):
+    def _measure(self, config, shape):  # noqa: ANN001, ANN201
+        raise AssertionError("measured again")
+
+
+def test_measured_stage_text() -> None:
+    stage = "dynaprop{tau-fwd=0.06 measured=$SPARSITY mean-layers=true}"
+    assert unmeasured(stage) == "dynaprop{tau-fwd=0.06 mean-layers=true}"
+    assert unmeasured("dynaprop{measured=$SPARSITY}") == "dynaprop"
+    text = f"pad-shapes,{stage},fuse"
+    assert with_measurements(text, lambda s: "/t/m.json") == (
+        'pad-shapes,dynaprop{tau-fwd=0.06 measured="/t/m.json" mean-layers=true},fuse'
+    )
+    assert with_measurements(text, lambda s: None) == (
+        "pad-shapes,dynaprop{tau-fwd=0.06 mean-layers=true},fuse"
+    )
+
+
+def test_sparsity_measured_per_threshold_costs_the_candidates(tmp_path: Path) -> None:
+    """bert-tiny (a zoo model): each threshold of the space is measured once on the real
+    model and kept in sparsity_dir; a higher threshold zeroes more MACs and costs less
+    energy; dense costs (nothing measured) are higher; the files are read back."""
+    space = load_space("acceltran")
+    tc = toolchain_for(
+        "bert-tiny", space.model, training=None, overrides={}, sparsity_dir=str(tmp_path)
+    )
+    kept, _, _ = active_parts(space, tc)
+    shape = shape_overrides(tc.config() or {}, {})
+    tables = premeasure(space, tc, kept, shape)
+    assert len(tables) == 5 and len(list(tmp_path.glob("bert-tiny-tau*.json"))) == 5
+    macs = [table_from_json(json.loads(t or ""), "t").summary()["macs"] for t in tables.values()]
+    assert 0 < macs[0] and macs == sorted(macs)
+    assert "tau-fwd=0.02: " in describe(tables)[0] and "random weights" in describe(tables)[0]
+    ev = Evaluator(space, tc, measurements=tables)
+    low, high = (ev.evaluate({**SMALL, "plan.tau_fwd": t}) for t in (0.02, 0.1))
+    assert high.metric("energy_j") < low.metric("energy_j")
+    assert high.metric("latency_s") <= low.metric("latency_s")
+    dense = Evaluator(space, Unmeasured("bert-tiny", False, tc.overrides))
+    d = dense.evaluate({**SMALL, "plan.tau_fwd": 0.1})
+    assert d.metric("energy_j") > high.metric("energy_j")
+    again = NeverMeasures("bert-tiny", False, tc.overrides, sparsity_dir=str(tmp_path))
+    assert premeasure(space, again, kept, shape) == tables
 
 
 # ------------------------------------------------------------------------------ pareto
@@ -335,6 +391,7 @@ def test_cli_codesign_writes_results_and_resumes(tmp_path: Path, capfd, tiny_ir:
     rows = (out / "trials.csv").read_text().splitlines()
     assert len(rows) == 7 and rows[0].startswith("trial,status,feasible,compute.pes")
     assert "plan.tau_fwd" in rows[0]
+    assert "not measured (a fixed IR has no weights): dense" in text
     code, text, err = cli(capfd, "simulate", tiny_ir, "--target", str(out / "best.toml"))
     assert code == 0 and "area" in text, err
     code, text, err = cli(
@@ -344,6 +401,43 @@ def test_cli_codesign_writes_results_and_resumes(tmp_path: Path, capfd, tiny_ir:
     assert len((out / "trials.csv").read_text().splitlines()) == 10
     code, _, err = cli(capfd, *args, "--seed", "5", "-o", str(out), "--no-progress")
     assert code == 1 and "holds a search with seed = 0, not 5" in err
+
+
+MEASURED_SPACE = """\
+    name = "t"
+    template = "acceltran-edge"
+    objectives = ["latency", "energy"]
+    pipeline = "dynaprop{tau-fwd=${plan.tau} measured=$SPARSITY}"
+    [parameters]
+    "compute.pes" = { choices = [64, 128] }
+    "plan.tau" = { choices = [0.06] }
+"""
+
+
+def test_cli_codesign_measures_on_a_checkpoint(tmp_path: Path, capfd) -> None:  # noqa: ANN001
+    """--checkpoint: the sparsity is measured on those weights (kept in OUTDIR/sparsity and
+    printed); other weights, other sparsity; a bad checkpoint is one error."""
+    import torch
+
+    from frontends.zoo import build_model
+
+    state = {k: 4 * v for k, v in build_model("bert-tiny").module.state_dict().items()}
+    ck = tmp_path / "ck.pt"
+    torch.save(state, ck)
+    space = write_space(tmp_path, MEASURED_SPACE)
+    args = ["codesign", "bert-tiny", "-s", space, "--trials", "2", "--population", "2"]
+    out = tmp_path / "out"
+    code, text, err = cli(capfd, *args, "--checkpoint", str(ck), "-o", str(out), "--no-progress")
+    assert code == 0, err
+    assert "DynaProp sparsity measured" in text and "weights of ck.pt" in text
+    (table,) = (out / "sparsity").glob("bert-tiny-tau0.06-*.json")
+    mine = table_from_json(json.loads(table.read_text()), "t").summary()
+    random = ModelToolchain("bert-tiny").measure_sparsity("dynaprop{tau-fwd=0.06}", {})
+    assert mine != table_from_json(json.loads(random or ""), "r").summary()
+    (tmp_path / "bad.pt").write_text("not a checkpoint")
+    bad = ["--checkpoint", str(tmp_path / "bad.pt"), "-o", str(tmp_path / "o2")]
+    code, _, err = cli(capfd, *args, *bad)
+    assert code == 1 and err.count("error:") == 1 and "bad.pt" in err
 
 
 def test_cli_codesign_bad_input(tmp_path: Path, capfd) -> None:  # noqa: ANN001

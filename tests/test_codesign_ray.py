@@ -61,6 +61,18 @@ class CrashAlways(ModelToolchain):
         return super().config()
 
 
+class MeasuredIR(ModelToolchain):
+    """bert-tiny's IR from a file, with its sparsity measured on the zoo model, in the
+    driver only: a worker asked to measure dies (the tables must come by value)."""
+
+    driver: int = 0
+
+    def measure_sparsity(self, stage, shape):  # noqa: ANN001, ANN201
+        if os.getpid() != self.driver:
+            os._exit(1)
+        return ModelToolchain("bert-tiny").measure_sparsity(stage, {})
+
+
 def metrics(r) -> dict:  # noqa: ANN001
     return {k: None if math.isnan(v) else v for k, v in r.metrics.items()}
 
@@ -135,3 +147,21 @@ def test_cluster_search_on_ray_equals_in_process(local_ray, tmp_path: Path) -> N
     assert [(r.params, r.plan["key"], metrics(r)) for r in runs[0]] == [
         (r.params, r.plan["key"], metrics(r)) for r in runs[1]
     ]
+
+
+def test_measured_sparsity_reaches_workers_by_value(local_ray, tiny_ir: str) -> None:  # noqa: ANN001
+    """DynaProp's sparsity is measured once per threshold in the driver and shipped: two
+    workers give the in-process results exactly, and they are not the dense ones."""
+    tc = MeasuredIR(tiny_ir)
+    object.__setattr__(tc, "driver", os.getpid())
+    _, on_ray = search(tc, workers=2, refs=False)
+    _, local = search(tc, workers=1, refs=False)
+    _, dense = search(ModelToolchain(tiny_ir), workers=1, refs=False)
+    assert len(on_ray.measurements) == 5 and all(on_ray.measurements.values())
+    assert all(r.status != "failed" for r in on_ray.results), on_ray.results[0].error
+    assert [metrics(r) for r in on_ray.results] == [metrics(r) for r in local.results]
+    # the first generation (4 trials) is asked before any result: the same candidates
+    first = list(zip(on_ray.results[:4], dense.results[:4], strict=True))
+    assert all(a.params == b.params for a, b in first)
+    ok = [(a, b) for a, b in first if a.feasible]
+    assert ok and all(a.metric("energy_j") < b.metric("energy_j") for a, b in ok)

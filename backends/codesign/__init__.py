@@ -5,7 +5,8 @@ A design space (``space.py``; the file format in ``space_file.py``; TOML files i
 parameters to search (template keys, ``model.*`` shape knobs, ``plan.*`` pass options), the
 constraints, the objectives and reference designs. One candidate (``evaluate.py``) is a
 target built from the template (``design.py``), a model shape (``shape.py``), the space's
-pass pipeline (``plan.py``: only the stages whose pass exists) and a simulation. The search
+pass pipeline (``plan.py``: only the stages whose pass exists; ``measure.py``: DynaProp's
+sparsity measured on the real model for ``measured=$SPARSITY``) and a simulation. The search
 (``search.py``) asks Optuna (NSGA-II, or TPE for one objective) for generations of
 candidates and evaluates them in-process or on Ray workers; ``pareto.py`` gives the front,
 the best design, the comparison with the references and the plot. A space with a

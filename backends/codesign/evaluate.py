@@ -8,7 +8,9 @@ Steps: the hardware parameters change keys of the template (a target, validated 
 would be); the area is checked first (a design over the budget is not simulated); the
 model knobs give the shape (``shape.py``), checked against the parameter budget; the
 space's pipeline (only the stages whose pass exists, ``plan.py``) runs on a copy of the
-model's IR; ``backends.sim.simulate`` gives latency, energy and memory.
+model's IR, with ``measured=$SPARSITY`` naming DynaProp's sparsity measured on the real
+model at the candidate's threshold (``measure.py``); ``backends.sim.simulate`` gives latency,
+energy and memory.
 
 Identical layers are analysed once: a zoo model with L > 2 layers is imported with 1 and 2
 layers, both are simulated, and every additive quantity (latency, energy, memory) is
@@ -41,6 +43,7 @@ from xdsl.dialects.builtin import ModuleOp
 
 from backends.codesign.cluster import plan_candidate
 from backends.codesign.design import area_of, build_target, design_data, target_toml
+from backends.codesign.measure import measurement_key, with_measurements
 from backends.codesign.plan import plan_names, render, split_available, uses_target
 from backends.codesign.shape import InvalidShape, shape_overrides, shape_params
 from backends.codesign.space import Param, Reference, Space
@@ -90,6 +93,12 @@ class Toolchain(Protocol):
         ...
 
     def pass_names(self) -> frozenset[str]: ...
+
+    def measure_sparsity(self, stage: str, shape: dict[str, int]) -> str | None:
+        """DynaProp's sparsity with the settings of ``stage`` (a dynaprop pass) measured on
+        the model at ``shape``, as the JSON table ``dynaprop{measured=...}`` reads; None
+        when the model has no weights to run (a fixed IR)."""
+        ...
 
 
 def candidate_key(params: dict[str, Any]) -> str:
@@ -161,7 +170,13 @@ def design_name(space: Space, params: dict[str, Any]) -> str:
 class Evaluator:
     """Evaluates candidates of one space for one model (see the module docstring)."""
 
-    def __init__(self, space: Space, toolchain: Toolchain, workdir: str | None = None) -> None:
+    def __init__(
+        self,
+        space: Space,
+        toolchain: Toolchain,
+        workdir: str | None = None,
+        measurements: dict[str, str | None] | None = None,
+    ) -> None:
         self.space, self.toolchain = space, toolchain
         self.kept, self.skipped, self.params = active_parts(space, toolchain)
         self.base = check_toolchain(space, toolchain)
@@ -170,6 +185,9 @@ class Evaluator:
         self.workdir = Path(workdir or self._tmp.name)
         self._irs: dict[tuple, ModuleOp] = {}
         self._results: dict[str, Result] = {}
+        # measured sparsity tables (JSON) by measure.measurement_key, and their files here
+        self.measurements: dict[str, str | None] = dict(measurements or {})
+        self._files: dict[str, str] = {}
 
     # ------------------------------------------------------------------ public
 
@@ -252,7 +270,7 @@ class Evaluator:
             )
             return Result(params, metrics, status, {**violations, **viol}, error, plan=plan)
 
-        pipeline = self._pipeline(target, values, hardware, name, target_file)
+        pipeline = self._pipeline(target, values, hardware, name, target_file, shape)
         sim = self._simulate(shape, pipeline, target)
         sim.pop("tokens", None)
         metrics.update(sim)
@@ -274,6 +292,7 @@ class Evaluator:
         hardware: dict[str, Any],
         name: str,
         target_file: str | None,
+        shape: dict[str, int],
     ) -> str:
         if not self.kept:
             return ""
@@ -285,7 +304,23 @@ class Evaluator:
                 file.write_text(target_toml(data))
             path = str(file)
         plan = {k: v for k, v in values.items() if k.startswith("plan.")}
-        return render(self.kept, target_path=path, cluster=self.space.cluster or "", plan=plan)
+        text = render(self.kept, target_path=path, cluster=self.space.cluster or "", plan=plan)
+        return with_measurements(text, lambda stage: self._measured_file(stage, shape))
+
+    def _measured_file(self, stage: str, shape: dict[str, int]) -> str | None:
+        """The file of the sparsity measured for ``stage`` at ``shape`` (measured once)."""
+        key = measurement_key(stage, shape)
+        if key not in self.measurements:
+            self.measurements[key] = self.toolchain.measure_sparsity(stage, shape)
+        text = self.measurements[key]
+        if text is None:
+            return None
+        if key not in self._files:
+            digest = hashlib.sha1(key.encode()).hexdigest()[:12]
+            file = self.workdir / f"sparsity-{digest}.json"
+            file.write_text(text)
+            self._files[key] = str(file)
+        return self._files[key]
 
     def _simulate(self, shape: dict[str, int], pipeline: str, target: Target) -> dict[str, float]:
         layers = shape.get("layers", 0)

@@ -15,6 +15,10 @@ Resuming replays the search: the sampler is asked again with the same seed and e
 candidate already in ``known`` (read back from trials.csv) is told without being evaluated,
 so an interrupted search continues exactly where it stopped.
 
+DynaProp's sparsity (``measure.py``) is measured in this process before the search, for
+every threshold the space offers, and shipped to the workers with the space: every worker
+costs a candidate with the same measured tables.
+
 Workers: ``workers=1`` evaluates in this process; otherwise Ray actors, one per worker, each
 with its own Evaluator (and its own model and result caches). A local Ray instance is
 started (``num_cpus=workers``) and shut down by the search unless Ray is already running;
@@ -42,6 +46,8 @@ from backends.codesign.evaluate import (
     candidate_key,
     check_toolchain,
 )
+from backends.codesign.measure import premeasure
+from backends.codesign.shape import shape_overrides
 from backends.codesign.space import Param, Space
 from backends.codesign.space_file import OBJECTIVES
 from ir.errors import TandemError, one_line
@@ -77,6 +83,8 @@ class Outcome:
     reused: int = 0
     interrupted: bool = False
     seconds: float = 0.0
+    # DynaProp sparsity measured before the search (measure.py): JSON tables by stage/shape
+    measurements: dict[str, str | None] = field(default_factory=dict)
 
 
 # ---------------------------------------------------------------------------------- workers
@@ -87,11 +95,14 @@ def _run_job(ev: Evaluator, job: Job) -> Result:
     return ev.evaluate_reference(payload) if kind == "reference" else ev.evaluate(payload)
 
 
+Tables = dict[str, str | None]  # measured sparsity (measure.py), shipped to workers
+
+
 class _Local:
     """Evaluates jobs in this process, one after another."""
 
-    def __init__(self, space: Space, toolchain: Toolchain) -> None:
-        self.ev = Evaluator(space, toolchain)
+    def __init__(self, space: Space, toolchain: Toolchain, tables: Tables) -> None:
+        self.ev = Evaluator(space, toolchain, measurements=tables)
 
     def run(self, jobs: list[Job], done: Callable[[int, Result], None]) -> None:
         for i, job in enumerate(jobs):
@@ -104,20 +115,22 @@ class _Local:
 class Worker:
     """A Ray actor: one Evaluator, built on the first job."""
 
-    def __init__(self, space: Space, toolchain: Toolchain) -> None:
-        self.space, self.toolchain = space, toolchain
+    def __init__(self, space: Space, toolchain: Toolchain, tables: Tables) -> None:
+        self.space, self.toolchain, self.tables = space, toolchain, tables
         self.ev: Evaluator | None = None
 
     def run(self, job: Job) -> Result:
         if self.ev is None:
-            self.ev = Evaluator(self.space, self.toolchain)
+            self.ev = Evaluator(self.space, self.toolchain, measurements=self.tables)
         return _run_job(self.ev, job)
 
 
 class _RayPool:
     """Ray actors, one per worker; each takes the next job when it finishes one."""
 
-    def __init__(self, space: Space, toolchain: Toolchain, settings: SearchSettings) -> None:
+    def __init__(
+        self, space: Space, toolchain: Toolchain, settings: SearchSettings, tables: Tables
+    ) -> None:
         try:
             import ray
         except ImportError:  # pragma: no cover - ray is a dependency
@@ -146,7 +159,7 @@ class _RayPool:
         self.actor_cls: Any = ray.remote(
             num_cpus=1, max_restarts=settings.retries, max_task_retries=settings.retries
         )(Worker)
-        self.args = (space, toolchain)
+        self.args = (space, toolchain, tables)
         self.actors: list[Any] = [
             self.actor_cls.remote(*self.args) for _ in range(settings.workers)
         ]
@@ -262,8 +275,8 @@ def run_search(
     from tqdm import tqdm
 
     t0 = time.perf_counter()
-    _, skipped, params = active_parts(space, toolchain)
-    check_toolchain(space, toolchain)
+    kept, skipped, params = active_parts(space, toolchain)
+    base = check_toolchain(space, toolchain)
     trials = settings.trials or space.trials
     population = settings.population or space.population
     if trials < 1 or population < 2 or settings.workers < 1:
@@ -280,10 +293,14 @@ def run_search(
     warnings.filterwarnings("ignore", module="optuna")
     pool: Any = None
     try:
+        if not space.group("model"):  # one shape: measure every threshold once, up front
+            shape = shape_overrides(base, {}) if base is not None else {}
+            out.measurements = premeasure(space, toolchain, kept, shape)
+        tables = dict(out.measurements)
         pool = (
-            _Local(space, toolchain)
+            _Local(space, toolchain, tables)
             if settings.workers == 1
-            else _RayPool(space, toolchain, settings)
+            else _RayPool(space, toolchain, settings, tables)
         )
         refs: list[Job] = [("reference", r) for r in space.references]
         got: dict[int, Result] = {}

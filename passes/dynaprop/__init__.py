@@ -21,10 +21,25 @@ reads it (the operands of dX = dY W^T, dW = X^T dY and db = sum dY; the output g
 dQ, dK, dV of attention); with `weight-grads` every projection's weight gradient (the dW
 matmul's result) is pruned with tau-bwd.
 
+Measured sparsity (`measured="file.json"`, from `tandem sparsity MODEL --table file.json`):
+after the prunes are inserted, every matmul gets the zero fractions of its operands and of
+its multiply-accumulate pairs measured on the real model (`sparsity.lhs`, `sparsity.rhs`,
+`sparsity`; `backends.sparsity_table`), so a shape-only IR (meta device, fewer layers) is
+costed at the measured sparsity without running it:
+
+    %s = tfm.matmul %qp, %kp {layer = 0 : i64, sparsity = 0.163 : f64,
+                              sparsity.lhs = 0.085 : f64, sparsity.rhs = 0.085 : f64, ...}
+
+The file must have been measured with the same tau-fwd (tau-bwd when the IR has a backward)
+and sites; a one-line error says which differs.
+
 Options:
   tau-fwd: forward threshold (default 0.06); tau-bwd: backward threshold (default 1e-4);
   sites: comma-separated site names, `all` (default) or `none`;
-  act-grads, weight-grads: prune activation / weight gradients (default true).
+  act-grads, weight-grads: prune activation / weight gradients (default true);
+  measured: a measurement (JSON) to annotate the matmuls from (default none: no sparsity);
+  mean-layers: every layer gets the mean over the measured layers (for an IR of 1-2 layers
+    standing for a deeper model; default false: each layer its own, the mean where absent).
 """
 
 from __future__ import annotations
@@ -37,6 +52,7 @@ from xdsl.dialects.builtin import ModuleOp
 from xdsl.ir import Block, Operation, SSAValue
 from xdsl.passes import ModulePass
 
+from backends.sparsity_table import annotate_from_table, load_table
 from ir import attrs
 from ir.errors import PassError, TandemError
 from ir.linalg_ops import AttentionBackwardOp, AttentionOp
@@ -183,7 +199,7 @@ def rewrite_function(fn: func.FuncOp, cfg: DynaPropConfig) -> None:
 class DynaPropPass(ModulePass):
     """Insert `tfm.prune` at DynaProp's sites; see the module docstring.
 
-    Options: tau-fwd, tau-bwd, sites, act-grads, weight-grads.
+    Options: tau-fwd, tau-bwd, sites, act-grads, weight-grads, measured, mean-layers.
     """
 
     name = "dynaprop"
@@ -193,6 +209,8 @@ class DynaPropPass(ModulePass):
     sites: tuple[str, ...] = ("all",)
     act_grads: bool = True
     weight_grads: bool = True
+    measured: str = ""
+    mean_layers: bool = False
 
     def config(self) -> DynaPropConfig:
         """The options, validated (a PassError names the bad one)."""
@@ -209,6 +227,23 @@ class DynaPropPass(ModulePass):
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
         cfg = self.config()
-        for fn in op.ops:
-            if isinstance(fn, func.FuncOp):
-                rewrite_function(fn, cfg)
+        fns = [fn for fn in op.ops if isinstance(fn, func.FuncOp)]
+        for fn in fns:
+            rewrite_function(fn, cfg)
+        if self.measured:
+            self.annotate(fns, cfg)
+
+    def annotate(self, fns: list[func.FuncOp], cfg: DynaPropConfig) -> None:
+        """Write the measured sparsity of `measured` on the matmuls of `fns`."""
+        backward = any(
+            isinstance(o, PruneOp) and attrs.phase_of(o) == attrs.BACKWARD
+            for fn in fns
+            for o in fn.body.block.ops
+        )
+        try:
+            table = load_table(self.measured)
+            table.check(cfg.tau_fwd, cfg.tau_bwd, cfg.sites, backward)
+            for fn in fns:
+                annotate_from_table(fn, table, mean_layers=bool(self.mean_layers))
+        except TandemError as exc:
+            raise PassError(f"dynaprop: {exc}") from None

@@ -80,6 +80,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         metavar="KEYS",
         help="plan keys every candidate keeps: t=8,p=2,mb=1,recompute=full,... (clusters)",
     )
+    p.add_argument(
+        "--checkpoint",
+        metavar="FILE",
+        help="weights to measure DynaProp's sparsity on (all layers; default: random weights, "
+        "2 layers)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -97,7 +103,14 @@ def run(args: argparse.Namespace) -> int:
     if not outdir.parent.is_dir():
         raise TandemError(f"{outdir}: folder {outdir.parent} does not exist")
     overrides = {k: getattr(args, k) for k in OVERRIDES + ["dtype"]}
-    tc = toolchain_for(args.model, space.model, training=args.training, overrides=overrides)
+    tc = toolchain_for(
+        args.model,
+        space.model,
+        training=args.training,
+        overrides=overrides,
+        checkpoint=args.checkpoint or "",
+        sparsity_dir=str(outdir / "sparsity"),
+    )
     settings = SearchSettings(
         trials=args.trials,
         population=args.population,
@@ -171,6 +184,11 @@ def summary(outcome: Any, files: dict[str, Any], model: str, resumed: int) -> st
             f"  training on {pl.cluster}: {pl.gpus} GPUs, global batch {pl.global_batch}, "
             f"{pl.kernels} kernels; each shape's plan searched{fixed}"
         )
+    if outcome.measurements:
+        from backends.codesign.measure import describe
+
+        lines.append("  DynaProp sparsity measured (reference interpreter):")
+        lines += [f"    {line}" for line in describe(outcome.measurements)]
     names = [p.name for p in outcome.params]
     plan = ["plan"] if pl is not None else []
     rows = [

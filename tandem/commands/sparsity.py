@@ -1,10 +1,12 @@
 """`tandem sparsity MODEL [--training] --tau-fwd X --tau-bwd Y [--inputs FILE] [--json]
-[-o annotated.mlir] [--checkpoint FILE] [--sweep TAUS --plot OUT.png]`.
+[-o annotated.mlir] [--table OUT.json] [--checkpoint FILE] [--sweep TAUS --plot OUT.png]`.
 
 Runs the model on real inputs under the DynaProp runtime and reports the measured sparsity of
 every site (per site, per layer, forward and backward) and the loss change; `-o` writes the
 IR after the `dynaprop` pass with every matmul annotated with the sparsity of its operands
-(measured on the reference interpreter), ready for `tandem simulate`. `--sweep` repeats the
+(measured on the reference interpreter), ready for `tandem simulate`; `--table` writes that
+measurement per site and matmul as JSON, which `dynaprop{tau-fwd=X measured="OUT.json"}`
+applies to any import of the model (meta device, fewer layers). `--sweep` repeats the
 measurement for several forward thresholds (a table, `--plot` a PNG).
 """
 
@@ -59,6 +61,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.add_argument("--per-layer", action="store_true", help="print every site of every layer")
     p.add_argument("-o", "--output", metavar="OUT.mlir", help="write the annotated IR")
+    p.add_argument(
+        "--table",
+        metavar="OUT.json",
+        help="write the IR measurement per site and matmul (for dynaprop{measured=OUT.json})",
+    )
     p.add_argument(
         "--sweep", metavar="TAUS", help="comma-separated forward thresholds to measure in turn"
     )
@@ -170,9 +177,11 @@ def run(args: argparse.Namespace) -> int:
     taus = _taus(args.sweep) if args.sweep else None
     if args.plot and not taus:
         raise TandemError("--plot draws a sweep; give --sweep TAUS too")
-    if args.output and taus:
-        raise TandemError("-o writes one annotated IR; leave out --sweep")
-    outputs = plan_outputs(args, [("-o", args.output), ("--plot", args.plot)])
+    if (args.output or args.table) and taus:
+        raise TandemError("-o and --table write one measurement; leave out --sweep")
+    outputs = plan_outputs(
+        args, [("-o", args.output), ("--table", args.table), ("--plot", args.plot)]
+    )
     with user_code():  # the model's own prints go to stderr
         text, files = _measure(args, config, taus)
     outputs.write(files)
@@ -184,7 +193,7 @@ def _measure(
     args: argparse.Namespace, config: DynaPropConfig, taus: list[float] | None
 ) -> tuple[str, dict[str | None, str | bytes]]:
     """The printed text and the files to write (rendered before anything is written)."""
-    from tandem.sparsity import annotated_ir, input_batches, measure, sweep, sweep_png
+    from tandem.sparsity import annotated_ir, input_batches, measure, sweep, sweep_png, table_of
 
     spec = _loss_spec(args)
     batches = input_batches(spec, args.inputs, args.batches)
@@ -198,12 +207,17 @@ def _measure(
             return json_text({"model": name, "sweep": [r.to_json() for r in results]}) + "\n", files
         return sweep_text(name, results) + "\n", files
     result = measure(spec, config, batches, training=args.training)
-    if args.output not in (None, "-"):
+    if args.output not in (None, "-") or args.table not in (None, "-"):
         from ir.io import print_module
 
         ir_spec = spec if spec.training == args.training else _spec(args, args.training)
-        ir, _ = annotated_ir(ir_spec, config, batches)
-        files[args.output] = print_module(ir)
+        ir, measured = annotated_ir(ir_spec, config, batches)
+        if args.output not in (None, "-"):
+            files[args.output] = print_module(ir)
+        if args.table not in (None, "-"):
+            weights = f"weights of {args.checkpoint}" if args.checkpoint else "random weights"
+            table = table_of(ir_spec, config, ir, measured, len(batches), weights=weights)
+            files[args.table] = json_text(table) + "\n"
     if args.json:
         return json_text({"model": name, **result.to_json()}) + "\n", files
     return report_text(name, result, args.per_layer) + "\n", files
