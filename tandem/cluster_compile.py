@@ -62,7 +62,7 @@ def run_cluster(args: argparse.Namespace) -> int:
     from frontends.user_model import resolve_model
     from frontends.zoo import Overrides
     from ir.io import print_module
-    from tandem.commands.common import check_output_path, is_mlir, overrides_from, quiet
+    from tandem.commands.common import is_mlir, overrides_from, plan_outputs, quiet
     from tandem.files import write_text
     from tandem.pipeline import build_pipeline, run_pipeline
     from tandem.planning import plan as make_plan
@@ -73,8 +73,7 @@ def run_cluster(args: argparse.Namespace) -> int:
         raise TandemError("--cluster needs --gpus N and --global-batch B")
     if is_mlir(args.model):
         raise TandemError("--cluster plans a model (zoo name or file.py:factory), not a .mlir file")
-    for path in (args.output, args.trace):
-        check_output_path(path)
+    plan_outputs(args, [("-o", args.output), ("--trace", args.trace)])  # before any work
     cluster = load_cluster(args.cluster)
     quiet()
     t0 = time.perf_counter()

@@ -24,7 +24,7 @@ from typing import Any
 
 from ir.errors import TandemError
 from ir.text import si, table
-from tandem.commands.common import OVERRIDE_HELP, OVERRIDES, _positive, quiet
+from tandem.commands.common import OVERRIDES, _positive, add_override_arguments, quiet
 
 HELP = "search hardware, model shape and plan together (Optuna, on Ray); Pareto front"
 
@@ -61,15 +61,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         default=None,
         help="forward + loss + backward (default: the space's)",
     )
-    for name in OVERRIDES:
-        p.add_argument(
-            f"--{name.replace('_', '-')}",
-            type=_positive,
-            dest=name,
-            metavar="N",
-            help=f"base model's {OVERRIDE_HELP[name]}",
-        )
-    p.add_argument("--dtype", choices=["f32", "f16", "bf16"], help="parameter dtype")
+    add_override_arguments(p, prefix="base model's ")
     p.add_argument("--cluster", metavar="C", help="cluster name or .toml (cluster spaces)")
     p.add_argument("--gpus", type=_positive, metavar="N", help="GPUs (cluster spaces)")
     p.add_argument(

@@ -36,15 +36,22 @@ def add_model_arguments(p: argparse.ArgumentParser, *, mlir: bool = False) -> No
     p.add_argument(
         "--training", action="store_true", help="forward + loss + backward instead of forward only"
     )
+    add_override_arguments(p)
+
+
+def add_override_arguments(
+    p: argparse.ArgumentParser, *, prefix: str = "", dtype_help: str = "parameter dtype"
+) -> None:
+    """The zoo shape overrides (`--layers`, `--hidden`, ...) and `--dtype`."""
     for name in OVERRIDES:
         p.add_argument(
             f"--{name.replace('_', '-')}",
             type=_positive,
             dest=name,
             metavar="N",
-            help=OVERRIDE_HELP[name],
+            help=prefix + OVERRIDE_HELP[name],
         )
-    p.add_argument("--dtype", choices=["f32", "f16", "bf16"], help="parameter dtype")
+    p.add_argument("--dtype", choices=["f32", "f16", "bf16"], help=dtype_help)
 
 
 def _positive(text: str) -> int:
@@ -165,8 +172,8 @@ def quiet() -> None:
 
 def input_files(args: argparse.Namespace) -> list[str]:
     """The files a command reads: the model (.mlir, or the .py of file.py:factory), a target
-    .toml, a CSV given as paths, a checkpoint and an inputs file. Outputs may never be one of
-    them."""
+    or cluster .toml and a CSV given as paths, a checkpoint and an inputs file. Outputs may
+    never be one of them."""
     files: list[str] = []
     model = getattr(args, "model", None)
     if isinstance(model, str):
@@ -174,7 +181,7 @@ def input_files(args: argparse.Namespace) -> list[str]:
             files.append(model.rpartition(":")[0])
         elif model.endswith((".py", ".mlir")):
             files.append(model)
-    for key in ("target", "csv"):
+    for key in ("target", "cluster", "csv"):
         value = getattr(args, key, None)
         if isinstance(value, str) and (key == "csv" or value.endswith(".toml") or os.sep in value):
             files.append(value)
@@ -191,8 +198,3 @@ def plan_outputs(args: argparse.Namespace, named: Sequence[tuple[str, str | None
     for option, path in named:
         out.add(path, option)
     return out
-
-
-def check_output_path(path: str | None) -> None:
-    """Check one output path before any work (prefer `plan_outputs`, which checks them all)."""
-    Outputs().add(path)

@@ -18,22 +18,20 @@ import json
 import sys
 
 from ir.text import seconds, si, table
-from tandem.commands.common import OVERRIDE_HELP, OVERRIDES, _positive, check_output_path, quiet
+from tandem.commands.common import (
+    OVERRIDES,
+    _positive,
+    add_override_arguments,
+    plan_outputs,
+    quiet,
+)
 
 HELP = "search how to train a model on a cluster (parallel plan, iteration time, memory)"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("model", metavar="MODEL", help="zoo name or path/to/file.py:factory")
-    for name in OVERRIDES:
-        p.add_argument(
-            f"--{name.replace('_', '-')}",
-            type=_positive,
-            dest=name,
-            metavar="N",
-            help=OVERRIDE_HELP[name],
-        )
-    p.add_argument("--dtype", choices=["f32", "f16", "bf16"], help="training dtype (default bf16)")
+    add_override_arguments(p, dtype_help="training dtype (default bf16)")
     p.add_argument("--cluster", default="dgx-a100-80gb", metavar="C", help="cluster name or .toml")
     p.add_argument("--gpus", type=_positive, required=True, metavar="N", help="number of GPUs")
     p.add_argument(
@@ -68,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
     from tandem.planning import plan
 
     fixed = parse_fix(args.fix)
-    check_output_path(args.trace)
+    plan_outputs(args, [("--trace", args.trace)])  # checked before the search
     quiet()
     overrides = Overrides(**{k: getattr(args, k) for k in OVERRIDES}, dtype=args.dtype)
     bar = _progress()
