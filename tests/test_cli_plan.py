@@ -134,3 +134,19 @@ def test_compile_cluster_needs_training(capsys) -> None:
         == 1
     )
     assert "add --training" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", [["plan"], ["compile", "--training"]])
+def test_a_cluster_file_is_never_an_output(capsys, tmp_path, command: list[str]) -> None:
+    """`--trace` naming the cluster file the command reads: one error, the file unchanged."""
+    from pathlib import Path
+
+    cluster = tmp_path / "c.toml"
+    text = (Path(__file__).parent.parent / "backends" / "clusters" / "dgx-a100.toml").read_text()
+    cluster.write_text(text)
+    argv = [command[0], "gpt2-tiny", *command[1:], "--cluster", str(cluster)]
+    argv += ["--gpus", "8", "--global-batch", "8", "--trace", str(cluster)]
+    assert main(argv) == 1
+    err = capsys.readouterr().err
+    assert "is an input of this command" in err and len(err.strip().splitlines()) == 1
+    assert cluster.read_text() == text
