@@ -228,14 +228,7 @@ class KernelGraph:
         inside = set(ops)
         last = ops[-1]
         moved = self.tainted(ops)
-        inputs: list[SSAValue] = []
-        for op in ops:
-            for v in op.operands:
-                owner = v.owner
-                if isinstance(owner, Operation) and (owner in inside or is_constant(owner)):
-                    continue
-                if v not in inputs:
-                    inputs.append(v)
+        inputs = _external_inputs(ops, inside, [])
         outputs: list[SSAValue] = [
             r for op in ops for r in op.results if any(u not in inside for u in self._users_of(r))
         ]
@@ -257,15 +250,7 @@ class KernelGraph:
         added = sorted(extra, key=self.pos.__getitem__)
         inside: set[Node] = {kernel, *added}
         moved = self.tainted(inside)
-        inputs = list(kernel.inputs)
-        own = set(kernel.ops) | set(added)
-        for op in added:
-            for v in op.operands:
-                owner = v.owner
-                if isinstance(owner, Operation) and (owner in own or is_constant(owner)):
-                    continue
-                if v not in inputs:
-                    inputs.append(v)
+        inputs = _external_inputs(added, set(kernel.ops) | set(added), list(kernel.inputs))
         ops = [*kernel.ops, *added]
         outputs: list[SSAValue] = [
             r for op in ops for r in op.results if any(u not in inside for u in self._users_of(r))
@@ -314,3 +299,18 @@ class KernelGraph:
         self.next[anchor] = node
         if after is not None:
             self.prev[after] = node
+
+
+def _external_inputs(
+    ops: Iterable[Operation], inside: set[Operation], inputs: list[SSAValue]
+) -> list[SSAValue]:
+    """`inputs` extended, in order and once each, by the operands of `ops` that come from
+    outside `inside` (constants are rebuilt inside a kernel, never inputs)."""
+    for op in ops:
+        for v in op.operands:
+            owner = v.owner
+            if isinstance(owner, Operation) and (owner in inside or is_constant(owner)):
+                continue
+            if v not in inputs:
+                inputs.append(v)
+    return inputs
