@@ -24,7 +24,8 @@ Every efficiency is <= 1, so no kernel beats peak bandwidth or peak compute.
 
 from __future__ import annotations
 
-from backends.cost.base import OpCost, bound_of
+from backends.cost.base import OpCost
+from backends.cost.memory_ops import gpu_stream_cost
 from backends.targets import GpuTarget
 from ir.errors import TandemError
 
@@ -53,19 +54,7 @@ def fused_kernel_cost(
     if bytes < 0 or flops < 0:
         raise TandemError(f"fused_kernel_cost: bytes and flops must be >= 0, got {bytes}, {flops}")
     eff = target.fusion.efficiency(kernel)
-    memory = bytes / (target.hbm_bandwidth * eff)
-    compute = flops / target.peak_flops("f32")
-    launch = target.launch_overhead_s
-    return OpCost(
-        seconds=max(memory, compute) + launch,
-        flops=float(flops),
-        bytes=float(bytes),
-        compute_seconds=compute,
-        memory_seconds=memory,
-        unit="sm",
-        bound=bound_of(compute, memory, launch),
-        detail={"kernel_class": kernel, "efficiency": eff},
-    )
+    return gpu_stream_cost(target, bytes, flops, eff, {"kernel_class": kernel})
 
 
 def fused_softmax_cost(

@@ -25,6 +25,26 @@ def _efficiency(target: GpuTarget, kind: str) -> float:
     return eff.get(kind, eff["elementwise"])
 
 
+def gpu_stream_cost(
+    target: GpuTarget, bytes: float, flops: float, eff: float, detail: dict
+) -> OpCost:
+    """One memory-bound GPU kernel: max(bytes at ``eff`` of HBM bandwidth, flops at the f32
+    peak) + launch; ``detail`` gains the efficiency."""
+    mem = bytes / (target.hbm_bandwidth * eff)
+    comp = flops / target.peak_flops("f32")
+    launch = target.launch_overhead_s
+    return OpCost(
+        seconds=max(mem, comp) + launch,
+        flops=float(flops),
+        bytes=float(bytes),
+        compute_seconds=comp,
+        memory_seconds=mem,
+        unit="sm",
+        bound=bound_of(comp, mem, launch),
+        detail={**detail, "efficiency": eff},
+    )
+
+
 def memory_op_cost(
     target: Target, bytes: float, flops: float = 0.0, dtype: str = "f16", kind: str = "elementwise"
 ) -> OpCost:
@@ -34,19 +54,7 @@ def memory_op_cost(
     parse_dtype(dtype)
     if isinstance(target, GpuTarget):
         eff = _efficiency(target, kind)
-        mem = bytes / (target.hbm_bandwidth * eff)
-        comp = flops / target.peak_flops("f32")
-        launch = target.launch_overhead_s
-        return OpCost(
-            seconds=max(mem, comp) + launch,
-            flops=float(flops),
-            bytes=float(bytes),
-            compute_seconds=comp,
-            memory_seconds=mem,
-            unit="sm",
-            bound=bound_of(comp, mem, launch),
-            detail={"kind": kind, "efficiency": eff},
-        )
+        return gpu_stream_cost(target, bytes, flops, eff, {"kind": kind})
     if isinstance(target, AccelTranTarget | PhazeTarget):
         return transfer_cost(target, bytes, flops, kind)
     raise TandemError(f"memory_op_cost: unsupported target kind {target.kind!r}")
