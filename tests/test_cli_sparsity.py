@@ -11,30 +11,12 @@ import torch
 
 from frontends.zoo import build_model
 from ir.io import read_module
-from tandem.cli import main
 
 TINY = ["--layers", "1"]
 
 
-def cli(capfd, *argv: str) -> tuple[int, str, str]:
-    capfd.readouterr()
-    try:
-        code = main(list(argv))
-    except SystemExit as exc:  # argparse
-        code = exc.code if isinstance(exc.code, int) else 1
-    out, err = capfd.readouterr()
-    return code, out, err
-
-
-def one_error(code: int, err: str) -> str:
-    assert code != 0 and "Traceback" not in err and "internal error" not in err
-    lines = [ln for ln in err.splitlines() if ln.strip()]
-    assert len(lines) == 1 and lines[0].startswith("error: "), err
-    return lines[0]
-
-
-def test_json_schema_and_training_sites(capfd) -> None:
-    code, out, err = cli(capfd, "sparsity", "gpt2-tiny", *TINY, "--training", "--json")
+def test_json_schema_and_training_sites(tandem_cli) -> None:
+    code, out, err = tandem_cli("sparsity", "gpt2-tiny", *TINY, "--training", "--json")
     assert code == 0, err
     data = json.loads(out)
     assert {"sites", "forward", "backward", "loss_dense", "loss_pruned"} <= set(data)
@@ -49,25 +31,25 @@ def test_json_schema_and_training_sites(capfd) -> None:
     assert data["loss_dense"] > 0 and data["loss_pruned"] > 0
 
 
-def test_text_report_and_annotated_ir(capfd, tmp_path: Path) -> None:
+def test_text_report_and_annotated_ir(tandem_cli, tmp_path: Path) -> None:
     out_ir = tmp_path / "annotated.mlir"
-    code, out, err = cli(capfd, "sparsity", "bert-tiny", *TINY, "-o", str(out_ir))
+    code, out, err = tandem_cli("sparsity", "bert-tiny", *TINY, "-o", str(out_ir))
     assert code == 0, err
     assert "ffn_in" in out and "loss: dense" in out
     module = read_module(str(out_ir))
     text = out_ir.read_text()
     assert "tfm.prune" in text and "sparsity.lhs" in text and "@forward" in text
-    code, out, err = cli(capfd, "simulate", str(out_ir), "-t", "acceltran-edge", "--json")
+    code, out, err = tandem_cli("simulate", str(out_ir), "-t", "acceltran-edge", "--json")
     assert code == 0, err
     sim = json.loads(out)["sparsity"]
     assert sim["annotated_ops"] > 0 and sim["speedup"] > 1.0
     assert module is not None
 
 
-def test_sweep_table_and_plot(capfd, tmp_path: Path) -> None:
+def test_sweep_table_and_plot(tandem_cli, tmp_path: Path) -> None:
     png = tmp_path / "sweep.png"
-    code, out, err = cli(
-        capfd, "sparsity", "opt-tiny", *TINY, "--sweep", "0,0.05,0.1", "--plot", str(png)
+    code, out, err = tandem_cli(
+        "sparsity", "opt-tiny", *TINY, "--sweep", "0,0.05,0.1", "--plot", str(png)
     )
     assert code == 0, err
     rows = [ln.split() for ln in out.splitlines() if ln[:1].isdigit()]
@@ -77,7 +59,7 @@ def test_sweep_table_and_plot(capfd, tmp_path: Path) -> None:
     assert png.read_bytes()[:4] == b"\x89PNG"
 
 
-def test_text_inputs_and_checkpoint(capfd, tmp_path: Path) -> None:
+def test_text_inputs_and_checkpoint(tandem_cli, tmp_path: Path) -> None:
     """A byte-level model reads a text file; `--checkpoint` loads the weights it names."""
     spec = build_model("gpt2-tiny", training=True, seed=7)
     ckpt = tmp_path / "w.pt"
@@ -85,15 +67,15 @@ def test_text_inputs_and_checkpoint(capfd, tmp_path: Path) -> None:
     text = tmp_path / "text.txt"
     text.write_text("def f(x):\n    return x + 1\n" * 40)
     args = ["sparsity", "gpt2-tiny", "--json", "--inputs", str(text), "--batches", "2"]
-    code, out, err = cli(capfd, *args)
+    code, out, err = tandem_cli(*args)
     assert code == 0, err
     random_weights = json.loads(out)
-    code, out, err = cli(capfd, *args, "--checkpoint", str(ckpt))
+    code, out, err = tandem_cli(*args, "--checkpoint", str(ckpt))
     assert code == 0, err
     loaded = json.loads(out)
     assert loaded["batches"] == 2
     assert loaded["loss_dense"] != random_weights["loss_dense"]
-    code, out, err = cli(capfd, "verify", "gpt2-tiny", "--checkpoint", str(ckpt), "-p", "dynaprop")
+    code, out, err = tandem_cli("verify", "gpt2-tiny", "--checkpoint", str(ckpt), "-p", "dynaprop")
     assert code == 0 and "PASS" in out, err
 
 
@@ -107,12 +89,12 @@ def test_text_inputs_and_checkpoint(capfd, tmp_path: Path) -> None:
         (["--plot", "x.png"], "--plot draws a sweep"),
     ],
 )
-def test_bad_settings(capfd, argv: list[str], message: str) -> None:
-    code, _, err = cli(capfd, "sparsity", "gpt2-tiny", *argv)
-    assert message in one_error(code, err)
+def test_bad_settings(tandem_cli, argv: list[str], message: str) -> None:
+    code, _, err = tandem_cli("sparsity", "gpt2-tiny", *argv)
+    assert message in tandem_cli.one_error(code, err)
 
 
-def test_bad_checkpoints(capfd, tmp_path: Path) -> None:
+def test_bad_checkpoints(tandem_cli, tmp_path: Path) -> None:
     state = build_model("gpt2-tiny").module.state_dict()
     missing = dict(state)
     missing.pop("model.transformer.h.0.mlp.c_fc.weight")
@@ -127,38 +109,38 @@ def test_bad_checkpoints(capfd, tmp_path: Path) -> None:
         path = tmp_path / f"{name}.pt"
         torch.save(sd, path)
         for command in ("sparsity", "verify"):
-            code, _, err = cli(capfd, command, "gpt2-tiny", "--checkpoint", str(path))
-            assert message in one_error(code, err), (name, command)
+            code, _, err = tandem_cli(command, "gpt2-tiny", "--checkpoint", str(path))
+            assert message in tandem_cli.one_error(code, err), (name, command)
     junk = tmp_path / "junk.pt"
     junk.write_text("not a checkpoint")
-    code, _, err = cli(capfd, "sparsity", "gpt2-tiny", "--checkpoint", str(junk))
-    assert "not a PyTorch state dict" in one_error(code, err)
-    code, _, err = cli(capfd, "sparsity", "gpt2-tiny", "--checkpoint", str(tmp_path / "no.pt"))
-    assert "no such file" in one_error(code, err)
+    code, _, err = tandem_cli("sparsity", "gpt2-tiny", "--checkpoint", str(junk))
+    assert "not a PyTorch state dict" in tandem_cli.one_error(code, err)
+    code, _, err = tandem_cli("sparsity", "gpt2-tiny", "--checkpoint", str(tmp_path / "no.pt"))
+    assert "no such file" in tandem_cli.one_error(code, err)
 
 
-def test_unprefixed_checkpoint_loads(capfd, tmp_path: Path) -> None:
+def test_unprefixed_checkpoint_loads(tandem_cli, tmp_path: Path) -> None:
     """A Hugging Face model's own state dict (no `model.` prefix) fits a zoo model."""
     spec = build_model("bert-tiny", seed=3)
     path = tmp_path / "hf.pt"
     torch.save(spec.module.model.state_dict(), path)
-    code, out, err = cli(capfd, "verify", "bert-tiny", "--checkpoint", str(path))
+    code, out, err = tandem_cli("verify", "bert-tiny", "--checkpoint", str(path))
     assert code == 0 and "PASS" in out, err
 
 
-def test_outputs_are_checked_first_and_never_an_input(capfd, tmp_path: Path) -> None:
+def test_outputs_are_checked_first_and_never_an_input(tandem_cli, tmp_path: Path) -> None:
     """Outputs are planned before the slow measurement (an input is never overwritten, a bad
     folder fails at once) and written only when everything succeeded."""
     text = tmp_path / "text.txt"
     text.write_text("def f(x):\n    return x * 2\n" * 40)
-    code, _, err = cli(capfd, "sparsity", "gpt2-tiny", "--inputs", str(text), "-o", str(text))
-    assert "is an input of this command" in one_error(code, err)
+    code, _, err = tandem_cli("sparsity", "gpt2-tiny", "--inputs", str(text), "-o", str(text))
+    assert "is an input of this command" in tandem_cli.one_error(code, err)
     assert text.read_text().startswith("def f")
-    code, _, err = cli(capfd, "sparsity", "gpt2-tiny", "-o", str(tmp_path / "no" / "ir.mlir"))
-    assert "ir.mlir" in one_error(code, err)
+    code, _, err = tandem_cli("sparsity", "gpt2-tiny", "-o", str(tmp_path / "no" / "ir.mlir"))
+    assert "ir.mlir" in tandem_cli.one_error(code, err)
     png = tmp_path / "sweep.png"
-    code, _, err = cli(
-        capfd, "sparsity", "gpt2-tiny", *TINY, "--sweep", "0,nan", "--plot", str(png)
+    code, _, err = tandem_cli(
+        "sparsity", "gpt2-tiny", *TINY, "--sweep", "0,nan", "--plot", str(png)
     )
-    assert "--sweep value must be a finite number" in one_error(code, err)
+    assert "--sweep value must be a finite number" in tandem_cli.one_error(code, err)
     assert not png.exists()

@@ -33,7 +33,6 @@ from backends.cost import acceltran_area, phaze_area
 from backends.sparsity_table import table_from_json
 from backends.targets import load_target
 from ir.errors import TandemError
-from tandem.cli import main
 from tandem.codesign import ModelToolchain, toolchain_for
 
 SMALL = {
@@ -367,20 +366,10 @@ def test_search_is_reproducible_and_resumes_exactly(tiny_ir: str) -> None:
 # ------------------------------------------------------------------------------ command line
 
 
-def cli(capfd, *argv: str) -> tuple[int, str, str]:  # noqa: ANN001
-    capfd.readouterr()
-    try:
-        code = main(list(argv))
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else 1
-    out, err = capfd.readouterr()
-    return code, out, err
-
-
-def test_cli_codesign_writes_results_and_resumes(tmp_path: Path, capfd, tiny_ir: str) -> None:  # noqa: ANN001
+def test_cli_codesign_writes_results_and_resumes(tmp_path: Path, tandem_cli, tiny_ir: str) -> None:  # noqa: ANN001
     out = tmp_path / "out"
     args = ["codesign", tiny_ir, "--space", "acceltran", "--trials", "6"]
-    code, text, err = cli(capfd, *args, "--population", "3", "-o", str(out), "--no-progress")
+    code, text, err = tandem_cli(*args, "--population", "3", "-o", str(out), "--no-progress")
     assert code == 0, err
     for f in ("trials.csv", "pareto.csv", "references.csv", "pareto.png", "best.toml", "best.json"):
         assert (out / f).is_file(), f
@@ -392,14 +381,14 @@ def test_cli_codesign_writes_results_and_resumes(tmp_path: Path, capfd, tiny_ir:
     assert len(rows) == 7 and rows[0].startswith("trial,status,feasible,compute.pes")
     assert "plan.tau_fwd" in rows[0]
     assert "not measured (a fixed IR has no weights): dense" in text
-    code, text, err = cli(capfd, "simulate", tiny_ir, "--target", str(out / "best.toml"))
+    code, text, err = tandem_cli("simulate", tiny_ir, "--target", str(out / "best.toml"))
     assert code == 0 and "area" in text, err
-    code, text, err = cli(
-        capfd, *args[:-1], "9", "--population", "3", "-o", str(out), "--no-progress"
+    code, text, err = tandem_cli(
+        *args[:-1], "9", "--population", "3", "-o", str(out), "--no-progress"
     )
     assert code == 0 and "6 results read back" in text, err
     assert len((out / "trials.csv").read_text().splitlines()) == 10
-    code, _, err = cli(capfd, *args, "--seed", "5", "-o", str(out), "--no-progress")
+    code, _, err = tandem_cli(*args, "--seed", "5", "-o", str(out), "--no-progress")
     assert code == 1 and "holds a search with seed = 0, not 5" in err
 
 
@@ -414,7 +403,7 @@ MEASURED_SPACE = """\
 """
 
 
-def test_cli_codesign_measures_on_a_checkpoint(tmp_path: Path, capfd) -> None:  # noqa: ANN001
+def test_cli_codesign_measures_on_a_checkpoint(tmp_path: Path, tandem_cli) -> None:  # noqa: ANN001
     """--checkpoint: the sparsity is measured on those weights (kept in OUTDIR/sparsity and
     printed); other weights, other sparsity; a bad checkpoint is one error."""
     import torch
@@ -427,7 +416,7 @@ def test_cli_codesign_measures_on_a_checkpoint(tmp_path: Path, capfd) -> None:  
     space = write_space(tmp_path, MEASURED_SPACE)
     args = ["codesign", "bert-tiny", "-s", space, "--trials", "2", "--population", "2"]
     out = tmp_path / "out"
-    code, text, err = cli(capfd, *args, "--checkpoint", str(ck), "-o", str(out), "--no-progress")
+    code, text, err = tandem_cli(*args, "--checkpoint", str(ck), "-o", str(out), "--no-progress")
     assert code == 0, err
     assert "DynaProp sparsity measured" in text and "weights of ck.pt" in text
     (table,) = (out / "sparsity").glob("bert-tiny-tau0.06-*.json")
@@ -436,15 +425,15 @@ def test_cli_codesign_measures_on_a_checkpoint(tmp_path: Path, capfd) -> None:  
     assert mine != table_from_json(json.loads(random or ""), "r").summary()
     (tmp_path / "bad.pt").write_text("not a checkpoint")
     bad = ["--checkpoint", str(tmp_path / "bad.pt"), "-o", str(tmp_path / "o2")]
-    code, _, err = cli(capfd, *args, *bad)
+    code, _, err = tandem_cli(*args, *bad)
     assert code == 1 and err.count("error:") == 1 and "bad.pt" in err
 
 
-def test_cli_codesign_bad_input(tmp_path: Path, capfd) -> None:  # noqa: ANN001
-    code, _, err = cli(capfd, "codesign", "bert-tiny", "--space", "nope", "-o", str(tmp_path / "o"))
+def test_cli_codesign_bad_input(tmp_path: Path, tandem_cli) -> None:  # noqa: ANN001
+    code, _, err = tandem_cli("codesign", "bert-tiny", "--space", "nope", "-o", str(tmp_path / "o"))
     assert code == 1 and err.count("error:") == 1 and "unknown space 'nope'" in err
-    code, _, err = cli(
-        capfd, "codesign", "bert-tiny", "-s", "phaze", "--objectives", "energy", "-o", str(tmp_path)
+    code, _, err = tandem_cli(
+        "codesign", "bert-tiny", "-s", "phaze", "--objectives", "energy", "-o", str(tmp_path)
     )
     assert code == 1 and "energy is not modelled for phaze targets" in err
 

@@ -20,7 +20,6 @@ from backends.placement.search import NoPlan
 from backends.targets import load_cluster
 from frontends.zoo import Overrides
 from ir.errors import TandemError
-from tandem.cli import main
 from tandem.codesign import toolchain_for
 from tandem.planning import plan
 
@@ -125,21 +124,11 @@ def test_searched_plan_key(ev: Evaluator) -> None:
 # ------------------------------------------------------------------------------ command line
 
 
-def cli(capfd, *argv: str) -> tuple[int, str, str]:  # noqa: ANN001
-    capfd.readouterr()
-    try:
-        code = main(list(argv))
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else 1
-    out, err = capfd.readouterr()
-    return code, out, err
-
-
-def test_cli_writes_the_plan_of_every_trial(tmp_path: Path, capfd) -> None:  # noqa: ANN001
+def test_cli_writes_the_plan_of_every_trial(tmp_path: Path, tandem_cli) -> None:  # noqa: ANN001
     space = write_space(tmp_path)
     out = tmp_path / "out"
     args = ["codesign", "gpt2-tiny", "-s", space, "--trials", "4", "--population", "2"]
-    code, text, err = cli(capfd, *args, "-o", str(out), "--no-progress")
+    code, text, err = tandem_cli(*args, "-o", str(out), "--no-progress")
     assert code == 0, err
     assert "training on dgx-a100: 8 GPUs, global batch 16" in text and "plan" in text
     for f in ("trials.csv", "pareto.csv", "references.csv", "pareto.png", "best.json"):
@@ -162,9 +151,9 @@ def test_cli_writes_the_plan_of_every_trial(tmp_path: Path, capfd) -> None:  # n
     assert best["plan"]["iteration_s"] == best["metrics"]["latency_s"]
     assert best["plan"]["t"] * best["plan"]["p"] * best["plan"]["d"] == 8
     # resuming with another cluster size is refused; the same command resumes
-    code, _, err = cli(capfd, *args, "--gpus", "16", "-o", str(out), "--no-progress")
+    code, _, err = tandem_cli(*args, "--gpus", "16", "-o", str(out), "--no-progress")
     assert code == 1 and "holds a search with placement" in err
-    code, text, err = cli(capfd, *args, "-o", str(out), "--no-progress")
+    code, text, err = tandem_cli(*args, "-o", str(out), "--no-progress")
     assert code == 0 and "(0 evaluated, 4 reused" in text and "read back" in text, err
 
 
@@ -198,22 +187,22 @@ def test_cli_writes_the_plan_of_every_trial(tmp_path: Path, capfd) -> None:  # n
         ),
     ],
 )
-def test_cli_bad_input_one_clear_error(tmp_path: Path, capfd, edit, flags, message) -> None:  # noqa: ANN001
+def test_cli_bad_input_one_clear_error(tmp_path: Path, tandem_cli, edit, flags, message) -> None:  # noqa: ANN001
     body = TINY if edit is None else TINY.replace(*edit)
     space = write_space(tmp_path, body)
     out = tmp_path / "o"
-    code, _, err = cli(capfd, "codesign", "gpt2-tiny", "-s", space, *flags, "-o", str(out))
+    code, _, err = tandem_cli("codesign", "gpt2-tiny", "-s", space, *flags, "-o", str(out))
     assert code == 1 and err.count("error:") == 1 and message in err, err
     assert not out.exists()
 
 
-def test_cluster_flags_need_a_cluster_space(tmp_path: Path, capfd) -> None:  # noqa: ANN001
+def test_cluster_flags_need_a_cluster_space(tmp_path: Path, tandem_cli) -> None:  # noqa: ANN001
     o = str(tmp_path / "o")
-    code, _, err = cli(capfd, "codesign", "gpt2-tiny", "-s", "gpu-shape", "--gpus", "8", "-o", o)
+    code, _, err = tandem_cli("codesign", "gpt2-tiny", "-s", "gpu-shape", "--gpus", "8", "-o", o)
     assert code == 1 and err.count("error:") == 1
     assert "--gpus: space gpu-shape.toml has no cluster" in err
-    code, _, err = cli(
-        capfd, "codesign", "gpt2-tiny", "-s", "gpu-shape", "--objectives", "mfu", "-o", o
+    code, _, err = tandem_cli(
+        "codesign", "gpt2-tiny", "-s", "gpu-shape", "--objectives", "mfu", "-o", o
     )
     assert code == 1 and "mfu is modelled only on a cluster" in err
     with pytest.raises(TandemError, match="a cluster space plans a zoo model"):
